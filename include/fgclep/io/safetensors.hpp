@@ -1,0 +1,215 @@
+#pragma once
+// The safetensors format: an 8-byte little-endian header length, a JSON header
+//   {"name": {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, ..., "__metadata__": {...}}
+// and the raw little-endian data. Checkpoints and test fixtures use it, so Python reads them without this
+// library. Every error names the file and, where there is one, the tensor.
+#include "fgclep/core/error.hpp"
+#include "fgclep/core/shape.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace fgclep::io {
+
+static_assert(std::endian::native == std::endian::little, "fgclep: safetensors I/O assumes a little-endian host");
+
+// Element size of a safetensors dtype name, or 0 if unknown.
+inline std::size_t dtype_size(std::string_view dtype) {
+    if (dtype == "F64" || dtype == "I64" || dtype == "U64") return 8;
+    if (dtype == "F32" || dtype == "I32" || dtype == "U32") return 4;
+    if (dtype == "F16" || dtype == "BF16" || dtype == "I16" || dtype == "U16") return 2;
+    if (dtype == "I8" || dtype == "U8" || dtype == "BOOL") return 1;
+    return 0;
+}
+
+template <class E>
+constexpr std::string_view dtype_of() {
+    if constexpr (std::is_same_v<E, double>) return "F64";
+    else if constexpr (std::is_same_v<E, float>) return "F32";
+    else if constexpr (std::is_same_v<E, std::int64_t>) return "I64";
+    else if constexpr (std::is_same_v<E, std::int32_t>) return "I32";
+    else if constexpr (std::is_same_v<E, std::uint8_t>) return "U8";
+    else static_assert(sizeof(E) == 0, "fgclep: no safetensors dtype for this element type");
+}
+
+class SafetensorsFile {
+public:
+    struct Entry {
+        std::string dtype;
+        Shape shape;
+        std::size_t begin = 0, end = 0;  // within the data section
+    };
+
+    static SafetensorsFile read(const std::filesystem::path& path) {
+        std::ifstream in(path, std::ios::binary);
+        if (!in) fail("cannot open safetensors file '{}'", path.string());
+        std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        return parse(std::move(bytes), path.string());
+    }
+
+    static SafetensorsFile parse(std::vector<char> bytes, std::string source) {
+        SafetensorsFile f;
+        f.source_ = std::move(source);
+        if (bytes.size() < 8) fail("'{}' is not a safetensors file: it has {} bytes, fewer than the 8-byte header length", f.source_, bytes.size());
+        std::uint64_t header_len = 0;
+        std::memcpy(&header_len, bytes.data(), 8);
+        if (header_len > bytes.size() - 8)
+            fail("'{}' is truncated or not a safetensors file: the header claims {} bytes but only {} follow", f.source_, header_len, bytes.size() - 8);
+        nlohmann::json header;
+        try {
+            header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_len));
+        } catch (const nlohmann::json::exception& e) {
+            fail("'{}' has a malformed safetensors header: {}", f.source_, e.what());
+        }
+        if (!header.is_object()) fail("'{}' has a safetensors header that is not a JSON object", f.source_);
+        const std::size_t data_start = 8 + header_len, data_size = bytes.size() - data_start;
+        for (auto& [name, value] : header.items()) {
+            if (name == "__metadata__") {
+                if (!value.is_object()) fail("'{}': __metadata__ must be an object of strings", f.source_);
+                for (auto& [k, v] : value.items())
+                    if (v.is_string()) f.metadata_[k] = v.get<std::string>();
+                continue;
+            }
+            try {
+                Entry e;
+                e.dtype = value.at("dtype").get<std::string>();
+                for (auto d : value.at("shape")) e.shape.push_back(d.get<std::int64_t>());
+                auto offsets = value.at("data_offsets");
+                e.begin = offsets.at(0).get<std::size_t>();
+                e.end = offsets.at(1).get<std::size_t>();
+                const std::size_t esize = dtype_size(e.dtype);
+                if (esize == 0) fail("'{}': tensor '{}' has the unknown dtype '{}'", f.source_, name, e.dtype);
+                if (e.begin > e.end || e.end > data_size)
+                    fail("'{}' is truncated or corrupt: tensor '{}' spans bytes [{}, {}) of a {}-byte data section", f.source_, name, e.begin, e.end, data_size);
+                if (e.end - e.begin != static_cast<std::size_t>(e.shape.numel()) * esize)
+                    fail("'{}': tensor '{}' of shape {} and dtype {} should take {} bytes, but its offsets give {}", f.source_, name, e.shape, e.dtype, e.shape.numel() * static_cast<std::int64_t>(esize), e.end - e.begin);
+                f.entries_[name] = e;
+            } catch (const nlohmann::json::exception& ex) {
+                fail("'{}': the header entry of tensor '{}' is malformed: {}", f.source_, name, ex.what());
+            }
+        }
+        f.data_.assign(bytes.begin() + static_cast<std::ptrdiff_t>(data_start), bytes.end());
+        return f;
+    }
+
+    const std::string& source() const { return source_; }
+    bool contains(const std::string& name) const { return entries_.count(name) != 0; }
+    std::vector<std::string> names() const {
+        std::vector<std::string> n;
+        for (auto& [k, v] : entries_) n.push_back(k);
+        return n;
+    }
+    const Entry& entry(const std::string& name) const {
+        auto it = entries_.find(name);
+        if (it == entries_.end()) fail("'{}' has no tensor named '{}'", source_, name);
+        return it->second;
+    }
+    Shape shape(const std::string& name) const { return entry(name).shape; }
+    const std::map<std::string, std::string>& metadata() const { return metadata_; }
+
+    // The raw bytes of a tensor.
+    std::span<const char> bytes(const std::string& name) const {
+        const Entry& e = entry(name);
+        return {data_.data() + e.begin, e.end - e.begin};
+    }
+
+    // A tensor's values converted to E (from any float or integer dtype of the file except F16/BF16).
+    template <class E>
+    std::vector<E> get(const std::string& name) const {
+        const Entry& e = entry(name);
+        const char* p = data_.data() + e.begin;
+        const std::size_t n = static_cast<std::size_t>(e.shape.numel());
+        std::vector<E> out(n);
+        auto convert = [&](auto tag) {
+            using S = decltype(tag);
+            for (std::size_t i = 0; i < n; ++i) {
+                S s;
+                std::memcpy(&s, p + i * sizeof(S), sizeof(S));
+                out[i] = static_cast<E>(s);
+            }
+        };
+        if (e.dtype == "F64") convert(double{});
+        else if (e.dtype == "F32") convert(float{});
+        else if (e.dtype == "I64") convert(std::int64_t{});
+        else if (e.dtype == "I32") convert(std::int32_t{});
+        else if (e.dtype == "U8" || e.dtype == "BOOL") convert(std::uint8_t{});
+        else fail("'{}': tensor '{}' has dtype {}, which fgclep cannot convert", source_, name, e.dtype);
+        return out;
+    }
+
+private:
+    std::string source_;
+    std::map<std::string, Entry> entries_;
+    std::map<std::string, std::string> metadata_;
+    std::vector<char> data_;
+};
+
+// Collects tensors and writes a safetensors file atomically: to a temporary file beside the target, flushed,
+// then renamed, so a crash never leaves a half-written file under the real name.
+class SafetensorsWriter {
+public:
+    template <class E>
+    void add(const std::string& name, const Shape& shape, std::span<const E> values) {
+        if (static_cast<std::int64_t>(values.size()) != shape.numel())
+            fail("safetensors writer: tensor '{}' has {} values but shape {}", name, values.size(), shape);
+        add_raw(name, std::string(dtype_of<E>()), shape, reinterpret_cast<const char*>(values.data()), values.size() * sizeof(E));
+    }
+    void add_raw(const std::string& name, const std::string& dtype, const Shape& shape, const char* data, std::size_t size) {
+        if (names_.count(name)) fail("safetensors writer: tensor '{}' was added twice", name);
+        names_.insert(name);
+        items_.push_back({name, dtype, shape, std::vector<char>(data, data + size)});
+    }
+    void metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
+
+    void write(const std::filesystem::path& path) const {
+        nlohmann::json header = nlohmann::json::object();
+        std::size_t offset = 0;
+        for (auto& it : items_) {
+            header[it.name] = {{"dtype", it.dtype},
+                               {"shape", std::vector<std::int64_t>(it.shape.begin(), it.shape.end())},
+                               {"data_offsets", {offset, offset + it.data.size()}}};
+            offset += it.data.size();
+        }
+        if (!metadata_.empty()) header["__metadata__"] = metadata_;
+        std::string h = header.dump();
+        h.append((8 - h.size() % 8) % 8, ' ');  // align the data section to 8 bytes
+        const std::uint64_t len = h.size();
+
+        std::filesystem::path tmp = path;
+        tmp += ".tmp";
+        {
+            std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+            if (!out) fail("cannot write '{}'", tmp.string());
+            out.write(reinterpret_cast<const char*>(&len), 8);
+            out.write(h.data(), static_cast<std::streamsize>(h.size()));
+            for (auto& it : items_) out.write(it.data.data(), static_cast<std::streamsize>(it.data.size()));
+            out.flush();
+            if (!out) fail("writing '{}' failed (disk full?)", tmp.string());
+        }
+        std::error_code ec;
+        std::filesystem::rename(tmp, path, ec);
+        if (ec) fail("cannot move '{}' to '{}': {}", tmp.string(), path.string(), ec.message());
+    }
+
+private:
+    struct Item {
+        std::string name, dtype;
+        Shape shape;
+        std::vector<char> data;
+    };
+    std::vector<Item> items_;
+    std::set<std::string> names_;
+    std::map<std::string, std::string> metadata_;
+};
+
+}  // namespace fgclep::io

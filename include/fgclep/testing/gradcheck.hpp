@@ -1,0 +1,170 @@
+#pragma once
+// Finite-difference gradient checking for any layer, in double precision (public, like dlib's test_layer).
+//
+// The probe is f(x, θ) = <layer(x), R> with a fixed random R. Before backward(R):
+//   - new tensors are filled with NaN (Context::fill_new_tensors), so an input-gradient element the layer forgot
+//     to assign shows up;
+//   - parameter gradients are pre-filled with random values G0, so a layer that assigns instead of accumulating
+//     fails, and frozen parameters must leave G0 untouched.
+// Each checked element's analytic gradient is compared with (f(v + eps) - f(v - eps)) / (2 eps). Dropout sees
+// the same random numbers on every evaluation (the context's random offset is rewound), BatchNorm's running
+// statistics and counters are restored afterwards.
+#include "fgclep/backend/cpu.hpp"
+#include "fgclep/core/model.hpp"
+#include "fgclep/core/rng.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace fgclep::testing {
+
+struct GradcheckOptions {
+    double eps = 1e-5;
+    // An element passes when |analytic - numeric| <= tolerance * max(1, |numeric|).
+    double tolerance = 1e-6;
+    // Elements checked per tensor (evenly spread plus the ends); every element when the tensor is smaller.
+    std::int64_t max_checks_per_tensor = 200;
+    std::uint64_t seed = 20240613;
+    bool check_input = true;  // false for layers whose input is not differentiable (token ids)
+};
+
+struct GradcheckResult {
+    bool ok = true;
+    std::int64_t checked = 0;
+    double max_error = 0;
+    std::vector<std::string> failures;  // the first few, worded for a test log
+
+    std::string report() const {
+        std::string s = fmt::format("gradcheck: {} elements checked, max error {:.3g}, {}\n", checked, max_error,
+                                    ok ? "passed" : "FAILED");
+        for (auto& f : failures) s += "  " + f + "\n";
+        return s;
+    }
+};
+
+namespace detail {
+inline std::vector<std::int64_t> sample_indices(std::int64_t n, std::int64_t max_checks, HostRng& rng) {
+    std::vector<std::int64_t> idx;
+    if (n <= max_checks) {
+        for (std::int64_t i = 0; i < n; ++i) idx.push_back(i);
+        return idx;
+    }
+    idx.push_back(0);
+    idx.push_back(n - 1);
+    while (static_cast<std::int64_t>(idx.size()) < max_checks) idx.push_back(static_cast<std::int64_t>(rng.next() % n));
+    return idx;
+}
+}  // namespace detail
+
+// Checks the input gradient (if the input is a double tensor and options.check_input) and every parameter
+// gradient of `model` at input x. ctx.training selects the mode checked.
+template <LayerSpec S>
+GradcheckResult gradcheck(Model<S, Cpu<double>>& model, Context<Cpu<double>>& ctx,
+                          const typename Model<S, Cpu<double>>::input_type& x, const GradcheckOptions& options = {}) {
+    using B = Cpu<double>;
+    auto& arena = model.arena();
+    HostRng rng(options.seed);
+    GradcheckResult result;
+
+    const std::uint64_t offset0 = ctx.offset;
+    const std::vector<double> buffers0 = ctx.to_host(arena.buffer_values());
+    std::vector<std::int64_t> counters0;
+    for (auto& c : arena.counters()) counters0.push_back(c.counter->value);
+    auto restore_state = [&] {
+        ctx.offset = offset0;
+        B::upload(ctx.state, arena.buffer_values().data(), buffers0.data(), buffers0.size());
+        for (std::size_t i = 0; i < counters0.size(); ++i) arena.counters()[i].counter->value = counters0[i];
+    };
+
+    // Analytic gradients.
+    Tensor<B> y = model.forward(ctx, x);
+    std::vector<double> r(static_cast<std::size_t>(y.numel()));
+    for (auto& v : r) v = rng.normal();
+    std::vector<double> g0(static_cast<std::size_t>(arena.grads().numel()));
+    for (auto& v : g0) v = rng.normal();
+    B::upload(ctx.state, arena.grads().data(), g0.data(), g0.size());
+    const Tensor<B> R = ctx.from_host(y.shape(), r);
+
+    ctx.fill_new_tensors = std::numeric_limits<double>::quiet_NaN();
+    auto dx = model.backward(ctx, R);
+    ctx.fill_new_tensors.reset();
+    const std::vector<double> grads = ctx.to_host(arena.grads());
+    restore_state();
+
+    auto probe = [&](const auto& input) {
+        Tensor<B> out = model.forward(ctx, input);
+        restore_state();
+        double f = 0;
+        const double* o = out.data();
+        for (std::int64_t i = 0; i < out.numel(); ++i) f += o[i] * r[static_cast<std::size_t>(i)];
+        return f;
+    };
+    auto compare = [&](const std::string& what, std::int64_t index, double analytic, double numeric) {
+        ++result.checked;
+        const double err = std::abs(analytic - numeric) / std::max(1.0, std::abs(numeric));
+        if (!(err <= options.tolerance)) {  // also catches NaN
+            result.ok = false;
+            if (result.failures.size() < 12)
+                result.failures.push_back(fmt::format("{}[{}]: analytic {:.9g}, numeric {:.9g}", what, index, analytic, numeric));
+        }
+        if (std::isnan(err))
+            result.max_error = std::numeric_limits<double>::infinity();
+        else
+            result.max_error = std::max(result.max_error, err);
+    };
+
+    // Input gradient.
+    if constexpr (std::is_same_v<std::decay_t<decltype(x)>, Tensor<B>> &&
+                  std::is_same_v<std::decay_t<decltype(dx)>, Tensor<B>>) {
+        if (options.check_input) {
+            if (!(dx.shape() == x.shape()))
+                fail("gradcheck: the input gradient has shape {} but the input has {}", dx.shape(), x.shape());
+            Tensor<B> xp = ctx.clone(x);
+            for (std::int64_t i : detail::sample_indices(x.numel(), options.max_checks_per_tensor, rng)) {
+                const double v = xp.data()[i];
+                xp.data()[i] = v + options.eps;
+                const double fp = probe(xp);
+                xp.data()[i] = v - options.eps;
+                const double fm = probe(xp);
+                xp.data()[i] = v;
+                compare("input", i, dx.data()[i], (fp - fm) / (2 * options.eps));
+            }
+            for (std::int64_t i = 0; i < dx.numel(); ++i)
+                if (std::isnan(dx.data()[i])) {
+                    result.ok = false;
+                    result.failures.push_back(fmt::format("input gradient element {} was never written", i));
+                    break;
+                }
+        }
+    }
+
+    // Parameter gradients.
+    for (auto& e : arena.params()) {
+        double* value = e.param->value.data();
+        for (std::int64_t i : detail::sample_indices(e.numel(), options.max_checks_per_tensor, rng)) {
+            const std::size_t at = static_cast<std::size_t>(e.offset + i);
+            if (!e.param->trainable) {
+                ++result.checked;
+                if (grads[at] != g0[at]) {
+                    result.ok = false;
+                    result.failures.push_back(fmt::format("{} is frozen but its gradient changed", e.name));
+                }
+                continue;
+            }
+            const double v = value[i];
+            value[i] = v + options.eps;
+            const double fp = probe(x);
+            value[i] = v - options.eps;
+            const double fm = probe(x);
+            value[i] = v;
+            compare(e.name, i, grads[at] - g0[at], (fp - fm) / (2 * options.eps));
+        }
+    }
+    return result;
+}
+
+}  // namespace fgclep::testing

@@ -1,0 +1,96 @@
+// Shape, Tensor, Context and the random number generators.
+#include <doctest/doctest.h>
+
+#include "fgclep/backend/cpu.hpp"
+#include "fgclep/core/context.hpp"
+#include "fgclep/core/rng.hpp"
+
+#include <cmath>
+#include <set>
+
+using namespace fgclep;
+
+TEST_CASE("Shape counts, indexes from the end and prints like PyTorch") {
+    Shape s{2, 3, 4};
+    CHECK(s.rank() == 3);
+    CHECK(s.numel() == 24);
+    CHECK(s[-1] == 4);
+    CHECK(s.rows() == 6);
+    CHECK(s.with_last(7) == Shape{2, 3, 7});
+    CHECK(s.str() == "(2, 3, 4)");
+    CHECK(Shape{5}.str() == "(5,)");
+    CHECK(Shape{}.numel() == 1);
+    CHECK_THROWS_WITH_AS(s[3], "fgclep: dimension 3 is out of range for a shape of rank 3", Error);
+    CHECK_THROWS_AS((Shape{1, 2, 3, 4, 5, 6, 7, 8, 9}), Error);
+    CHECK(fmt::format("{}", s) == "(2, 3, 4)");
+}
+
+TEST_CASE("Tensors share storage on copy, reshape and slice") {
+    Context<Cpu<float>> ctx;
+    auto t = ctx.from_host(Shape{3, 2}, std::vector<float>{1, 2, 3, 4, 5, 6});
+    auto u = t;
+    u[0] = 10;
+    CHECK(t[0] == 10);
+    auto r = t.reshape(Shape{2, 3});
+    CHECK(r.data() == t.data());
+    auto s = t.slice(1, 3);
+    CHECK(s.shape() == Shape{2, 2});
+    CHECK(s[0] == 3);
+    CHECK_THROWS_WITH_AS(t.reshape(Shape{4, 2}), "fgclep: cannot reshape a tensor of shape (3, 2) (6 elements) to (4, 2) (8 elements)", Error);
+    CHECK_THROWS_AS(t.slice(2, 4), Error);
+    auto c = ctx.clone(t);
+    c[1] = -1;
+    CHECK(t[1] == 2);
+    CHECK(ctx.to_host(c) == std::vector<float>{10, -1, 3, 4, 5, 6});
+    CHECK_THROWS_AS(ctx.from_host(Shape{2}, std::vector<float>{1, 2, 3}), Error);
+    CHECK(reinterpret_cast<std::uintptr_t>(ctx.empty(Shape{7}).data()) % 64 == 0);
+}
+
+TEST_CASE("Context fills new tensors with the sentinel when asked") {
+    Context<Cpu<double>> ctx;
+    ctx.fill_new_tensors = std::nan("");
+    auto t = ctx.empty(Shape{4});
+    for (double v : t.host()) CHECK(std::isnan(v));
+    ctx.fill_new_tensors.reset();
+    auto z = ctx.zeros(Shape{4});
+    for (double v : z.host()) CHECK(v == 0);
+    auto ids = ctx.full<std::int32_t>(Shape{2}, 7);
+    CHECK(ids[1] == 7);
+}
+
+TEST_CASE("Philox is deterministic, depends on key and counter, and is uniform enough") {
+    CHECK(Philox::generate(1, 2).v[0] == Philox::generate(1, 2).v[0]);
+    CHECK(Philox::generate(1, 2).v[0] != Philox::generate(1, 3).v[0]);
+    CHECK(Philox::generate(1, 2).v[0] != Philox::generate(2, 2).v[0]);
+    // Known-answer test from the Random123 distribution (philox4x32-10, counter 0, key 0).
+    auto z = Philox::generate(0, 0);
+    CHECK(z.v[0] == 0x6627e8d5u);
+    CHECK(z.v[1] == 0xe169c58du);
+    CHECK(z.v[2] == 0xbc57ac4cu);
+    CHECK(z.v[3] == 0x9b00dbd8u);
+    double sum = 0;
+    const int n = 100000;
+    for (int i = 0; i < n; ++i) {
+        float u = Philox::uniform(42, static_cast<std::uint64_t>(i));
+        REQUIRE(u >= 0.0f);
+        REQUIRE(u < 1.0f);
+        sum += u;
+    }
+    CHECK(std::abs(sum / n - 0.5) < 0.005);
+}
+
+TEST_CASE("HostRng is deterministic per seed and per name") {
+    HostRng a(3), b(3), c(4);
+    CHECK(a.next() == b.next());
+    CHECK(a.next() != c.next());
+    CHECK(HostRng::for_name(1, "x.weight").next() == HostRng::for_name(1, "x.weight").next());
+    CHECK(HostRng::for_name(1, "x.weight").next() != HostRng::for_name(1, "x.bias").next());
+    double s = 0, s2 = 0;
+    for (int i = 0; i < 20000; ++i) {
+        double v = a.normal();
+        s += v;
+        s2 += v * v;
+    }
+    CHECK(std::abs(s / 20000) < 0.05);
+    CHECK(std::abs(s2 / 20000 - 1) < 0.05);
+}
