@@ -21,7 +21,10 @@ public:
     using module_type = typename S::template impl<B>;
     using input_type = layer_input_t<module_type, B>;
     using T = typename B::value_type;
-    static_assert(Layer<module_type, B>, "fgclep: the impl<> of this spec does not satisfy fgclep::Layer (see core/concepts.hpp)");
+    static_assert(Layer<module_type, B>,
+                  "fgclep: the impl<> of this spec does not satisfy fgclep::Layer: it must derive from fgclep::Module "
+                  "and have public forward(ctx, x) -> Tensor<B>, backward(ctx, dy) and visit(v) (see "
+                  "core/concepts.hpp); the compiler's notes name the requirement that failed.");
 
     // Builds the module, lays out its parameters and initialises them as PyTorch would (distributions, not
     // values: different generators). `prefix` is the root's state_dict path ("ecg" in a larger model).

@@ -3,7 +3,7 @@
 //
 // Every Eigen product in the library goes through the two non-template entry points below (float, double):
 // instantiating an Eigen GEMM costs seconds of compile time per translation unit, so there are exactly
-// 2 types x 4 transpose combinations of them. With FGCLEP_USE_BLAS (CMake option FGCLEP_EIGEN_USE_BLAS) Eigen
+// 2 types x 4 transpose combinations of them. With EIGEN_USE_BLAS (CMake option FGCLEP_EIGEN_USE_BLAS) Eigen
 // forwards these products to OpenBLAS.
 #include "fgclep/backend/cpu/parallel.hpp"
 

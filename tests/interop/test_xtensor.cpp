@@ -1,0 +1,56 @@
+// The xtensor edge: zero-copy views, copies, and .npy files that numpy's format defines.
+#include <doctest/doctest.h>
+
+#include "fgclep/backend/cpu.hpp"
+#include "fgclep/interop/xtensor.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+using namespace fgclep;
+
+TEST_CASE("as_xtensor views the tensor's memory with its shape") {
+    Context<Cpu<float>> ctx;
+    auto t = ctx.from_host(Shape{2, 3}, std::vector<float>{1, 2, 3, 4, 5, 6});
+    auto v = interop::as_xtensor(t);
+    CHECK(v.dimension() == 2);
+    CHECK(v(1, 2) == 6);
+    v(0, 1) = 20;  // writes through
+    CHECK(t[1] == 20);
+    CHECK(xt::sum(v)() == doctest::Approx(39));
+}
+
+TEST_CASE("from_xtensor copies an expression in row-major order") {
+    Context<Cpu<double>> ctx;
+    xt::xarray<double> a = {{1.0, 2.0}, {3.0, 4.0}};
+    auto t = interop::from_xtensor(ctx, xt::transpose(a));
+    CHECK(t.shape() == Shape{2, 2});
+    CHECK(ctx.to_host(t) == std::vector<double>{1, 3, 2, 4});
+}
+
+TEST_CASE(".npy files round-trip and are checked") {
+    Context<Cpu<float>> ctx;
+    const auto dir = std::filesystem::temp_directory_path() / "fgclep_test_npy";
+    std::filesystem::create_directories(dir);
+    auto t = ctx.from_host(Shape{2, 2, 3}, std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11.5f});
+    interop::save_npy(ctx, dir / "a.npy", t);
+    {
+        // The header numpy writes: magic, version 1.0, then a dict with descr '<f4', C order and the shape.
+        std::ifstream in(dir / "a.npy", std::ios::binary);
+        std::string head(128, '\0');
+        in.read(head.data(), 128);
+        CHECK(head.substr(1, 5) == "NUMPY");
+        CHECK(head.find("'descr': '<f4'") != std::string::npos);
+        CHECK(head.find("'shape': (2, 2, 3)") != std::string::npos);
+    }
+    auto back = interop::load_npy<float>(ctx, dir / "a.npy");
+    CHECK(back.shape() == t.shape());
+    CHECK(ctx.to_host(back) == ctx.to_host(t));
+
+    CHECK_THROWS_WITH_AS(interop::load_npy<double>(ctx, dir / "a.npy"), doctest::Contains("a.npy' is not a readable .npy file"), Error);
+    std::filesystem::resize_file(dir / "a.npy", std::filesystem::file_size(dir / "a.npy") - 8);
+    CHECK_THROWS_WITH_AS(interop::load_npy<float>(ctx, dir / "a.npy"), doctest::Contains("is truncated"), Error);
+    CHECK_THROWS_WITH_AS(interop::load_npy<float>(ctx, dir / "missing.npy"), doctest::Contains("cannot open the .npy file"), Error);
+    std::filesystem::remove_all(dir);
+}
