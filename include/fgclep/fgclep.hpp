@@ -26,6 +26,7 @@
 
 // backend: the primitive vocabulary and the CPU backend
 #include "fgclep/backend/cpu.hpp"
+#include "fgclep/backend/cpu/allocator.hpp"
 #include "fgclep/backend/cpu/blas.hpp"
 #include "fgclep/backend/cpu/conv.hpp"
 #include "fgclep/backend/cpu/elementwise.hpp"

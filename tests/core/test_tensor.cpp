@@ -94,3 +94,36 @@ TEST_CASE("HostRng is deterministic per seed and per name") {
     CHECK(std::abs(s / 20000) < 0.05);
     CHECK(std::abs(s2 / 20000 - 1) < 0.05);
 }
+
+TEST_CASE("large CPU tensors reuse cached blocks; small ones and overflow go to the system") {
+    auto& cache = cpu::CachingAllocator::instance();
+    cache.release_cached();
+    Context<Cpu<float>> ctx;
+    const Shape big{1 << 18};  // 1 MiB of floats
+    float* first = nullptr;
+    {
+        auto t = ctx.empty(big);
+        first = t.data();
+    }
+    const auto before = cache.stats();
+    CHECK(before.cached_bytes == std::size_t(1) << 20);
+    {
+        auto t = ctx.empty(big);
+        CHECK(t.data() == first);  // the same block, already paged in
+        CHECK(cache.stats().hits == before.hits + 1);
+        CHECK(cache.stats().cached_bytes == 0);
+        auto u = ctx.empty(big);  // a second live tensor of that size needs a new block
+        CHECK(u.data() != first);
+    }
+    CHECK(cache.stats().cached_bytes == std::size_t(2) << 20);
+    { auto small = ctx.empty(Shape{16}); }
+    CHECK(cache.stats().cached_bytes == std::size_t(2) << 20);  // small blocks are not cached
+    cache.set_limit(std::size_t(1) << 20);  // releases what is cached, then holds at most 1 MiB
+    CHECK(cache.stats().cached_bytes == 0);
+    {
+        auto a = ctx.empty(big);
+        auto b = ctx.empty(big);
+    }
+    CHECK(cache.stats().cached_bytes == std::size_t(1) << 20);
+    cache.set_limit(std::size_t(2) << 30);
+}

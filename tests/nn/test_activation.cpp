@@ -80,7 +80,10 @@ TEST_CASE("activations at the edges: ReLU's gradient at 0 is 0 (as torch), GELU 
     auto g = ctx.to_host(gelu.forward(ctx, x));
     CHECK(g[0] == 0.0f);
     CHECK(g[4] == 100.0f);
-    CHECK(ctx.to_host(gelu.backward(ctx, ones)) == std::vector<float>{0, 0.5f, 0.5f, 0.5f, 1});
+    const auto dg = ctx.to_host(gelu.backward(ctx, ones));
+    // The vectorised float path's exp stops at ~1e-39, so the far tail is ~1e-37 rather than torch's exact 0.
+    CHECK(std::abs(dg[0]) <= 1e-30f);
+    CHECK(std::vector<float>(dg.begin() + 1, dg.end()) == std::vector<float>{0.5f, 0.5f, 0.5f, 1});
     Model<Tanh, B> tanh;
     CHECK(ctx.to_host(tanh.forward(ctx, x)) == std::vector<float>{-1, -0.0f, 0, 1e-30f, 1});
     CHECK(ctx.to_host(tanh.backward(ctx, ones)) == std::vector<float>{0, 1, 1, 1, 0});

@@ -1,13 +1,14 @@
 #pragma once
-// Cpu<T>: the CPU backend, T = float or double (gradient checks run in double). Memory is ordinary 64-byte
-// aligned host memory; the compute primitives (backend/cpu/*.hpp) use Eigen and OpenMP threads.
+// Cpu<T>: the CPU backend, T = float or double (gradient checks run in double). Memory is 64-byte aligned host
+// memory from a caching allocator (backend/cpu/allocator.hpp); the compute primitives (backend/cpu/*.hpp) use
+// Eigen and OpenMP threads.
+#include "fgclep/backend/cpu/allocator.hpp"
 #include "fgclep/core/backend.hpp"
 #include "fgclep/core/platform.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <memory>
-#include <new>
 #include <string_view>
 #include <thread>
 #include <type_traits>
@@ -37,9 +38,9 @@ struct Cpu {
     template <class E>
     static std::shared_ptr<E[]> allocate(std::size_t n) {
         static_assert(std::is_trivially_copyable_v<E>, "fgclep: tensor elements must be trivially copyable");
-        constexpr std::align_val_t alignment{64};
-        void* p = ::operator new[](std::max<std::size_t>(n, 1) * sizeof(E), alignment);
-        return std::shared_ptr<E[]>(static_cast<E*>(p), [](E* q) { ::operator delete[](q, alignment); });
+        const std::size_t bytes = n * sizeof(E);
+        void* p = cpu::CachingAllocator::instance().allocate(bytes);
+        return std::shared_ptr<E[]>(static_cast<E*>(p), [bytes](E* q) { cpu::CachingAllocator::instance().deallocate(q, bytes); });
     }
     template <class E>
     static void fill(State&, E* data, std::size_t n, E value) {

@@ -3,10 +3,66 @@
 // the head-splitting transpose, and dropout. Outputs are assigned unless the name says accumulate.
 #include "fgclep/backend/cpu.hpp"
 #include "fgclep/backend/cpu/parallel.hpp"
+#include "fgclep/backend/functors.hpp"
 #include "fgclep/core/context.hpp"
 #include "fgclep/core/rng.hpp"
 
+#include <Eigen/Core>
+#include <unsupported/Eigen/SpecialFunctions>
+
 #include <cstdint>
+#include <type_traits>
+
+namespace fgclep::cpu {
+
+// Float activations as Eigen array expressions. Eigen vectorises exp, erf and tanh for float with its packet math
+// (SSE to AVX-512), where the scalar functors call libm once per element: GELU forward + backward measured 12x
+// slower than PyTorch that way. The math is the functors' (tests compare the two); double keeps the scalar
+// functors, whose exact erf the gradient checks rely on.
+template <class F>
+struct VectorisedActivation {
+    static constexpr bool available = false;
+};
+template <>
+struct VectorisedActivation<fn::GeluErf> {
+    static constexpr bool available = true;
+    template <class X>
+    static auto forward(const X& x) {
+        return 0.5f * x * (1.0f + (x * 0.70710678118654752f).erf());
+    }
+    template <class X, class Y>
+    static auto derivative(const X& x, const Y&) {
+        // Eigen's exp clamps its argument, so far in the tails the pdf term is ~1e-37 instead of 0 (a select to cut
+        // it would stop vectorisation: Eigen 3.4 evaluates select coefficient by coefficient).
+        return 0.5f * (1.0f + (x * 0.70710678118654752f).erf()) + x * (-0.5f * x.square()).exp() * 0.39894228040143268f;
+    }
+};
+template <>
+struct VectorisedActivation<fn::Tanh> {
+    static constexpr bool available = true;
+    template <class X>
+    static auto forward(const X& x) {
+        return x.tanh();
+    }
+    template <class X, class Y>
+    static auto derivative(const X&, const Y& y) {
+        return 1.0f - y.square();
+    }
+};
+template <>
+struct VectorisedActivation<fn::Relu> {
+    static constexpr bool available = true;
+    template <class X>
+    static auto forward(const X& x) {
+        return x.max(0.0f);
+    }
+    template <class X, class Y>
+    static auto derivative(const X& x, const Y&) {
+        return (x > 0.0f).template cast<float>();
+    }
+};
+
+}  // namespace fgclep::cpu
 
 namespace fgclep::ops {
 
@@ -18,7 +74,12 @@ constexpr std::int64_t elementwise_grain = 1 << 15;
 template <class T, class F>
 void unary(Context<Cpu<T>>& ctx, F f, std::int64_t n, const T* x, T* y) {
     cpu::parallel_chunks(ctx.state.thread_count(), n, detail::elementwise_grain, [&](std::int64_t b, std::int64_t e) {
-        for (std::int64_t i = b; i < e; ++i) y[i] = f(x[i]);
+        if constexpr (std::is_same_v<T, float> && cpu::VectorisedActivation<F>::available) {
+            using Array = Eigen::Array<float, Eigen::Dynamic, 1>;
+            Eigen::Map<Array>(y + b, e - b) = cpu::VectorisedActivation<F>::forward(Eigen::Map<const Array>(x + b, e - b));
+        } else {
+            for (std::int64_t i = b; i < e; ++i) y[i] = f(x[i]);
+        }
     });
 }
 
@@ -26,7 +87,13 @@ void unary(Context<Cpu<T>>& ctx, F f, std::int64_t n, const T* x, T* y) {
 template <class T, class F>
 void unary_backward(Context<Cpu<T>>& ctx, F f, std::int64_t n, const T* x, const T* y, const T* dy, T* dx) {
     cpu::parallel_chunks(ctx.state.thread_count(), n, detail::elementwise_grain, [&](std::int64_t b, std::int64_t e) {
-        for (std::int64_t i = b; i < e; ++i) dx[i] = dy[i] * f.derivative(x[i], y[i]);
+        if constexpr (std::is_same_v<T, float> && cpu::VectorisedActivation<F>::available) {
+            using Array = Eigen::Array<float, Eigen::Dynamic, 1>;
+            const Eigen::Map<const Array> xs(x + b, e - b), ys(y + b, e - b), dys(dy + b, e - b);
+            Eigen::Map<Array>(dx + b, e - b) = dys * cpu::VectorisedActivation<F>::derivative(xs, ys);
+        } else {
+            for (std::int64_t i = b; i < e; ++i) dx[i] = dy[i] * f.derivative(x[i], y[i]);
+        }
     });
 }
 

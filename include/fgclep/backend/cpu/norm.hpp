@@ -4,7 +4,10 @@
 #include "fgclep/backend/cpu/parallel.hpp"
 #include "fgclep/core/context.hpp"
 
+#include <Eigen/Core>
+
 #include <cmath>
+#include <mutex>
 #include <vector>
 
 namespace fgclep::ops {
@@ -108,64 +111,45 @@ void batch_norm_backward(Context<Cpu<T>>& ctx, const T* dy, const T* x, std::int
 }
 
 // Layer norm over the last dimension of x (rows, D). Writes y, and per row the mean and 1/sqrt(var + eps).
+// Rows are Eigen arrays so the reductions vectorise; sums are in T, as PyTorch's are (two-pass variance).
 template <class T>
 void layer_norm_forward(Context<Cpu<T>>& ctx, const T* x, std::int64_t rows, std::int64_t D, const T* gamma,
                         const T* beta, T eps, T* y, T* save_mean, T* save_rstd) {
+    using Row = Eigen::Array<T, Eigen::Dynamic, 1>;
+    const Eigen::Map<const Row> g(gamma, D), b(beta, D);
     cpu::parallel_for(ctx.state.thread_count(), rows, 8, [&](std::int64_t r) {
-        const T* xr = x + r * D;
-        T* yr = y + r * D;
-        double sum = 0;
-        for (std::int64_t d = 0; d < D; ++d) sum += xr[d];
-        const double mean = sum / static_cast<double>(D);
-        double sq = 0;
-        for (std::int64_t d = 0; d < D; ++d) sq += (xr[d] - mean) * (xr[d] - mean);
-        const double rstd = 1.0 / std::sqrt(sq / static_cast<double>(D) + static_cast<double>(eps));
-        const T m = static_cast<T>(mean), s = static_cast<T>(rstd);
-        for (std::int64_t d = 0; d < D; ++d) yr[d] = (xr[d] - m) * s * gamma[d] + beta[d];
-        save_mean[r] = m;
-        save_rstd[r] = s;
+        const Eigen::Map<const Row> xr(x + r * D, D);
+        const T mean = xr.mean();
+        const T rstd = T(1) / std::sqrt((xr - mean).square().mean() + eps);
+        Eigen::Map<Row>(y + r * D, D) = (xr - mean) * (rstd * g) + b;
+        save_mean[r] = mean;
+        save_rstd[r] = rstd;
     });
 }
 
-// Gradients of layer norm: dx assigned; dgamma, dbeta accumulated (null to skip).
+// Gradients of layer norm: dx assigned; dgamma, dbeta accumulated (null to skip). One pass over the rows: each
+// thread sums its rows' dgamma and dbeta contributions privately, then adds them in under a lock.
 template <class T>
 void layer_norm_backward(Context<Cpu<T>>& ctx, const T* dy, const T* x, std::int64_t rows, std::int64_t D,
                          const T* gamma, const T* mean, const T* rstd, T* dx, T* dgamma, T* dbeta) {
-    const int threads = ctx.state.thread_count();
-    cpu::parallel_for(threads, rows, 8, [&](std::int64_t r) {
-        const T* xr = x + r * D;
-        const T* dyr = dy + r * D;
-        T* dxr = dx + r * D;
-        const double mu = mean[r], s = rstd[r];
-        double sum_g = 0, sum_g_xhat = 0;
-        for (std::int64_t d = 0; d < D; ++d) {
-            const double g = static_cast<double>(dyr[d]) * gamma[d];
-            sum_g += g;
-            sum_g_xhat += g * (xr[d] - mu) * s;
+    using Row = Eigen::Array<T, Eigen::Dynamic, 1>;
+    const Eigen::Map<const Row> g(gamma, D);
+    std::mutex merge;
+    cpu::parallel_chunks(ctx.state.thread_count(), rows, 8, [&](std::int64_t r0, std::int64_t r1) {
+        Row sum_g = Row::Zero(D), sum_b = Row::Zero(D), xhat(D), gdy(D);
+        for (std::int64_t r = r0; r < r1; ++r) {
+            const Eigen::Map<const Row> xr(x + r * D, D), dyr(dy + r * D, D);
+            const T s = rstd[r];
+            xhat = (xr - mean[r]) * s;
+            gdy = dyr * g;
+            const T mg = gdy.mean(), mgx = (gdy * xhat).mean();
+            Eigen::Map<Row>(dx + r * D, D) = s * (gdy - mg - xhat * mgx);
+            if (dgamma) sum_g += dyr * xhat;
+            if (dbeta) sum_b += dyr;
         }
-        const double mg = sum_g / static_cast<double>(D), mgx = sum_g_xhat / static_cast<double>(D);
-        for (std::int64_t d = 0; d < D; ++d) {
-            const double xhat = (xr[d] - mu) * s;
-            dxr[d] = static_cast<T>(s * (static_cast<double>(dyr[d]) * gamma[d] - mg - xhat * mgx));
-        }
-    });
-    if (!dgamma && !dbeta) return;
-    // Column sums, split by columns so that no two threads write the same element.
-    cpu::parallel_chunks(threads, D, 64, [&](std::int64_t d0, std::int64_t d1) {
-        std::vector<double> sg(static_cast<std::size_t>(d1 - d0), 0.0), sb(static_cast<std::size_t>(d1 - d0), 0.0);
-        for (std::int64_t r = 0; r < rows; ++r) {
-            const T* xr = x + r * D;
-            const T* dyr = dy + r * D;
-            const double mu = mean[r], s = rstd[r];
-            for (std::int64_t d = d0; d < d1; ++d) {
-                sg[d - d0] += dyr[d] * (xr[d] - mu) * s;
-                sb[d - d0] += dyr[d];
-            }
-        }
-        for (std::int64_t d = d0; d < d1; ++d) {
-            if (dgamma) dgamma[d] += static_cast<T>(sg[d - d0]);
-            if (dbeta) dbeta[d] += static_cast<T>(sb[d - d0]);
-        }
+        std::lock_guard<std::mutex> lock(merge);
+        if (dgamma) Eigen::Map<Row>(dgamma, D) += sum_g;
+        if (dbeta) Eigen::Map<Row>(dbeta, D) += sum_b;
     });
 }
 
