@@ -14,36 +14,27 @@ namespace fgclep::ops {
 
 // Training-mode batch norm over x (N, C, L): statistics per channel over N and L. Writes y, the batch mean and
 // 1/sqrt(var + eps) per channel (for backward), and updates the running statistics in place as PyTorch does
-// (biased variance for normalising, unbiased for the running estimate).
+// (biased variance for normalising, unbiased for the running estimate). Each (n, c) row is summed as a vectorised
+// Eigen array in T; the N row sums of a channel are combined in double.
 template <class T>
 void batch_norm_forward_train(Context<Cpu<T>>& ctx, const T* x, std::int64_t N, std::int64_t C, std::int64_t L,
                               const T* gamma, const T* beta, T eps, T momentum, T* y, T* save_mean, T* save_invstd,
                               T* running_mean, T* running_var) {
+    using Row = Eigen::Array<T, Eigen::Dynamic, 1>;
     const std::int64_t M = N * L;
     cpu::parallel_for(ctx.state.thread_count(), C, 1, [&](std::int64_t c) {
         double sum = 0;
-        for (std::int64_t n = 0; n < N; ++n) {
-            const T* xr = x + (n * C + c) * L;
-            for (std::int64_t l = 0; l < L; ++l) sum += xr[l];
-        }
+        for (std::int64_t n = 0; n < N; ++n) sum += Eigen::Map<const Row>(x + (n * C + c) * L, L).sum();
         const double mean = sum / static_cast<double>(M);
         double sq = 0;
-        for (std::int64_t n = 0; n < N; ++n) {
-            const T* xr = x + (n * C + c) * L;
-            for (std::int64_t l = 0; l < L; ++l) {
-                const double d = xr[l] - mean;
-                sq += d * d;
-            }
-        }
+        for (std::int64_t n = 0; n < N; ++n)
+            sq += (Eigen::Map<const Row>(x + (n * C + c) * L, L) - static_cast<T>(mean)).square().sum();
         const double var = sq / static_cast<double>(M);
         const double invstd = 1.0 / std::sqrt(var + static_cast<double>(eps));
         const T scale = static_cast<T>(invstd * gamma[c]);
         const T shift = static_cast<T>(beta[c] - mean * invstd * gamma[c]);
-        for (std::int64_t n = 0; n < N; ++n) {
-            const T* xr = x + (n * C + c) * L;
-            T* yr = y + (n * C + c) * L;
-            for (std::int64_t l = 0; l < L; ++l) yr[l] = xr[l] * scale + shift;
-        }
+        for (std::int64_t n = 0; n < N; ++n)
+            Eigen::Map<Row>(y + (n * C + c) * L, L) = Eigen::Map<const Row>(x + (n * C + c) * L, L) * scale + shift;
         save_mean[c] = static_cast<T>(mean);
         save_invstd[c] = static_cast<T>(invstd);
         const double unbiased = M > 1 ? sq / static_cast<double>(M - 1) : var;
@@ -58,6 +49,7 @@ template <class T>
 void batch_norm_forward_eval(Context<Cpu<T>>& ctx, const T* x, std::int64_t N, std::int64_t C, std::int64_t L,
                              const T* gamma, const T* beta, const T* running_mean, const T* running_var, T eps, T* y,
                              T* save_mean, T* save_invstd) {
+    using Row = Eigen::Array<T, Eigen::Dynamic, 1>;
     for (std::int64_t c = 0; c < C; ++c) {
         save_mean[c] = running_mean[c];
         save_invstd[c] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps));
@@ -66,9 +58,7 @@ void batch_norm_forward_eval(Context<Cpu<T>>& ctx, const T* x, std::int64_t N, s
         const std::int64_t c = nc % C;
         const T scale = save_invstd[c] * gamma[c];
         const T shift = beta[c] - save_mean[c] * scale;
-        const T* xr = x + nc * L;
-        T* yr = y + nc * L;
-        for (std::int64_t l = 0; l < L; ++l) yr[l] = xr[l] * scale + shift;
+        Eigen::Map<Row>(y + nc * L, L) = Eigen::Map<const Row>(x + nc * L, L) * scale + shift;
     });
 }
 
@@ -79,30 +69,27 @@ template <class T>
 void batch_norm_backward(Context<Cpu<T>>& ctx, const T* dy, const T* x, std::int64_t N, std::int64_t C,
                          std::int64_t L, const T* gamma, const T* mean, const T* invstd, bool batch_statistics, T* dx,
                          T* dgamma, T* dbeta) {
+    using Row = Eigen::Array<T, Eigen::Dynamic, 1>;
     const double M = static_cast<double>(N * L);
     cpu::parallel_for(ctx.state.thread_count(), C, 1, [&](std::int64_t c) {
-        double sum_dy = 0, sum_dy_xhat = 0;
-        const double mu = mean[c], is = invstd[c];
+        const T mu = mean[c], is = invstd[c];
+        double sum_dy = 0, sum_dy_xmu = 0;
         for (std::int64_t n = 0; n < N; ++n) {
-            const T* xr = x + (n * C + c) * L;
-            const T* dyr = dy + (n * C + c) * L;
-            for (std::int64_t l = 0; l < L; ++l) {
-                sum_dy += dyr[l];
-                sum_dy_xhat += dyr[l] * (xr[l] - mu) * is;
-            }
+            const Eigen::Map<const Row> xr(x + (n * C + c) * L, L), dyr(dy + (n * C + c) * L, L);
+            sum_dy += dyr.sum();
+            sum_dy_xmu += (dyr * (xr - mu)).sum();
         }
-        const double g = gamma[c] * is;
+        const double sum_dy_xhat = sum_dy_xmu * is;
+        const T g = static_cast<T>(gamma[c] * static_cast<double>(is));
         for (std::int64_t n = 0; n < N; ++n) {
-            const T* xr = x + (n * C + c) * L;
-            const T* dyr = dy + (n * C + c) * L;
-            T* dxr = dx + (n * C + c) * L;
+            const Eigen::Map<const Row> xr(x + (n * C + c) * L, L), dyr(dy + (n * C + c) * L, L);
+            Eigen::Map<Row> dxr(dx + (n * C + c) * L, L);
             if (batch_statistics) {
-                for (std::int64_t l = 0; l < L; ++l) {
-                    const double xhat = (xr[l] - mu) * is;
-                    dxr[l] = static_cast<T>(g * (dyr[l] - sum_dy / M - xhat * sum_dy_xhat / M));
-                }
+                // dx = g * (dy - mean(dy) - xhat * mean(dy * xhat)), xhat = (x - mu) * is
+                const T a = static_cast<T>(sum_dy / M), b = static_cast<T>(sum_dy_xhat / M * is);
+                dxr = g * (dyr - a - (xr - mu) * b);
             } else {
-                for (std::int64_t l = 0; l < L; ++l) dxr[l] = static_cast<T>(g * dyr[l]);
+                dxr = g * dyr;
             }
         }
         if (dgamma) dgamma[c] += static_cast<T>(sum_dy_xhat);
