@@ -73,3 +73,19 @@ TEST_CASE("the summary lists every parameter with its shape") {
     CHECK(s.find("parameter (frozen)") != std::string::npos);
     CHECK(s.find("23 parameters, 8 trainable") != std::string::npos);
 }
+
+TEST_CASE("two tensors under one state_dict name are refused when the model is built") {
+    using Clash = Sequential<Named<"", Linear>, Named<"", Linear>>;
+    CHECK_THROWS_WITH_AS((Model<Clash, Cpu<float>>({{2, 2}, {2, 2}})),
+                         doctest::Contains("two tensors of the model are both named 'weight'"), Error);
+}
+
+TEST_CASE("a moved Model keeps its arena where its parameters point") {
+    Model<Mlp, Cpu<float>> a({{4, 3}, {}, {3, 2}});
+    const float* values = a.arena().values().data();
+    auto* arena = &a.arena();
+    Model<Mlp, Cpu<float>> b = std::move(a);
+    CHECK(&b.arena() == arena);
+    CHECK(b.arena().values().data() == values);
+    CHECK(b.parameter("fc1.weight").value.data() == values);
+}

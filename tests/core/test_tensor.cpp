@@ -127,3 +127,34 @@ TEST_CASE("large CPU tensors reuse cached blocks; small ones and overflow go to 
     CHECK(cache.stats().cached_bytes == std::size_t(1) << 20);
     cache.set_limit(std::size_t(2) << 30);
 }
+
+TEST_CASE("a moved-from tensor is undefined, not a dangling view") {
+    Context<Cpu<float>> ctx;
+    auto a = ctx.zeros(Shape{3});
+    auto b = std::move(a);
+    CHECK(b.defined());
+    CHECK_FALSE(a.defined());  // NOLINT(bugprone-use-after-move): checking the moved-from state is the point
+    CHECK(a.data() == nullptr);
+    CHECK(a.numel() == 1);  // a rank-0 shape
+    Tensor<Cpu<float>> c;
+    c = std::move(b);
+    CHECK_FALSE(b.defined());  // NOLINT(bugprone-use-after-move)
+    CHECK(c.numel() == 3);
+}
+
+TEST_CASE("shapes refuse element counts that overflow, and rows() survives a zero last dimension") {
+    CHECK_THROWS_WITH_AS((Shape{std::int64_t(1) << 32, std::int64_t(1) << 32}),
+                         doctest::Contains("overflows a 64-bit element count"), Error);
+    CHECK((Shape{3, 0}).rows() == 3);
+    CHECK((Shape{3, 0}).numel() == 0);
+    CHECK((Shape{}).rows() == 1);
+}
+
+TEST_CASE("the NaN sentinel fills floating-point tensors only") {
+    Context<Cpu<float>> ctx;
+    ctx.fill_new_tensors = std::nan("");
+    auto f = ctx.empty(Shape{2});
+    CHECK(std::isnan(f[0]));
+    auto i = ctx.empty<std::int32_t>(Shape{2});  // must not convert NaN to int (undefined behaviour)
+    CHECK(i.numel() == 2);
+}

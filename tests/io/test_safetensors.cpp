@@ -121,3 +121,31 @@ TEST_CASE("a model's state saves and loads by state_dict name, with clear errors
     CHECK(lenient.unexpected.size() == 4);
     std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("a load that fails part-way leaves the model unchanged") {
+    const auto dir = temp_dir();
+    Context<Cpu<float>> ctx;
+    Model<Mlp, Cpu<float>> source({{3, 4}, {}, {4, 2}}, 1), target({{3, 4}, {}, {4, 5}}, 2);
+    io::SafetensorsWriter w;
+    io::add_state(w, source.arena(), ctx.state);
+    w.write(dir / "partial.safetensors");
+    const auto before = ctx.to_host(target.arena().values());
+    // 0.weight and 0.bias match, 2.weight does not: nothing may be written.
+    CHECK_THROWS_WITH_AS(io::load_state(target.arena(), ctx.state, dir / "partial.safetensors"),
+                         doctest::Contains("tensor '2.weight' has shape (2, 4), but the model's '2.weight' has shape (5, 4)"), Error);
+    CHECK(ctx.to_host(target.arena().values()) == before);
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a header whose shape overflows the element count is refused, naming the file and tensor") {
+    const auto dir = temp_dir();
+    const std::string header = R"({"x":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})";
+    std::vector<char> bytes(8);
+    const std::uint64_t len = header.size();
+    std::memcpy(bytes.data(), &len, 8);
+    bytes.insert(bytes.end(), header.begin(), header.end());
+    write_all(dir / "overflow.safetensors", bytes);
+    CHECK_THROWS_WITH_AS(io::SafetensorsFile::read(dir / "overflow.safetensors"),
+                         doctest::Contains("overflow.safetensors': tensor 'x' has an invalid shape"), Error);
+    std::filesystem::remove_all(dir);
+}

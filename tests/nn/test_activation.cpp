@@ -104,3 +104,17 @@ TEST_CASE("activations report a missing forward and a wrong gradient shape with 
                          "gradient of shape (2, 3), got (3, 2)",
                          Error);
 }
+
+TEST_CASE("ReLU keeps NaN, as PyTorch does, on both the scalar and the vectorised path") {
+    CHECK(std::isnan(fn::Relu{}(std::nan(""))));
+    Context<Cpu<float>> cf;
+    std::vector<float> xf{std::nanf(""), -1, 2}, yf(3);
+    ops::unary(cf, fn::Relu{}, 3, xf.data(), yf.data());
+    CHECK(std::isnan(yf[0]));
+    CHECK(yf[1] == 0);
+    Context<Cpu<double>> cd;
+    std::vector<double> xd{std::nan(""), -1, 2}, yd(3);
+    ops::unary(cd, fn::Relu{}, 3, xd.data(), yd.data());
+    CHECK(std::isnan(yd[0]));
+    CHECK(yd[2] == 2);
+}

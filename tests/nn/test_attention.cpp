@@ -263,3 +263,34 @@ TEST_CASE("MultiHeadSelfAttention reports bad options and shapes, naming itself"
                          "got (2, 5, 8)",
                          Error);
 }
+
+TEST_CASE("MultiHeadSelfAttention initialises as torch.nn.MultiheadAttention does") {
+    Model<MultiHeadSelfAttention, Cpu<double>> m({.embed_dim = 64, .num_heads = 4});
+    const double xavier = std::sqrt(6.0 / (64 + 3 * 64)), kaiming = 1.0 / std::sqrt(64.0);
+    for (auto name : {"query", "key", "value"}) {
+        double top = 0;
+        for (double v : m.parameter(std::string(name) + ".weight").value.host()) top = std::max(top, std::abs(v));
+        CHECK(top <= xavier);
+        CHECK(top > kaiming);  // wider than Linear's default: the xavier bound is in force
+    }
+    for (auto name : {"query.bias", "key.bias", "value.bias", "out.bias"})
+        for (double v : m.parameter(name).value.host()) CHECK(v == 0);
+    double top = 0;
+    for (double v : m.parameter("out.weight").value.host()) top = std::max(top, std::abs(v));
+    CHECK(top <= kaiming);
+}
+
+TEST_CASE("NaN scores propagate through the masked softmax; only a fully masked row is zeros") {
+    Context<Cpu<float>> ctx;
+    const float nan = std::nanf("");
+    std::vector<float> x{nan, nan, 1, 2}, y(4);
+    std::vector<std::int32_t> mask{1, 1, 1, 1};  // (batch 2, keys 2)
+    ops::masked_softmax_forward(ctx, x.data(), 2, 1, 2, mask.data(), 1.0f, y.data());
+    CHECK(std::isnan(y[0]));
+    CHECK(std::isnan(y[1]));
+    CHECK(y[2] + y[3] == doctest::Approx(1));
+    std::vector<std::int32_t> none{0, 0};
+    ops::masked_softmax_forward(ctx, x.data(), 1, 1, 2, none.data(), 1.0f, y.data());
+    CHECK(y[0] == 0);
+    CHECK(y[1] == 0);
+}

@@ -127,3 +127,24 @@ TEST_CASE("LayerNorm in eval mode keeps nothing for backward") {
     CHECK(y_train == y_eval);
     CHECK_THROWS_AS(model.backward(ctx, ctx.zeros(Shape{2, 3})), Error);
 }
+
+TEST_CASE("LayerNorm's parameter gradients are bitwise the same for any thread count") {
+    using B = Cpu<float>;
+    HostRng rng(3);
+    std::vector<float> xs(1000 * 48), dys(1000 * 48);
+    for (auto& v : xs) v = static_cast<float>(rng.normal());
+    for (auto& v : dys) v = static_cast<float>(rng.normal());
+    auto grads = [&](int threads) {
+        Context<B> ctx(B::State{threads});
+        ctx.training = true;
+        Model<LayerNorm, B> ln({48});
+        ln.forward(ctx, ctx.from_host(Shape{1000, 48}, xs));
+        ln.zero_grad(ctx);
+        ln.backward(ctx, ctx.from_host(Shape{1000, 48}, dys));
+        return ctx.to_host(ln.arena().grads());
+    };
+    const auto one = grads(1);
+    CHECK(grads(2) == one);
+    CHECK(grads(3) == one);
+    CHECK(grads(2) == grads(2));
+}

@@ -85,3 +85,59 @@ TEST_CASE("a frozen Linear leaves its gradients alone but still passes the input
     INFO(result.report());
     CHECK(result.ok);
 }
+
+TEST_CASE("a wrong output gradient leaves the saved input, so backward can be retried") {
+    using B = Cpu<float>;
+    Context<B> ctx;
+    ctx.training = true;
+    Model<Linear, B> model(Linear::Options{3, 2});
+    model.forward(ctx, ctx.zeros(Shape{4, 3}));
+    CHECK_THROWS_AS(model.backward(ctx, ctx.zeros(Shape{4, 5})), Error);
+    CHECK(model.backward(ctx, ctx.zeros(Shape{4, 2})).shape() == Shape{4, 3});
+}
+
+TEST_CASE("GEMM thread counts are per context and leave Eigen's and OpenMP's settings alone") {
+    using B = Cpu<float>;
+    const int eigen_before = Eigen::nbThreads();
+#if defined(_OPENMP)
+    const int omp_before = omp_get_max_threads();
+#endif
+    Context<B> one(B::State{1});
+    Model<Linear, B> model(Linear::Options{64, 64});
+    model.forward(one, one.zeros(Shape{256, 64}));
+    CHECK(Eigen::nbThreads() == eigen_before);
+#if defined(_OPENMP)
+    CHECK(omp_get_max_threads() == omp_before);
+#endif
+}
+
+namespace {
+// Forgets to write its first output element.
+struct Forgetful {
+    struct Options {};
+    static constexpr std::string_view name = "Forgetful";
+    template <Backend B>
+    struct impl : Module {
+        explicit impl(const Options&) : Module(Forgetful::name) {}
+        template <class V>
+        void visit(V&) {}
+        Tensor<B> forward(Context<B>& ctx, const Tensor<B>& x) {
+            Tensor<B> y = ctx.empty(x.shape());
+            for (std::int64_t i = 1; i < x.numel(); ++i) y.data()[i] = x.data()[i];
+            return y;
+        }
+        Tensor<B> backward(Context<B>& ctx, const Tensor<B>& dy) { return ctx.clone(dy); }
+    };
+};
+}  // namespace
+
+TEST_CASE("the gradient checker catches an output element the forward pass never writes") {
+    using B = Cpu<double>;
+    Context<B> ctx;
+    ctx.training = true;
+    Model<Forgetful, B> model;
+    auto result = testing::gradcheck(model, ctx, ctx.from_host(Shape{3}, std::vector<double>{1, 2, 3}));
+    CHECK_FALSE(result.ok);
+    CHECK(result.report().find("output element 0 was never written") != std::string::npos);
+    CHECK_FALSE(ctx.fill_new_tensors.has_value());  // the sentinel does not leak into the caller's context
+}

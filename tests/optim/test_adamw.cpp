@@ -228,7 +228,38 @@ TEST_CASE("load_state restores a run exactly") {
         opt_resumed.step(ctx, lrs[k]);
     }
     CHECK(host(ctx, resumed.arena().values()) == host(ctx, straight.arena().values()));
+    CHECK(host(ctx, opt_resumed.exp_avg()) == host(ctx, opt_straight.exp_avg()));
     CHECK(host(ctx, opt_resumed.exp_avg_sq()) == host(ctx, opt_straight.exp_avg_sq()));
+}
+
+TEST_CASE("each parameter keeps its own step count, as torch does: a layer unfrozen late starts at step 1") {
+    auto f = test::fixture("optim.safetensors");
+    Context<Cpu<double>> ctx;
+    auto late = initial_model(ctx, f);
+    AdamW<Cpu<double>> optimizer(late.arena(), {});
+    late.freeze("2");
+    for (int k = 0; k < 5; ++k) {
+        set_grads(late, ctx, f, fmt::format("grad{}.", k));
+        optimizer.step(ctx, 0.01);
+    }
+    // The same parameters, and an optimizer that has never seen layer "2": its first update of "2" is step 1.
+    auto fresh = initial_model(ctx, f);
+    ctx.copy(fresh.arena().values(), late.arena().values());
+    fresh.freeze("0");
+    AdamW<Cpu<double>> fresh_optimizer(fresh.arena(), {});
+
+    late.unfreeze("2");
+    set_grads(late, ctx, f, "grad5.");
+    set_grads(fresh, ctx, f, "grad5.");
+    optimizer.step(ctx, 0.01);
+    fresh_optimizer.step(ctx, 0.01);
+    CHECK(host(ctx, late.parameter("2.weight").value) == host(ctx, fresh.parameter("2.weight").value));
+    CHECK(host(ctx, late.parameter("2.bias").value) == host(ctx, fresh.parameter("2.bias").value));
+    CHECK(optimizer.parameter_steps() == std::vector<std::int64_t>{6, 6, 1, 1});
+    CHECK(optimizer.step_count() == 6);
+    CHECK_THROWS_WITH_AS(fresh_optimizer.load_state(ctx, 1, {1, 1, 2, 1}, host(ctx, fresh_optimizer.exp_avg()),
+                                                    host(ctx, fresh_optimizer.exp_avg_sq())),
+                         "fgclep: AdamW state: parameter '2.weight' has step count 2, outside [0, 1]", Error);
 }
 
 TEST_CASE("AdamW rejects bad options and bad state with clear messages") {
@@ -271,4 +302,17 @@ TEST_CASE("AdamW rejects bad options and bad state with clear messages") {
     CHECK_THROWS_WITH_AS(optimizer.load_state(ctx, 5, zeros, negative),
                          "fgclep: AdamW state: exp_avg_sq must be >= 0 everywhere, but element 7 is -1", Error);
     CHECK(optimizer.step_count() == 0);  // a refused load changes nothing
+}
+
+TEST_CASE("an optimizer keeps updating its model after the model is moved") {
+    auto f = test::fixture("optim.safetensors");
+    Context<Cpu<double>> ctx;
+    std::vector<Model<Mlp, Cpu<double>>> models;
+    models.push_back(initial_model(ctx, f));
+    AdamW<Cpu<double>> optimizer(models[0].arena(), {});
+    for (int i = 0; i < 8; ++i) models.push_back(initial_model(ctx, f));  // reallocates: models[0] is moved
+    set_grads(models[0], ctx, f, "grad0.");
+    const auto before = host(ctx, models[0].arena().values());
+    optimizer.step(ctx, 0.01);
+    CHECK(host(ctx, models[0].arena().values()) != before);
 }

@@ -13,7 +13,7 @@ struct Relu {
     static constexpr const char* name = "ReLU";
     template <class T>
     FGCLEP_HD T operator()(T x) const {
-        return x > T(0) ? x : T(0);
+        return (x > T(0) || x != x) ? x : T(0);  // NaN stays NaN, as in PyTorch
     }
     template <class T>
     FGCLEP_HD T derivative(T x, T) const {

@@ -12,6 +12,7 @@
 
 #include <string>
 #include <algorithm>
+#include <set>
 #include <string_view>
 #include <vector>
 
@@ -52,6 +53,17 @@ public:
         params_ = std::move(collector.params);
         buffers_ = std::move(collector.buffers);
         counters_ = std::move(collector.counters);
+        // Two tensors under one name would load from one file entry and answer to one lookup: refuse the model.
+        std::set<std::string> names;
+        auto unique = [&](const std::string& name) {
+            if (!names.insert(name).second)
+                fail("two tensors of the model are both named '{}'; give the children of a composition distinct "
+                     "names (Named<\"\", ...> puts a child's state at its parent's level)",
+                     name);
+        };
+        for (auto& e : params_) unique(e.name);
+        for (auto& e : buffers_) unique(e.name);
+        for (auto& e : counters_) unique(e.name);
 
         std::int64_t total = 0;
         for (Decay group : {Decay::yes, Decay::no})

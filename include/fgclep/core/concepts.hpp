@@ -13,8 +13,10 @@
 //                 nothing. Inputs are never modified.
 //   backward(ctx, dy) -> Tensor<B> (the gradient wrt x; void for non-differentiable inputs such as token ids)
 //       requires: the last call was forward(ctx, x) in training mode; dy has the shape of that output.
-//       ensures:  the returned gradient is *assigned* (a fresh tensor); parameter gradients are *accumulated*
-//                 (+=) into the gradient arena, skipping frozen parameters.
+//       ensures:  the returned gradient is *assigned*: a fresh tensor, except that layers which pass gradients
+//                 through unchanged (Identity, Dropout in evaluation mode) may return dy itself, so callers treat
+//                 a returned gradient as read-only. Parameter gradients are *accumulated* (+=) into the gradient
+//                 arena, skipping frozen parameters.
 //   visit(v)
 //       calls v.param / v.buffer / v.counter / v.module(name, child) in PyTorch state_dict order. One traversal
 //       drives binding to the arenas, initialisation, the optimizer, checkpoints, printing and gradient checks.

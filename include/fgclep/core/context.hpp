@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 namespace fgclep {
@@ -41,7 +42,8 @@ public:
     template <class E = T>
     Tensor<B, E> empty(Shape shape) {
         auto t = Tensor<B, E>::uninitialized(shape);
-        if (fill_new_tensors) B::fill(state, t.data(), t.numel(), static_cast<E>(*fill_new_tensors));
+        if constexpr (std::is_floating_point_v<E>)  // a NaN sentinel has no integer value
+            if (fill_new_tensors) B::fill(state, t.data(), t.numel(), static_cast<E>(*fill_new_tensors));
         return t;
     }
     template <class E = T>

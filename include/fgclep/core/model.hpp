@@ -3,7 +3,8 @@
 //
 //   fgclep::Model<fgclep::Sequential<Linear, ReLU, Linear>, fgclep::Cpu<float>> net({{4, 8}, {}, {8, 2}});
 //
-// The module lives on the heap so parameter descriptors keep their addresses when the model is moved.
+// The module and the arena live on the heap, so parameter descriptors and optimizers that point into them stay
+// valid when the Model is moved (returned from a factory, stored in a vector).
 #include "fgclep/core/arena.hpp"
 #include "fgclep/core/concepts.hpp"
 #include "fgclep/core/context.hpp"
@@ -29,40 +30,40 @@ public:
     // Builds the module, lays out its parameters and initialises them as PyTorch would (distributions, not
     // values: different generators). `prefix` is the root's state_dict path ("ecg" in a larger model).
     explicit Model(const typename S::Options& options = {}, std::uint64_t seed = 0, std::string_view prefix = {})
-        : module_(std::make_unique<module_type>(options)) {
-        arena_.bind(*module_, prefix);
+        : module_(std::make_unique<module_type>(options)), arena_(std::make_unique<ParameterArena<B>>()) {
+        arena_->bind(*module_, prefix);
         typename B::State state{};
-        arena_.initialize(state, seed);
+        arena_->initialize(state, seed);
     }
 
     module_type& module() { return *module_; }
     const module_type& module() const { return *module_; }
-    ParameterArena<B>& arena() { return arena_; }
-    const ParameterArena<B>& arena() const { return arena_; }
+    ParameterArena<B>& arena() { return *arena_; }
+    const ParameterArena<B>& arena() const { return *arena_; }
 
     Tensor<B> forward(Context<B>& ctx, const input_type& x) { return module_->forward(ctx, x); }
     auto backward(Context<B>& ctx, const Tensor<B>& dy) { return module_->backward(ctx, dy); }
 
     void zero_grad(Context<B>& ctx) {
-        B::fill(ctx.state, arena_.grads().data(), static_cast<std::size_t>(arena_.grads().numel()), T(0));
+        B::fill(ctx.state, arena_->grads().data(), static_cast<std::size_t>(arena_->grads().numel()), T(0));
     }
-    std::size_t freeze(std::string_view prefix) { return arena_.freeze(prefix, true); }
-    std::size_t unfreeze(std::string_view prefix) { return arena_.freeze(prefix, false); }
+    std::size_t freeze(std::string_view prefix) { return arena_->freeze(prefix, true); }
+    std::size_t unfreeze(std::string_view prefix) { return arena_->freeze(prefix, false); }
 
-    Param<B>& parameter(std::string_view name) { return arena_.param(name); }
-    Buffer<B>& buffer(std::string_view name) { return arena_.buffer(name); }
-    std::int64_t parameter_count(bool trainable_only = false) const { return arena_.count(trainable_only); }
+    Param<B>& parameter(std::string_view name) { return arena_->param(name); }
+    Buffer<B>& buffer(std::string_view name) { return arena_->buffer(name); }
+    std::int64_t parameter_count(bool trainable_only = false) const { return arena_->count(trainable_only); }
 
     // A table of every parameter and buffer: name, shape, element count, and whether it trains.
     std::string summary() const {
         std::size_t width = 4;
-        for (auto& e : arena_.params()) width = std::max(width, e.name.size());
-        for (auto& e : arena_.buffers()) width = std::max(width, e.name.size());
+        for (auto& e : arena_->params()) width = std::max(width, e.name.size());
+        for (auto& e : arena_->buffers()) width = std::max(width, e.name.size());
         std::string out = fmt::format("{:<{}}  {:<18} {:>12}  {}\n", "name", width, "shape", "elements", "kind");
-        for (auto& e : arena_.params())
+        for (auto& e : arena_->params())
             out += fmt::format("{:<{}}  {:<18} {:>12}  {}\n", e.name, width, e.param->shape.str(), e.numel(),
                                e.param->trainable ? "parameter" : "parameter (frozen)");
-        for (auto& e : arena_.buffers())
+        for (auto& e : arena_->buffers())
             out += fmt::format("{:<{}}  {:<18} {:>12}  buffer\n", e.name, width, e.buffer->shape.str(),
                                e.buffer->shape.numel());
         out += fmt::format("{} parameters, {} trainable\n", parameter_count(false), parameter_count(true));
@@ -70,8 +71,9 @@ public:
     }
 
 private:
+    // Both on the heap: parameter descriptors and optimizers point into them, and must survive a move of the Model.
     std::unique_ptr<module_type> module_;
-    ParameterArena<B> arena_;
+    std::unique_ptr<ParameterArena<B>> arena_;
 };
 
 }  // namespace fgclep

@@ -26,6 +26,7 @@ public:
     }
 
     int rank() const { return rank_; }
+    // Cannot overflow: push_back refuses shapes whose element count does not fit in int64.
     std::int64_t numel() const {
         std::int64_t n = 1;
         for (int i = 0; i < rank_; ++i) n *= dims_[i];
@@ -36,11 +37,18 @@ public:
     std::int64_t& operator[](int i) { return dims_[normalise(i)]; }
     std::int64_t back() const { return (*this)[-1]; }
     // Product of all dimensions but the last: the row count of the (rows, last) view.
-    std::int64_t rows() const { return rank_ == 0 ? 1 : numel() / dims_[rank_ - 1]; }
+    std::int64_t rows() const {
+        std::int64_t n = 1;
+        for (int i = 0; i + 1 < rank_; ++i) n *= dims_[i];
+        return n;
+    }
 
     void push_back(std::int64_t d) {
         if (rank_ == max_rank) fail("a shape has at most {} dimensions", max_rank);
         if (d < 0) fail("shape dimensions must be non-negative, got {}", d);
+        std::int64_t total = 0;
+        if (__builtin_mul_overflow(numel(), d, &total))
+            fail("a shape of {} elements times {} overflows a 64-bit element count", numel(), d);
         dims_[rank_++] = d;
     }
     // This shape with its last dimension replaced.

@@ -11,6 +11,7 @@
 #include <memory>
 #include <span>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace fgclep {
@@ -24,6 +25,18 @@ public:
     Tensor() = default;
     Tensor(Shape shape, std::shared_ptr<E[]> storage, E* data)
         : shape_(shape), storage_(std::move(storage)), data_(data) {}
+    Tensor(const Tensor&) = default;
+    Tensor& operator=(const Tensor&) = default;
+    // A moved-from tensor is undefined (no storage, no shape), not a dangling view of the new owner's data.
+    Tensor(Tensor&& other) noexcept
+        : shape_(std::exchange(other.shape_, Shape{})), storage_(std::move(other.storage_)),
+          data_(std::exchange(other.data_, nullptr)) {}
+    Tensor& operator=(Tensor&& other) noexcept {
+        shape_ = std::exchange(other.shape_, Shape{});
+        storage_ = std::move(other.storage_);
+        data_ = std::exchange(other.data_, nullptr);
+        return *this;
+    }
 
     // Fresh, uninitialised storage. Layers allocate through Context::empty instead, so that tests can fill new
     // tensors with a sentinel and catch elements a layer forgot to write.

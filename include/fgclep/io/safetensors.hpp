@@ -83,7 +83,11 @@ public:
             try {
                 Entry e;
                 e.dtype = value.at("dtype").get<std::string>();
-                for (auto d : value.at("shape")) e.shape.push_back(d.get<std::int64_t>());
+                try {
+                    for (auto d : value.at("shape")) e.shape.push_back(d.get<std::int64_t>());
+                } catch (const Error& bad) {  // negative, too many or overflowing dimensions
+                    fail("'{}': tensor '{}' has an invalid shape: {}", f.source_, name, bad.what());
+                }
                 auto offsets = value.at("data_offsets");
                 e.begin = offsets.at(0).get<std::size_t>();
                 e.end = offsets.at(1).get<std::size_t>();
@@ -91,7 +95,9 @@ public:
                 if (esize == 0) fail("'{}': tensor '{}' has the unknown dtype '{}'", f.source_, name, e.dtype);
                 if (e.begin > e.end || e.end > data_size)
                     fail("'{}' is truncated or corrupt: tensor '{}' spans bytes [{}, {}) of a {}-byte data section", f.source_, name, e.begin, e.end, data_size);
-                if (e.end - e.begin != static_cast<std::size_t>(e.shape.numel()) * esize)
+                std::size_t expected_bytes = 0;
+                if (__builtin_mul_overflow(static_cast<std::size_t>(e.shape.numel()), esize, &expected_bytes) ||
+                    e.end - e.begin != expected_bytes)
                     fail("'{}': tensor '{}' of shape {} and dtype {} should take {} bytes, but its offsets give {}", f.source_, name, e.shape, e.dtype, e.shape.numel() * static_cast<std::int64_t>(esize), e.end - e.begin);
                 f.entries_[name] = e;
             } catch (const nlohmann::json::exception& ex) {

@@ -28,7 +28,14 @@ LoadResult load_state(ParameterArena<B>& arena, typename B::State& state, const 
     using T = typename B::value_type;
     LoadResult result;
     std::set<std::string> used;
-    auto load = [&](const std::string& name, const Shape& shape, const Tensor<B>& value) {
+    // Every name, shape and value is read and checked before anything is written: a file that fails part-way
+    // leaves the model exactly as it was.
+    struct Pending {
+        Tensor<B> target;
+        std::vector<T> values;
+    };
+    std::vector<Pending> pending;
+    auto check = [&](const std::string& name, const Shape& shape, const Tensor<B>& value) {
         const std::string key = options.file_prefix + name;
         if (!file.contains(key)) {
             if (!options.allow_missing)
@@ -40,23 +47,25 @@ LoadResult load_state(ParameterArena<B>& arena, typename B::State& state, const 
         // A 0-d tensor in the file fills a one-element tensor of the model (PyTorch stores scalars as 0-d).
         if (!(got == shape) && !(got.numel() == 1 && shape.numel() == 1))
             fail("'{}': tensor '{}' has shape {}, but the model's '{}' has shape {}", file.source(), key, got, name, shape);
-        const std::vector<T> values = file.get<T>(key);
-        B::upload(state, value.data(), values.data(), values.size());
+        pending.push_back({value, file.get<T>(key)});
         used.insert(key);
         result.loaded.push_back(name);
     };
-    for (auto& e : arena.params()) load(e.name, e.param->shape, e.param->value);
-    for (auto& e : arena.buffers()) load(e.name, e.buffer->shape, e.buffer->value);
+    for (auto& e : arena.params()) check(e.name, e.param->shape, e.param->value);
+    for (auto& e : arena.buffers()) check(e.name, e.buffer->shape, e.buffer->value);
+    std::vector<std::pair<Counter*, std::int64_t>> counters;
     for (auto& e : arena.counters()) {
         const std::string key = options.file_prefix + e.name;
         if (!file.contains(key)) {
             result.missing.push_back(e.name);  // PyTorch omits num_batches_tracked in old checkpoints
             continue;
         }
-        e.counter->value = file.get<std::int64_t>(key).at(0);
+        counters.emplace_back(e.counter, file.get<std::int64_t>(key).at(0));
         used.insert(key);
         result.loaded.push_back(e.name);
     }
+    for (auto& p : pending) B::upload(state, p.target.data(), p.values.data(), p.values.size());
+    for (auto& [counter, value] : counters) counter->value = value;
     for (auto& name : file.names())
         if (!used.count(name)) result.unexpected.push_back(name);
     return result;

@@ -148,6 +148,11 @@ struct MultiHeadSelfAttention::impl : Module {
           value(projection(o)),
           out(projection(o)) {
         attention.dropout = o.dropout;
+        // torch.nn.MultiheadAttention's _reset_parameters: xavier_uniform on the packed (3E, E) in-projection
+        // (bound sqrt(6 / (E + 3E))), zero in-projection and out-projection biases; out.weight keeps Linear's.
+        const double xavier = std::sqrt(6.0 / double(4 * o.embed_dim));
+        for (auto* p : {&query, &key, &value}) p->weight.init = Init::uniform(xavier);
+        for (auto* p : {&query, &key, &value, &out}) p->bias.init = Init::zeros();
     }
 
     template <class V>

@@ -87,10 +87,10 @@ struct BatchNorm1d::impl : Module {
 
     Tensor<B> backward(Context<B>& ctx, const Tensor<B>& dy) {
         if (!saved.input.defined()) fail("backward needs a forward pass in training mode first");
+        if (!(dy.shape() == saved.input.shape()))
+            fail("expected an output gradient of shape {}, got {}", saved.input.shape(), dy.shape());
         const Saved s = std::move(saved);
         saved = {};
-        if (!(dy.shape() == s.input.shape()))
-            fail("expected an output gradient of shape {}, got {}", s.input.shape(), dy.shape());
         const Tensor<B>& x = s.input;
         const std::int64_t N = x.size(0), C = options.num_features, L = x.rank() == 3 ? x.size(2) : 1;
         Tensor<B> dx = ctx.empty(x.shape());

@@ -92,12 +92,12 @@ struct Conv1d::impl : Module {
 
     Tensor<B> backward(Context<B>& ctx, const Tensor<B>& dy) {
         if (!saved_input.defined()) fail("backward needs a forward pass in training mode first");
-        const Tensor<B> x = std::move(saved_input);
-        saved_input = Tensor<B>();
-        const std::int64_t N = x.size(0), C = options.in_channels, L = x.size(2), Lout = output_length(L);
+        const std::int64_t N = saved_input.size(0), C = options.in_channels, L = saved_input.size(2),
+                           Lout = output_length(L);
         const std::int64_t out = options.out_channels, K = options.kernel_size, ck = C * K;
         if (!(dy.shape() == Shape{N, out, Lout}))
             fail("expected an output gradient of shape {}, got {}", Shape{N, out, Lout}, dy.shape());
+        const Tensor<B> x = std::move(saved_input);  // released: backward runs once per forward
 
         // One (N, C*K, L_out) buffer serves first as col (for dW), then as dcol (for dx).
         Tensor<B> buffer;

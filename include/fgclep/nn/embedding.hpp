@@ -59,11 +59,10 @@ struct Embedding::impl : Module {
 
     void backward(Context<B>& ctx, const Tensor<B>& dy) {
         if (!saved_ids.defined()) fail("backward needs a forward pass in training mode first");
-        const input_type ids = std::move(saved_ids);
-        saved_ids = input_type();
-        Shape expected = ids.shape();
+        Shape expected = saved_ids.shape();
         expected.push_back(options.embedding_dim);
         if (!(dy.shape() == expected)) fail("expected an output gradient of shape {}, got {}", expected, dy.shape());
+        const input_type ids = std::move(saved_ids);
         if (weight.trainable)
             ops::embedding_scatter_add(ctx, dy.data(), ids.data(), ids.numel(), options.num_embeddings,
                                        options.embedding_dim, weight.grad.data());

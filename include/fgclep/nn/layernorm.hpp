@@ -58,9 +58,9 @@ struct LayerNorm::impl : Module {
 
     Tensor<B> backward(Context<B>& ctx, const Tensor<B>& dy) {
         if (!saved_input.defined()) fail("backward needs a forward pass in training mode first");
+        if (!(dy.shape() == saved_input.shape()))
+            fail("expected an output gradient of shape {}, got {}", saved_input.shape(), dy.shape());
         const Tensor<B> x = std::move(saved_input), mean = std::move(saved_mean), rstd = std::move(saved_rstd);
-        saved_input = saved_mean = saved_rstd = Tensor<B>();
-        if (!(dy.shape() == x.shape())) fail("expected an output gradient of shape {}, got {}", x.shape(), dy.shape());
         Tensor<B> dx = ctx.empty(x.shape());
         ops::layer_norm_backward(ctx, dy.data(), x.data(), x.shape().rows(), options.normalized_shape,
                                  weight.value.data(), mean.data(), rstd.data(), dx.data(),

@@ -55,10 +55,10 @@ struct Linear::impl : Module {
 
     Tensor<B> backward(Context<B>& ctx, const Tensor<B>& dy) {
         if (!saved_input.defined()) fail("backward needs a forward pass in training mode first");
-        const Tensor<B> x = std::move(saved_input);
-        saved_input = Tensor<B>();
-        if (!(dy.shape() == x.shape().with_last(options.out_features)))
-            fail("expected an output gradient of shape {}, got {}", x.shape().with_last(options.out_features), dy.shape());
+        if (!(dy.shape() == saved_input.shape().with_last(options.out_features)))
+            fail("expected an output gradient of shape {}, got {}", saved_input.shape().with_last(options.out_features),
+                 dy.shape());
+        const Tensor<B> x = std::move(saved_input);  // released: backward runs once per forward
         const std::int64_t rows = x.shape().rows(), in = options.in_features, out = options.out_features;
         Tensor<B> dx = ctx.empty(x.shape());
         ops::gemm(ctx, false, false, rows, in, out, T(1), dy.data(), out, weight.value.data(), in, T(0), dx.data(), in);

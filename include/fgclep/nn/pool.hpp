@@ -36,10 +36,10 @@ struct GlobalAvgPool1d::impl : Module {
 
     Tensor<B> backward(Context<B>& ctx, const Tensor<B>& dy) {
         if (!have_saved) fail("backward needs a forward pass in training mode first");
-        have_saved = false;
         const std::int64_t N = saved_shape[0], C = saved_shape[1], L = saved_shape[2];
         if (!(dy.shape() == Shape{N, C}))
             fail("expected an output gradient of shape {}, got {}", Shape{N, C}, dy.shape());
+        have_saved = false;
         Tensor<B> dx = ctx.empty(saved_shape);
         ops::broadcast_last(ctx, N * C, L, T(1) / static_cast<T>(L), dy.data(), dx.data());
         return dx;
@@ -105,10 +105,9 @@ struct MaxPool1d::impl : Module {
 
     Tensor<B> backward(Context<B>& ctx, const Tensor<B>& dy) {
         if (!saved_argmax.defined()) fail("backward needs a forward pass in training mode first");
+        if (!(dy.shape() == saved_argmax.shape()))
+            fail("expected an output gradient of shape {}, got {}", saved_argmax.shape(), dy.shape());
         const auto argmax = std::move(saved_argmax);
-        saved_argmax = {};
-        if (!(dy.shape() == argmax.shape()))
-            fail("expected an output gradient of shape {}, got {}", argmax.shape(), dy.shape());
         const std::int64_t rows = saved_shape[0] * saved_shape[1], L = saved_shape[2];
         Tensor<B> dx = ctx.empty(saved_shape);
         ops::max_pool_1d_backward(ctx, dy.data(), argmax.data(), rows, L, argmax.size(2), dx.data());

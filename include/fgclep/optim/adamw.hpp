@@ -8,17 +8,20 @@
 // decay_all every parameter decays, as torch's default single param group does.
 //
 // State: exp_avg and exp_avg_sq are flat tensors aligned with the arena (element i belongs to the parameter at
-// arena offset i), plus one global step count. torch keeps a step count per parameter; the two agree as long as
-// every parameter that trains receives a gradient at every step (a frozen parameter keeps its moments, and on
-// unfreezing resumes with the global count).
+// arena offset i), and a step count per parameter, as torch keeps: a parameter's count advances only on steps
+// where it is trainable, so a layer unfrozen after N steps starts its bias correction at 1, not at N + 1. Updates
+// are fused over contiguous runs of parameters with the same decay group and step count (one run per group when
+// nothing was ever frozen).
 //
-// The optimizer keeps a pointer to the arena: the model must outlive it and must not be moved while it is used.
+// The optimizer keeps a pointer to the arena, which a Model keeps at a fixed address even when the Model is moved;
+// the model must outlive the optimizer.
 #include "fgclep/backend/functors.hpp"
 #include "fgclep/backend/ops.hpp"
 #include "fgclep/core/arena.hpp"
 #include "fgclep/core/context.hpp"
 #include "fgclep/core/error.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -51,6 +54,11 @@ public:
 
     explicit AdamW(ParameterArena<B>& arena, const AdamWOptions& options = {}) : arena_(&arena), options_(options) {
         options_.validate();
+        for (std::size_t i = 0; i < arena.params().size(); ++i) order_.push_back(i);
+        std::sort(order_.begin(), order_.end(), [&](std::size_t a, std::size_t b) {
+            return arena.params()[a].offset < arena.params()[b].offset;
+        });
+        steps_.assign(arena.params().size(), 0);
         const std::int64_t n = arena.values().numel();
         exp_avg_ = Tensor<B>::uninitialized(Shape{n});
         exp_avg_sq_ = Tensor<B>::uninitialized(Shape{n});
@@ -68,12 +76,32 @@ public:
             fail("AdamW was built for {} parameter elements but the arena now holds {}; build a new optimizer",
                  exp_avg_.numel(), arena_->values().numel());
         ++step_;
-        const auto decayed = coefficients(step_, lr, Decay::yes), plain = coefficients(step_, lr, Decay::no);
+        const auto& params = arena_->params();
         const Tensor<B>& p = arena_->values();
         const Tensor<B>& g = arena_->grads();
-        for (const auto& s : arena_->trainable_segments())
-            ops::adamw_update(ctx, s.size, s.decay == Decay::yes ? decayed : plain, p.data() + s.offset,
-                              g.data() + s.offset, exp_avg_.data() + s.offset, exp_avg_sq_.data() + s.offset);
+        // Runs of parameters adjacent in the arena with equal decay group and step count share one fused update.
+        std::int64_t run_offset = 0, run_size = 0, run_step = 0;
+        Decay run_decay = Decay::yes;
+        auto flush = [&] {
+            if (run_size == 0) return;
+            ops::adamw_update(ctx, run_size, coefficients(run_step, lr, run_decay), p.data() + run_offset,
+                              g.data() + run_offset, exp_avg_.data() + run_offset, exp_avg_sq_.data() + run_offset);
+            run_size = 0;
+        };
+        for (std::size_t i : order_) {
+            const auto& e = params[i];
+            if (!e.param->trainable || e.numel() == 0) continue;
+            const std::int64_t t = ++steps_[i];
+            if (run_size > 0 && (e.param->decay != run_decay || t != run_step || run_offset + run_size != e.offset))
+                flush();
+            if (run_size == 0) {
+                run_offset = e.offset;
+                run_decay = e.param->decay;
+                run_step = t;
+            }
+            run_size += e.numel();
+        }
+        flush();
     }
     void step(Context<B>& ctx) { step(ctx, options_.lr); }
 
@@ -98,17 +126,28 @@ public:
     }
 
     const AdamWOptions& options() const { return options_; }
-    // Completed steps; the next step() uses step_count() + 1 in its bias corrections, as torch's state["step"].
+    // Completed calls of step() (what a schedule counts).
     std::int64_t step_count() const { return step_; }
+    // Each parameter's own step count (torch's state["step"]), in the arena's state_dict order: the next update
+    // of parameter i uses parameter_steps()[i] + 1 in its bias corrections.
+    const std::vector<std::int64_t>& parameter_steps() const { return steps_; }
     // First and second moments, one element per arena element (parameters in arena order, see arena.hpp).
     const Tensor<B>& exp_avg() const { return exp_avg_; }
     const Tensor<B>& exp_avg_sq() const { return exp_avg_sq_; }
 
-    // Restores the state saved from step_count(), exp_avg() and exp_avg_sq() (a checkpoint of this model).
-    void load_state(Context<B>& ctx, std::int64_t step, const std::vector<T>& exp_avg,
-                    const std::vector<T>& exp_avg_sq) {
+    // Restores the state saved from step_count(), parameter_steps(), exp_avg() and exp_avg_sq() (a checkpoint of
+    // this model). Nothing changes unless every part is valid.
+    void load_state(Context<B>& ctx, std::int64_t step, const std::vector<std::int64_t>& parameter_steps,
+                    const std::vector<T>& exp_avg, const std::vector<T>& exp_avg_sq) {
         const auto n = static_cast<std::size_t>(exp_avg_.numel());
         if (step < 0) fail("AdamW state: the step count must be >= 0, got {}", step);
+        if (parameter_steps.size() != steps_.size())
+            fail("AdamW state: {} parameter step counts for a model with {} parameters", parameter_steps.size(),
+                 steps_.size());
+        for (std::size_t i = 0; i < parameter_steps.size(); ++i)
+            if (parameter_steps[i] < 0 || parameter_steps[i] > step)
+                fail("AdamW state: parameter '{}' has step count {}, outside [0, {}]", arena_->params()[i].name,
+                     parameter_steps[i], step);
         if (exp_avg.size() != n)
             fail("AdamW state: exp_avg has {} elements but the parameter arena has {}", exp_avg.size(), n);
         if (exp_avg_sq.size() != n)
@@ -119,6 +158,11 @@ public:
         B::upload(ctx.state, exp_avg_.data(), exp_avg.data(), n);
         B::upload(ctx.state, exp_avg_sq_.data(), exp_avg_sq.data(), n);
         step_ = step;
+        steps_ = parameter_steps;
+    }
+    // The same, for state saved when every parameter trained at every step (all counts equal to `step`).
+    void load_state(Context<B>& ctx, std::int64_t step, const std::vector<T>& exp_avg, const std::vector<T>& exp_avg_sq) {
+        load_state(ctx, step, std::vector<std::int64_t>(steps_.size(), step), exp_avg, exp_avg_sq);
     }
 
 private:
@@ -126,6 +170,8 @@ private:
     AdamWOptions options_;
     Tensor<B> exp_avg_, exp_avg_sq_;
     std::int64_t step_ = 0;
+    std::vector<std::int64_t> steps_;  // per parameter, state_dict order
+    std::vector<std::size_t> order_;    // parameter indices in arena order
 };
 
 }  // namespace fgclep

@@ -1,9 +1,9 @@
 #pragma once
 // Finite-difference gradient checking for any layer, in double precision (public, like dlib's test_layer).
 //
-// The probe is f(x, θ) = <layer(x), R> with a fixed random R. Before backward(R):
-//   - new tensors are filled with NaN (Context::fill_new_tensors), so an input-gradient element the layer forgot
-//     to assign shows up;
+// The probe is f(x, θ) = <layer(x), R> with a fixed random R. During the analytic forward and backward(R):
+//   - new tensors are filled with NaN (Context::fill_new_tensors), so an output or input-gradient element the
+//     layer forgot to write shows up;
 //   - parameter gradients are pre-filled with random values G0, so a layer that assigns instead of accumulating
 //     fails, and frozen parameters must leave G0 untouched.
 // Each checked element's analytic gradient is compared with (f(v + eps) - f(v - eps)) / (2 eps). Dropout sees
@@ -17,6 +17,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -80,8 +81,21 @@ GradcheckResult gradcheck(Model<S, Cpu<double>>& model, Context<Cpu<double>>& ct
         for (std::size_t i = 0; i < counters0.size(); ++i) arena.counters()[i].counter->value = counters0[i];
     };
 
-    // Analytic gradients.
+    // Analytic gradients. Forward and backward run with the NaN sentinel in new tensors (reset even if the layer
+    // throws), so an output or input-gradient element the layer never writes shows up.
+    struct SentinelScope {
+        Context<B>& ctx;
+        explicit SentinelScope(Context<B>& c) : ctx(c) { ctx.fill_new_tensors = std::numeric_limits<double>::quiet_NaN(); }
+        ~SentinelScope() { ctx.fill_new_tensors.reset(); }
+    };
+    std::optional<SentinelScope> sentinel(std::in_place, ctx);
     Tensor<B> y = model.forward(ctx, x);
+    for (std::int64_t i = 0; i < y.numel(); ++i)
+        if (std::isnan(y.data()[i])) {
+            result.ok = false;
+            result.failures.push_back(fmt::format("output element {} was never written (or is NaN)", i));
+            break;
+        }
     std::vector<double> r(static_cast<std::size_t>(y.numel()));
     for (auto& v : r) v = rng.normal();
     std::vector<double> g0(static_cast<std::size_t>(arena.grads().numel()));
@@ -89,7 +103,6 @@ GradcheckResult gradcheck(Model<S, Cpu<double>>& model, Context<Cpu<double>>& ct
     B::upload(ctx.state, arena.grads().data(), g0.data(), g0.size());
     const Tensor<B> R = ctx.from_host(y.shape(), r);
 
-    ctx.fill_new_tensors = std::numeric_limits<double>::quiet_NaN();
     // Layers whose input is not differentiable (token ids) return nothing from backward.
     using InputGrad = decltype(model.backward(ctx, R));
     Tensor<B> dx;
@@ -97,7 +110,7 @@ GradcheckResult gradcheck(Model<S, Cpu<double>>& model, Context<Cpu<double>>& ct
         model.backward(ctx, R);
     else
         dx = model.backward(ctx, R);
-    ctx.fill_new_tensors.reset();
+    sentinel.reset();
     const std::vector<double> grads = ctx.to_host(arena.grads());
     restore_state();
 

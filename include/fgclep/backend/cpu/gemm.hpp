@@ -40,19 +40,34 @@ void gemm_eigen(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std:
 }
 }  // namespace detail
 
+// Runs f with OpenMP's thread count for the calling thread set to `threads`, restoring it afterwards. Eigen sizes
+// its GEMM's parallel region from omp_get_max_threads(), a per-thread setting, so two contexts on two threads
+// cannot change each other's count (Eigen::setNbThreads would set a process-wide value, racily).
+template <class F>
+void with_omp_threads(int threads, F&& f) {
+#if defined(_OPENMP)
+    const int saved = omp_get_max_threads();
+    if (saved != threads) omp_set_num_threads(threads);
+    f();
+    if (saved != threads) omp_set_num_threads(saved);
+#else
+    (void)threads;
+    f();
+#endif
+}
+
 // C(M x N) = alpha * op(A) * op(B) + beta * C, all row-major with leading dimensions lda, ldb, ldc;
-// op(A) is M x K, op(B) is K x N. `threads` bounds Eigen's threads.
+// op(A) is M x K, op(B) is K x N. `threads` bounds Eigen's threads (unless the program called
+// Eigen::setNbThreads, which takes precedence).
 inline void gemm(int threads, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K,
                  float alpha, const float* A, std::int64_t lda, const float* B, std::int64_t ldb, float beta,
                  float* C, std::int64_t ldc) {
-    Eigen::setNbThreads(threads);
-    detail::gemm_eigen<float>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    with_omp_threads(threads, [&] { detail::gemm_eigen<float>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); });
 }
 inline void gemm(int threads, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K,
                  double alpha, const double* A, std::int64_t lda, const double* B, std::int64_t ldb, double beta,
                  double* C, std::int64_t ldc) {
-    Eigen::setNbThreads(threads);
-    detail::gemm_eigen<double>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    with_omp_threads(threads, [&] { detail::gemm_eigen<double>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); });
 }
 
 // batch independent GEMMs; matrix i starts at A + i*stride_a (a stride of 0 reuses one matrix, e.g. a
@@ -64,9 +79,10 @@ void gemm_strided_batched(int threads, bool trans_a, bool trans_b, std::int64_t 
                           std::int64_t stride_c, std::int64_t batch) {
     const bool per_thread = batch >= threads && M * N * K < (std::int64_t(1) << 24);
     if (per_thread) {
+        // Inside the parallel region Eigen runs each GEMM on the calling thread alone.
         parallel_for(threads, batch, 1, [&](std::int64_t i) {
-            gemm(1, trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta,
-                 C + i * stride_c, ldc);
+            detail::gemm_eigen<T>(trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb,
+                                  beta, C + i * stride_c, ldc);
         });
     } else {
         for (std::int64_t i = 0; i < batch; ++i)

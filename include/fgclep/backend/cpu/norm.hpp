@@ -7,7 +7,6 @@
 #include <Eigen/Core>
 
 #include <cmath>
-#include <mutex>
 #include <vector>
 
 namespace fgclep::ops {
@@ -114,30 +113,42 @@ void layer_norm_forward(Context<Cpu<T>>& ctx, const T* x, std::int64_t rows, std
     });
 }
 
-// Gradients of layer norm: dx assigned; dgamma, dbeta accumulated (null to skip). One pass over the rows: each
-// thread sums its rows' dgamma and dbeta contributions privately, then adds them in under a lock.
+// Gradients of layer norm: dx assigned; dgamma, dbeta accumulated (null to skip). One pass over the rows in
+// fixed blocks of rows: each block sums its dgamma and dbeta contributions privately, and the block sums are
+// added in block order afterwards, so the result is bitwise the same whatever the thread count or scheduling.
 template <class T>
 void layer_norm_backward(Context<Cpu<T>>& ctx, const T* dy, const T* x, std::int64_t rows, std::int64_t D,
                          const T* gamma, const T* mean, const T* rstd, T* dx, T* dgamma, T* dbeta) {
     using Row = Eigen::Array<T, Eigen::Dynamic, 1>;
+    constexpr std::int64_t block_rows = 64;
+    const std::int64_t blocks = (rows + block_rows - 1) / block_rows;
+    const bool parameter_grads = dgamma || dbeta;
+    std::vector<Row> block_g(parameter_grads ? blocks : 0), block_b(parameter_grads ? blocks : 0);
     const Eigen::Map<const Row> g(gamma, D);
-    std::mutex merge;
-    cpu::parallel_chunks(ctx.state.thread_count(), rows, 8, [&](std::int64_t r0, std::int64_t r1) {
-        Row sum_g = Row::Zero(D), sum_b = Row::Zero(D), xhat(D), gdy(D);
-        for (std::int64_t r = r0; r < r1; ++r) {
+    cpu::parallel_for(ctx.state.thread_count(), blocks, 1, [&](std::int64_t blk) {
+        Row xhat(D), gdy(D), sum_g, sum_b;
+        if (parameter_grads) sum_g = Row::Zero(D), sum_b = Row::Zero(D);
+        for (std::int64_t r = blk * block_rows; r < std::min(rows, (blk + 1) * block_rows); ++r) {
             const Eigen::Map<const Row> xr(x + r * D, D), dyr(dy + r * D, D);
             const T s = rstd[r];
             xhat = (xr - mean[r]) * s;
             gdy = dyr * g;
             const T mg = gdy.mean(), mgx = (gdy * xhat).mean();
             Eigen::Map<Row>(dx + r * D, D) = s * (gdy - mg - xhat * mgx);
-            if (dgamma) sum_g += dyr * xhat;
-            if (dbeta) sum_b += dyr;
+            if (parameter_grads) {
+                sum_g += dyr * xhat;
+                sum_b += dyr;
+            }
         }
-        std::lock_guard<std::mutex> lock(merge);
-        if (dgamma) Eigen::Map<Row>(dgamma, D) += sum_g;
-        if (dbeta) Eigen::Map<Row>(dbeta, D) += sum_b;
+        if (parameter_grads) {
+            block_g[blk] = std::move(sum_g);
+            block_b[blk] = std::move(sum_b);
+        }
     });
+    for (std::int64_t blk = 0; blk < (parameter_grads ? blocks : 0); ++blk) {
+        if (dgamma) Eigen::Map<Row>(dgamma, D) += block_g[blk];
+        if (dbeta) Eigen::Map<Row>(dbeta, D) += block_b[blk];
+    }
 }
 
 }  // namespace fgclep::ops

@@ -23,12 +23,17 @@ void masked_softmax_forward(Context<Cpu<T>>& ctx, const T* x, std::int64_t batch
         const T* xr = x + br * cols;
         T* yr = y + br * cols;
         T top = -std::numeric_limits<T>::infinity();
+        std::int64_t keys = 0;
         for (std::int64_t c = 0; c < cols; ++c)
-            if (!m || m[c]) top = std::max(top, scale * xr[c]);
-        if (top == -std::numeric_limits<T>::infinity()) {
+            if (!m || m[c]) {
+                top = std::max(top, scale * xr[c]);
+                ++keys;
+            }
+        if (keys == 0) {  // every key masked: zeros (PyTorch gives NaN)
             for (std::int64_t c = 0; c < cols; ++c) yr[c] = T(0);
             return;
         }
+        // NaN scores (skipped by max) or all -inf scores make the row NaN below, as in PyTorch.
         T sum = 0;
         for (std::int64_t c = 0; c < cols; ++c) {
             yr[c] = (!m || m[c]) ? std::exp(scale * xr[c] - top) : T(0);
