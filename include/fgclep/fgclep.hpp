@@ -6,7 +6,8 @@
 // Left out on purpose:
 //   - fgclep/testing/ (the gradient checker): a test-only tool, include it where you test.
 //   - fgclep/interop/ (xtensor views and .npy): needs xtensor, which fgclep::fgclep does not depend on.
-//   - CUDA headers (backend/cuda*): they need nvcc.
+//   - CUDA headers (backend/cuda*): they need the CUDA toolkit and fgclep::cuda, and arrive through
+//     backend/ops.hpp when FGCLEP_WITH_CUDA is defined (see docs/backends.md).
 // The ctest test `umbrella_header_is_complete` (cmake/check_umbrella.cmake) fails when a header under
 // include/fgclep is missing here, so add new headers in their section, sorted.
 
@@ -22,6 +23,7 @@
 #include "fgclep/core/platform.hpp"
 #include "fgclep/core/rng.hpp"
 #include "fgclep/core/shape.hpp"
+#include "fgclep/core/summary.hpp"
 #include "fgclep/core/tensor.hpp"
 
 // backend: the primitive vocabulary and the CPU backend
@@ -55,6 +57,11 @@
 #include "fgclep/nn/repeat.hpp"
 #include "fgclep/nn/residual.hpp"
 #include "fgclep/nn/sequential.hpp"
+
+// models: the ECG encoders (ResNet1D backbones, ECG heads, EcgEncoder)
+#include "fgclep/models/ecg_encoder.hpp"
+#include "fgclep/models/heads.hpp"
+#include "fgclep/models/resnet1d.hpp"
 
 // optim: AdamW over the parameter arena, learning-rate schedules, gradient clipping
 #include "fgclep/optim/adamw.hpp"

@@ -319,6 +319,7 @@ public:
     // A state for `device` (made the calling thread's current device). With own_stream, a new stream and
     // cuBLAS handle that this state and its copies own; otherwise the device's legacy default stream.
     static State create(int device = 0, bool own_stream = false) {
+        FGCLEP_CUDA_CHECK(cudaSetDevice(device));  // new tensors of this thread go to `device`
         State s;
         s.resources_ = own_stream ? detail::DeviceResources::make(device, true)
                                   : detail::DeviceResources::default_for(device);

@@ -1,6 +1,7 @@
 #pragma once
 // The backend primitive vocabulary. Layers are written against these free functions only; a backend provides
-// an overload of each for Context<Backend>. The CPU overloads are included here; CUDA ones come from cuda.hpp.
+// an overload of each for Context<Backend>. The CPU overloads are included here, the CUDA ones (backend/cuda/) too
+// when FGCLEP_WITH_CUDA is defined.
 //
 //   linear algebra  gemm, gemm_strided_batched                                  (cpu/blas.hpp)
 //   convolution     im2col_1d, col2im_1d                                         (cpu/conv.hpp)
@@ -25,3 +26,10 @@
 #include "fgclep/backend/cpu/optim.hpp"
 #include "fgclep/backend/cpu/reduce.hpp"
 #include "fgclep/backend/cpu/softmax.hpp"
+
+// The CUDA overloads, for programs linked with fgclep::cuda (which defines FGCLEP_WITH_CUDA). They must be
+// declared here, before any layer: layers call ops:: by qualified name, which binds at the template's definition.
+#if defined(FGCLEP_WITH_CUDA)
+#include "fgclep/backend/cuda/blas.hpp"
+#include "fgclep/backend/cuda/ops.hpp"
+#endif

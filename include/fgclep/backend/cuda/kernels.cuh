@@ -52,8 +52,8 @@ __device__ __forceinline__ V warp_all_sum(V v) {
     for (int offset = warp_size / 2; offset > 0; offset /= 2) v += __shfl_xor_sync(full_warp, v, offset);
     return v;
 }
-// The maximum over the warp ignoring NaN (fmax), in every lane; -inf when every value is -inf or NaN. This is
-// what the CPU's std::max(top, v) loop computes from top = -inf.
+// The maximum over the warp ignoring NaN (fmax), in every lane (fmax is commutative, so all lanes agree); -inf
+// when every value is -inf or NaN. This is what the CPU's std::max(top, v) loop computes from top = -inf.
 template <class V>
 __device__ __forceinline__ V warp_all_max(V v) {
     for (int offset = warp_size / 2; offset > 0; offset /= 2) v = fmax(v, __shfl_xor_sync(full_warp, v, offset));
@@ -399,13 +399,18 @@ __global__ void masked_softmax_forward(const T* x, std::int64_t rows_per_batch, 
         const T* xr = x + r * cols;
         T* yr = y + r * cols;
         T top = -INFINITY;
+        bool any_key = false;
         for (std::int64_t c = lane; c < cols; c += warp_size)
-            if (!m || m[c]) top = fmax(top, scale_by * xr[c]);
+            if (!m || m[c]) {
+                top = fmax(top, scale_by * xr[c]);
+                any_key = true;
+            }
         top = warp_all_max(top);
-        if (top == T(-INFINITY)) {  // every key masked (warp-uniform: every lane has the same top)
+        if (!__any_sync(full_warp, any_key)) {  // every key masked: zeros (warp-uniform)
             for (std::int64_t c = lane; c < cols; c += warp_size) yr[c] = T(0);
             continue;
         }
+        // NaN scores (skipped by fmax) or all -inf scores make the row NaN below, as on the CPU and in PyTorch.
         T sum = 0;
         for (std::int64_t c = lane; c < cols; c += warp_size) {
             const T e = (!m || m[c]) ? exp(scale_by * xr[c] - top) : T(0);
@@ -558,7 +563,8 @@ template <class T>
 cudaError_t scale_matrices(cudaStream_t stream, std::int64_t rows, std::int64_t cols, std::int64_t ld,
                            std::int64_t stride, std::int64_t batch, T beta, T* C) {
     const std::int64_t total = batch * rows * cols;
-    return launch_kernel(kernels::scale_matrices<T>, elementwise_launch(total), stream, rows, cols, ld, stride, total, beta, C);
+    return launch_kernel(kernels::scale_matrices<T>, elementwise_launch(total), stream, rows, cols, ld, stride, total,
+                         beta, C);
 }
 
 template <class T, class F>
@@ -601,7 +607,8 @@ cudaError_t transpose_middle(cudaStream_t stream, const T* x, std::int64_t A, st
 template <class T>
 cudaError_t dropout(cudaStream_t stream, std::int64_t n, float threshold, T keep_scale, std::uint64_t seed,
                     std::uint64_t offset, const T* x, T* y) {
-    return launch_kernel(kernels::dropout<T>, elementwise_launch(n), stream, n, threshold, keep_scale, seed, offset, x, y);
+    return launch_kernel(kernels::dropout<T>, elementwise_launch(n), stream, n, threshold, keep_scale, seed, offset, x,
+                         y);
 }
 
 template <class T>
@@ -609,44 +616,44 @@ cudaError_t im2col_1d(cudaStream_t stream, const T* x, std::int64_t N, std::int6
                       std::int64_t stride, std::int64_t pad, std::int64_t dilation, std::int64_t Lout, T* col) {
     const std::int64_t total = N * C * K * Lout;
     return launch_kernel(kernels::im2col_1d<T>, elementwise_launch(total), stream, x, L, K, stride, pad, dilation, Lout,
-                  total, col);
+                         total, col);
 }
 template <class T>
 cudaError_t col2im_1d(cudaStream_t stream, const T* col, std::int64_t N, std::int64_t C, std::int64_t L,
                       std::int64_t K, std::int64_t stride, std::int64_t pad, std::int64_t dilation, std::int64_t Lout,
                       T* dx) {
     const std::int64_t total = N * C * L;
-    return launch_kernel(kernels::col2im_1d<T>, elementwise_launch(total), stream, col, L, K, stride, pad, dilation, Lout,
-                  total, dx);
+    return launch_kernel(kernels::col2im_1d<T>, elementwise_launch(total), stream, col, L, K, stride, pad, dilation,
+                         Lout, total, dx);
 }
 
 template <class T>
 cudaError_t batch_norm_forward_train(cudaStream_t stream, const T* x, std::int64_t N, std::int64_t C, std::int64_t L,
                                      const T* gamma, const T* beta, T eps, T momentum, T* y, T* save_mean,
                                      T* save_invstd, T* running_mean, T* running_var) {
-    return launch_kernel(kernels::batch_norm_forward_train<T>, block_per_row_launch(C), stream, x, N, C, L, gamma, beta, eps,
-                  momentum, y, save_mean, save_invstd, running_mean, running_var);
+    return launch_kernel(kernels::batch_norm_forward_train<T>, block_per_row_launch(C), stream, x, N, C, L, gamma, beta,
+                         eps, momentum, y, save_mean, save_invstd, running_mean, running_var);
 }
 template <class T>
 cudaError_t batch_norm_forward_eval(cudaStream_t stream, const T* x, std::int64_t N, std::int64_t C, std::int64_t L,
                                     const T* gamma, const T* beta, const T* running_mean, const T* running_var, T eps,
                                     T* y, T* save_mean, T* save_invstd) {
     const std::int64_t total = N * C * L;
-    return launch_kernel(kernels::batch_norm_forward_eval<T>, elementwise_launch(total > C ? total : C), stream, x, C, L,
-                  total, gamma, beta, running_mean, running_var, eps, y, save_mean, save_invstd);
+    return launch_kernel(kernels::batch_norm_forward_eval<T>, elementwise_launch(total > C ? total : C), stream, x, C,
+                         L, total, gamma, beta, running_mean, running_var, eps, y, save_mean, save_invstd);
 }
 template <class T>
 cudaError_t batch_norm_backward(cudaStream_t stream, const T* dy, const T* x, std::int64_t N, std::int64_t C,
                                 std::int64_t L, const T* gamma, const T* mean, const T* invstd, bool batch_statistics,
                                 T* dx, T* dgamma, T* dbeta) {
-    return launch_kernel(kernels::batch_norm_backward<T>, block_per_row_launch(C), stream, dy, x, N, C, L, gamma, mean, invstd,
-                  batch_statistics, dx, dgamma, dbeta);
+    return launch_kernel(kernels::batch_norm_backward<T>, block_per_row_launch(C), stream, dy, x, N, C, L, gamma, mean,
+                         invstd, batch_statistics, dx, dgamma, dbeta);
 }
 template <class T>
 cudaError_t layer_norm_forward(cudaStream_t stream, const T* x, std::int64_t rows, std::int64_t D, const T* gamma,
                                const T* beta, T eps, T* y, T* save_mean, T* save_rstd) {
-    return launch_kernel(kernels::layer_norm_forward<T>, warp_per_row_launch(rows), stream, x, rows, D, gamma, beta, eps, y,
-                  save_mean, save_rstd);
+    return launch_kernel(kernels::layer_norm_forward<T>, warp_per_row_launch(rows), stream, x, rows, D, gamma, beta,
+                         eps, y, save_mean, save_rstd);
 }
 template <class T>
 cudaError_t layer_norm_backward(cudaStream_t stream, const T* dy, const T* x, std::int64_t rows, std::int64_t D,
@@ -672,8 +679,8 @@ cudaError_t masked_softmax_forward(cudaStream_t stream, const T* x, std::int64_t
                                    std::int64_t cols, const std::int32_t* mask, T scale, T* y) {
     const std::int64_t total_rows = batch * rows;
     if (cols == 0) return cudaSuccess;
-    return launch_kernel(kernels::masked_softmax_forward<T>, warp_per_row_launch(total_rows), stream, x, rows, total_rows,
-                  cols, mask, scale, y);
+    return launch_kernel(kernels::masked_softmax_forward<T>, warp_per_row_launch(total_rows), stream, x, rows,
+                         total_rows, cols, mask, scale, y);
 }
 template <class T>
 cudaError_t softmax_backward(cudaStream_t stream, const T* y, const T* dy, std::int64_t rows, std::int64_t cols,
@@ -711,8 +718,8 @@ template <class T>
 cudaError_t max_pool_1d_forward(cudaStream_t stream, const T* x, std::int64_t rows, std::int64_t L, std::int64_t K,
                                 std::int64_t stride, std::int64_t pad, std::int64_t Lout, T* y, std::int32_t* argmax) {
     const std::int64_t total = rows * Lout;
-    return launch_kernel(kernels::max_pool_1d_forward<T>, elementwise_launch(total), stream, x, L, K, stride, pad, Lout, total,
-                  y, argmax);
+    return launch_kernel(kernels::max_pool_1d_forward<T>, elementwise_launch(total), stream, x, L, K, stride, pad, Lout,
+                         total, y, argmax);
 }
 template <class T>
 cudaError_t max_pool_1d_backward(cudaStream_t stream, const T* dy, const std::int32_t* argmax, std::int64_t rows,
@@ -721,7 +728,8 @@ cudaError_t max_pool_1d_backward(cudaStream_t stream, const T* dy, const std::in
     const cudaError_t cleared = cudaMemsetAsync(dx, 0, static_cast<std::size_t>(rows * L) * sizeof(T), stream);
     if (cleared != cudaSuccess) return cleared;
     const std::int64_t total = rows * Lout;
-    return launch_kernel(kernels::max_pool_1d_backward<T>, elementwise_launch(total), stream, dy, argmax, L, Lout, total, dx);
+    return launch_kernel(kernels::max_pool_1d_backward<T>, elementwise_launch(total), stream, dy, argmax, L, Lout,
+                         total, dx);
 }
 template <class T>
 cudaError_t sum_squares(cudaStream_t stream, std::int64_t n, const T* x, double* partials, std::int64_t blocks,
@@ -736,7 +744,7 @@ cudaError_t embedding_gather(cudaStream_t stream, const T* table, std::int64_t V
                              const std::int32_t* ids, std::int64_t n, T* out, unsigned long long* bad_ids) {
     const std::int64_t total = D > 0 ? n * D : n;
     return launch_kernel(kernels::embedding_gather<T>, elementwise_launch(total), stream, table, V, D, ids, total, out,
-                  bad_ids);
+                         bad_ids);
 }
 template <class T>
 cudaError_t embedding_scatter_add(cudaStream_t stream, const T* dout, const std::int32_t* ids, std::int64_t n,

@@ -124,9 +124,10 @@ FGCLEP_HD constexpr std::int64_t reduction_blocks(std::int64_t n) {
     return b < 1 ? 1 : (b > max_reduction_blocks ? max_reduction_blocks : b);
 }
 
-// The grid-stride loop every elementwise kernel runs:
-//     for (i = GridStride::first(blockIdx.x, blockDim.x, threadIdx.x); i < n; i += GridStride::step(gridDim.x, blockDim.x))
-// computed in 64 bits (blockIdx.x * blockDim.x overflows 32 bits beyond 2^32 elements).
+// The grid-stride loop every elementwise kernel runs, computed in 64 bits (blockIdx.x * blockDim.x overflows 32
+// bits beyond 2^32 elements):
+//     for (i = GridStride::first(blockIdx.x, blockDim.x, threadIdx.x); i < n;
+//          i += GridStride::step(gridDim.x, blockDim.x))
 struct GridStride {
     FGCLEP_HD static constexpr std::int64_t first(std::uint32_t block_index, std::uint32_t block_dim,
                                                   std::uint32_t thread_index) {
