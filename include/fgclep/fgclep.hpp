@@ -58,16 +58,23 @@
 #include "fgclep/nn/residual.hpp"
 #include "fgclep/nn/sequential.hpp"
 
-// models: the ECG encoders (ResNet1D backbones, ECG heads, EcgEncoder)
+// models: the ECG encoders (ResNet1D backbones, ECG heads, EcgEncoder) and the text side (Bert, TextEncoder)
+#include "fgclep/models/bert.hpp"
 #include "fgclep/models/ecg_encoder.hpp"
 #include "fgclep/models/heads.hpp"
 #include "fgclep/models/resnet1d.hpp"
+#include "fgclep/models/text_encoder.hpp"
 
 // optim: AdamW over the parameter arena, learning-rate schedules, gradient clipping
 #include "fgclep/optim/adamw.hpp"
 #include "fgclep/optim/clip.hpp"
 #include "fgclep/optim/schedule.hpp"
 
-// io: safetensors checkpoints with PyTorch state_dict names
+// io: safetensors and torch.save checkpoints with PyTorch state_dict names, Hugging Face BERT directories
+#include "fgclep/io/hf_checkpoint.hpp"
 #include "fgclep/io/safetensors.hpp"
 #include "fgclep/io/state_dict.hpp"
+#include "fgclep/io/torch_checkpoint.hpp"
+
+// text: the WordPiece (BERT) tokenizer; needs utf8proc, which fgclep::fgclep links
+#include "fgclep/text/wordpiece.hpp"

@@ -4,6 +4,7 @@
 #include "fgclep/core/arena.hpp"
 #include "fgclep/io/safetensors.hpp"
 
+#include <concepts>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -22,8 +23,19 @@ struct LoadResult {
     std::vector<std::string> loaded, missing, unexpected;  // unexpected: in the file, not in the model
 };
 
-template <Backend B>
-LoadResult load_state(ParameterArena<B>& arena, typename B::State& state, const SafetensorsFile& file,
+// Where load_state reads tensors from: SafetensorsFile, or io::TorchCheckpoint (fgclep/io/torch_checkpoint.hpp).
+template <class S, class T>
+concept StateSource = requires(const S& s, const std::string& name) {
+    { s.source() } -> std::convertible_to<std::string>;
+    { s.contains(name) } -> std::convertible_to<bool>;
+    { s.shape(name) } -> std::convertible_to<Shape>;
+    { s.names() } -> std::convertible_to<std::vector<std::string>>;
+    { s.template get<T>(name) } -> std::same_as<std::vector<T>>;
+    { s.template get<std::int64_t>(name) } -> std::same_as<std::vector<std::int64_t>>;
+};
+
+template <Backend B, StateSource<typename B::value_type> Source>
+LoadResult load_state(ParameterArena<B>& arena, typename B::State& state, const Source& file,
                       const LoadOptions& options = {}) {
     using T = typename B::value_type;
     LoadResult result;
@@ -47,7 +59,7 @@ LoadResult load_state(ParameterArena<B>& arena, typename B::State& state, const 
         // A 0-d tensor in the file fills a one-element tensor of the model (PyTorch stores scalars as 0-d).
         if (!(got == shape) && !(got.numel() == 1 && shape.numel() == 1))
             fail("'{}': tensor '{}' has shape {}, but the model's '{}' has shape {}", file.source(), key, got, name, shape);
-        pending.push_back({value, file.get<T>(key)});
+        pending.push_back({value, file.template get<T>(key)});
         used.insert(key);
         result.loaded.push_back(name);
     };
@@ -60,7 +72,7 @@ LoadResult load_state(ParameterArena<B>& arena, typename B::State& state, const 
             result.missing.push_back(e.name);  // PyTorch omits num_batches_tracked in old checkpoints
             continue;
         }
-        counters.emplace_back(e.counter, file.get<std::int64_t>(key).at(0));
+        counters.emplace_back(e.counter, file.template get<std::int64_t>(key).at(0));
         used.insert(key);
         result.loaded.push_back(e.name);
     }
