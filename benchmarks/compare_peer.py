@@ -5,7 +5,7 @@ PyTorch / fgclep (above 1: fgclep is faster).
 
 Usage:
   /usr/bin/python3 benchmarks/compare_peer.py BUILD_DIR/benchmarks/bench_encoders
-      [--peer /work/shared/peers/torch_peer.py] [--threads 2] [--batch 16] [--len 5000] [--steps 3]
+      [--peer ../shared/peers/torch_peer.py] [--threads 2] [--batch 16] [--len 5000] [--steps 3]
       [--case ecg_infer,ecg_train] [--wait-policy active|passive] [--markdown]
 
 The peer runs as `OMP_NUM_THREADS=T /usr/bin/python3 PEER --case ... --batch B --len L --steps S`; ours with
@@ -25,7 +25,9 @@ def run(cmd, env):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("bench", help="path of the bench_encoders binary")
-    ap.add_argument("--peer", default="/work/shared/peers/torch_peer.py", help="path of torch_peer.py")
+    # The project's shared material lies beside its root (../shared), as on the development machines and in CI.
+    default_peer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "peers", "torch_peer.py")
+    ap.add_argument("--peer", default=os.path.normpath(default_peer), help="path of torch_peer.py")
     ap.add_argument("--python", default="/usr/bin/python3", help="the Python that has PyTorch")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=16)

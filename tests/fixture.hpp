@@ -2,6 +2,7 @@
 // Test helpers: PyTorch reference fixtures (safetensors files made by tests/fixtures/*.py) and comparisons.
 #include "fgclep/core/context.hpp"
 #include "fgclep/core/model.hpp"
+#include "fgclep/core/rng.hpp"
 #include "fgclep/io/safetensors.hpp"
 #include "fgclep/io/state_dict.hpp"
 
@@ -12,6 +13,15 @@
 #include <vector>
 
 namespace fgclep::test {
+
+// A tensor of shift + scale * N(0, 1) values from a seeded host generator.
+template <class B>
+Tensor<B> random_tensor(Context<B>& ctx, Shape shape, std::uint64_t seed, double scale = 1, double shift = 0) {
+    HostRng rng(seed);
+    std::vector<typename B::value_type> v(static_cast<std::size_t>(shape.numel()));
+    for (auto& x : v) x = static_cast<typename B::value_type>(shift + scale * rng.normal());
+    return ctx.from_host(shape, v);
+}
 
 inline io::SafetensorsFile fixture(const std::string& file) {
     return io::SafetensorsFile::read(std::string(FGCLEP_FIXTURES) + "/" + file);

@@ -14,6 +14,7 @@
 #include <set>
 
 using namespace fgclep;
+using test::random_tensor;
 
 namespace {
 template <class T>
@@ -78,14 +79,6 @@ BertInput<B> micro_input(Context<B>& ctx) {
     return {ctx.from_host(Shape{2, 5}, std::vector<std::int32_t>{1, 4, 7, 2, 9, 3, 10, 5, 0, 0}),
             ctx.from_host(Shape{2, 5}, std::vector<std::int32_t>{1, 1, 1, 1, 1, 1, 1, 1, 0, 0}),
             ctx.from_host(Shape{2, 5}, std::vector<std::int32_t>{0, 0, 1, 1, 1, 0, 1, 0, 0, 0})};
-}
-
-template <class B>
-Tensor<B> random_tensor(Context<B>& ctx, Shape shape, std::uint64_t seed) {
-    HostRng rng(seed);
-    std::vector<typename B::value_type> v(static_cast<std::size_t>(shape.numel()));
-    for (auto& x : v) x = static_cast<typename B::value_type>(rng.normal());
-    return ctx.from_host(shape, v);
 }
 
 struct ParamCounter : Visitor<ParamCounter> {

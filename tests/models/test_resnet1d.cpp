@@ -11,16 +11,9 @@
 #include <set>
 
 using namespace fgclep;
+using test::random_tensor;
 
 namespace {
-template <class B>
-Tensor<B> random_tensor(Context<B>& ctx, Shape shape, std::uint64_t seed, double scale = 1) {
-    HostRng rng(seed);
-    std::vector<typename B::value_type> v(static_cast<std::size_t>(shape.numel()));
-    for (auto& x : v) x = static_cast<typename B::value_type>(scale * rng.normal());
-    return ctx.from_host(shape, v);
-}
-
 // Float against the float64 reference: 1e-4 relative per element, with an absolute floor of 1e-5 of the tensor's
 // largest magnitude (an element near zero in a tensor of large gradients carries the rounding of large terms; BatchNorm's
 // backward cancels them). Double: 1e-9 and 1e-11.

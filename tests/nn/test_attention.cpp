@@ -12,18 +12,11 @@
 #include <cmath>
 
 using namespace fgclep;
+using test::random_tensor;
 
 static_assert(Layer<MultiHeadSelfAttention::impl<Cpu<float>>, Cpu<float>>);
 
 namespace {
-template <class B>
-Tensor<B> random_tensor(Context<B>& ctx, Shape shape, std::uint64_t seed) {
-    HostRng rng(seed);
-    std::vector<typename B::value_type> v(static_cast<std::size_t>(shape.numel()));
-    for (auto& x : v) x = static_cast<typename B::value_type>(rng.normal());
-    return ctx.from_host(shape, v);
-}
-
 // (N, L) mask with the first lengths[n] tokens of sequence n real.
 template <class B>
 Tensor<B, std::int32_t> padding_mask(Context<B>& ctx, std::int64_t L, const std::vector<std::int64_t>& lengths) {

@@ -6,16 +6,9 @@
 #include "fgclep/testing/gradcheck.hpp"
 
 using namespace fgclep;
+using test::random_tensor;
 
 namespace {
-template <class B>
-Tensor<B> random_tensor(Context<B>& ctx, Shape shape, std::uint64_t seed, double scale = 1, double shift = 0) {
-    HostRng rng(seed);
-    std::vector<typename B::value_type> v(static_cast<std::size_t>(shape.numel()));
-    for (auto& x : v) x = static_cast<typename B::value_type>(shift + scale * rng.normal());
-    return ctx.from_host(shape, v);
-}
-
 // Gives the affine parameters and running statistics values a layer could not get right by ignoring them.
 template <class S>
 void randomise(Model<S, Cpu<double>>& model, const std::string& prefix, std::uint64_t seed) {

@@ -9,18 +9,9 @@
 #include "fgclep/testing/gradcheck.hpp"
 
 using namespace fgclep;
+using test::random_tensor;
 
 using Mlp = Sequential<Linear, ReLU, Linear, GELU, Linear, Tanh>;
-
-namespace {
-template <class B>
-Tensor<B> random_tensor(Context<B>& ctx, Shape shape, std::uint64_t seed) {
-    HostRng rng(seed);
-    std::vector<typename B::value_type> v(static_cast<std::size_t>(shape.numel()));
-    for (auto& x : v) x = static_cast<typename B::value_type>(rng.normal());
-    return ctx.from_host(shape, v);
-}
-}  // namespace
 
 TEST_CASE_TEMPLATE("Sequential of Linear/ReLU/GELU/Tanh matches torch.nn.Sequential", T, float, double) {
     using B = Cpu<T>;

@@ -6,16 +6,9 @@
 #include "fgclep/testing/gradcheck.hpp"
 
 using namespace fgclep;
+using test::random_tensor;
 
 namespace {
-template <class B>
-Tensor<B> random_tensor(Context<B>& ctx, Shape shape, std::uint64_t seed) {
-    HostRng rng(seed);
-    std::vector<typename B::value_type> v(static_cast<std::size_t>(shape.numel()));
-    for (auto& x : v) x = static_cast<typename B::value_type>(rng.normal());
-    return ctx.from_host(shape, v);
-}
-
 struct ConvCase {
     const char* name;
     Conv1d::Options options;

@@ -8,16 +8,7 @@
 #include <cmath>
 
 using namespace fgclep;
-
-namespace {
-template <class B>
-Tensor<B> random_tensor(Context<B>& ctx, Shape shape, std::uint64_t seed) {
-    HostRng rng(seed);
-    std::vector<typename B::value_type> v(static_cast<std::size_t>(shape.numel()));
-    for (auto& x : v) x = static_cast<typename B::value_type>(rng.normal());
-    return ctx.from_host(shape, v);
-}
-}  // namespace
+using test::random_tensor;
 
 TEST_CASE_TEMPLATE("Dropout keeps about 1 - p of 1e5 elements and scales them by 1 / (1 - p)", T, float, double) {
     using B = Cpu<T>;

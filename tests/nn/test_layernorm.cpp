@@ -5,16 +5,7 @@
 #include "fgclep/testing/gradcheck.hpp"
 
 using namespace fgclep;
-
-namespace {
-template <class B>
-Tensor<B> random_tensor(Context<B>& ctx, Shape shape, std::uint64_t seed, double scale = 1, double shift = 0) {
-    HostRng rng(seed);
-    std::vector<typename B::value_type> v(static_cast<std::size_t>(shape.numel()));
-    for (auto& x : v) x = static_cast<typename B::value_type>(shift + scale * rng.normal());
-    return ctx.from_host(shape, v);
-}
-}  // namespace
+using test::random_tensor;
 
 TEST_CASE_TEMPLATE("LayerNorm matches torch.nn.LayerNorm, with eps 1e-5 and BERT's 1e-12", T, float, double) {
     using B = Cpu<T>;
