@@ -8,8 +8,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace fgclep::test {
@@ -58,6 +60,34 @@ void check_close(Context<B>& ctx, const Tensor<B, E>& got, const io::Safetensors
     INFO("comparing with reference tensor '", name, "' of ", f.source());
     REQUIRE(got.shape() == f.shape(name));
     CHECK(closeness(ctx, got, f.get<double>(name), rtol, atol) <= 1.0);
+}
+
+// Tolerances against a float64 PyTorch reference. Layers: float 1e-4 relative and 1e-5 absolute, double much
+// tighter. Whole models: the absolute part is scaled by the reference tensor's largest magnitude (an element near
+// zero in a tensor of large values carries the rounding of large terms, e.g. BatchNorm's backward cancelling them).
+template <class T>
+constexpr double layer_rtol = std::is_same_v<T, float> ? 1e-4 : 1e-10;
+template <class T>
+constexpr double layer_atol = std::is_same_v<T, float> ? 1e-5 : 1e-12;
+template <class T>
+constexpr double model_rtol = std::is_same_v<T, float> ? 1e-4 : 1e-9;
+template <class T>
+constexpr double model_atol = std::is_same_v<T, float> ? 1e-5 : 1e-11;
+
+// check_close with the layer tolerances of the element type.
+template <class B>
+void expect_close(Context<B>& ctx, const Tensor<B>& got, const io::SafetensorsFile& f, const std::string& name) {
+    using T = typename B::value_type;
+    check_close(ctx, got, f, name, layer_rtol<T>, layer_atol<T>);
+}
+
+// check_close with the model tolerances: the absolute floor is model_atol times the reference's largest magnitude.
+template <class B>
+void expect_close_model(Context<B>& ctx, const Tensor<B>& got, const io::SafetensorsFile& f, const std::string& name) {
+    using T = typename B::value_type;
+    double largest = 0;
+    for (double v : f.get<double>(name)) largest = std::max(largest, std::abs(v));
+    check_close(ctx, got, f, name, model_rtol<T>, model_atol<T> * std::max(largest, 1e-3));
 }
 
 }  // namespace fgclep::test

@@ -14,23 +14,10 @@
 #include <set>
 
 using namespace fgclep;
+using test::expect_close_model;
 using test::random_tensor;
 
 namespace {
-template <class T>
-constexpr double rel_tol = std::is_same_v<T, float> ? 1e-4 : 1e-9;
-template <class T>
-constexpr double abs_tol = std::is_same_v<T, float> ? 1e-5 : 1e-11;
-
-// rtol per element with an absolute floor relative to the tensor's largest magnitude.
-template <class B>
-void expect_close(Context<B>& ctx, const Tensor<B>& got, const io::SafetensorsFile& f, const std::string& name) {
-    using T = typename B::value_type;
-    double largest = 0;
-    for (double v : f.get<double>(name)) largest = std::max(largest, std::abs(v));
-    test::check_close(ctx, got, f, name, rel_tol<T>, abs_tol<T> * std::max(largest, 1e-3));
-}
-
 // Gradient of parameter `name` against the fixture. A key bias's exact gradient is zero (softmax ignores a shift
 // shared by all keys), so its rounding noise is measured against the scale of the key weight's gradient.
 template <class B, class S>
@@ -41,10 +28,10 @@ void expect_grad_close(Context<B>& ctx, Model<S, B>&, const Tensor<B>& got, cons
         double largest = 0;
         for (double v : f.get<double>("grad." + name.substr(0, name.size() - 4) + "weight"))
             largest = std::max(largest, std::abs(v));
-        test::check_close(ctx, got, f, "grad." + name, rel_tol<T>, 10 * abs_tol<T> * largest);
+        test::check_close(ctx, got, f, "grad." + name, test::model_rtol<T>, 10 * test::model_atol<T> * largest);
         return;
     }
-    expect_close(ctx, got, f, "grad." + name);
+    expect_close_model(ctx, got, f, "grad." + name);
 }
 
 // The fixture's model: vocab 50, hidden 16, 2 layers, 2 heads, FFN 32, 16 positions, dropout 0.
@@ -108,8 +95,8 @@ TEST_CASE_TEMPLATE("Bert matches Hugging Face BertModel: outputs and every param
     CHECK(bert.arena().params().size() == 5 + 16 * 2 + 2);
 
     const Tensor<B> hidden = bert.forward(ctx, fixture_input(ctx, f));
-    expect_close(ctx, hidden, f, "last_hidden_state");
-    expect_close(ctx, bert.module().pooler_output(), f, "pooler_output");
+    expect_close_model(ctx, hidden, f, "last_hidden_state");
+    expect_close_model(ctx, bert.module().pooler_output(), f, "pooler_output");
 
     bert.module().backward(ctx, test::tensor_from<B>(ctx, f, "d_hidden"), test::tensor_from<B>(ctx, f, "d_pooled"));
     for (auto& e : bert.arena().params()) {
@@ -123,8 +110,8 @@ TEST_CASE_TEMPLATE("Bert matches Hugging Face BertModel: outputs and every param
     SUBCASE("token types, in evaluation mode") {
         ctx.training = false;
         const Tensor<B> h = bert.forward(ctx, fixture_input(ctx, f, true));
-        expect_close(ctx, h, f, "typed.last_hidden_state");
-        expect_close(ctx, bert.module().pooler_output(), f, "typed.pooler_output");
+        expect_close_model(ctx, h, f, "typed.last_hidden_state");
+        expect_close_model(ctx, bert.module().pooler_output(), f, "typed.pooler_output");
     }
     SUBCASE("gradients of one output only") {
         bert.zero_grad(ctx);

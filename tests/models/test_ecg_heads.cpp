@@ -9,25 +9,10 @@
 #include <cmath>
 
 using namespace fgclep;
+using test::expect_close_model;
 using test::random_tensor;
 
 namespace {
-// Float against the float64 reference: 1e-4 relative per element, with an absolute floor of 1e-5 of the tensor's
-// largest magnitude (an element near zero in a tensor of large gradients carries the rounding of large terms; BatchNorm's
-// backward cancels them). Double: 1e-9 and 1e-11.
-template <class T>
-constexpr double rel_tol = std::is_same_v<T, float> ? 1e-4 : 1e-9;
-template <class T>
-constexpr double abs_tol = std::is_same_v<T, float> ? 1e-5 : 1e-11;
-
-template <class B>
-void expect_close(Context<B>& ctx, const Tensor<B>& got, const io::SafetensorsFile& f, const std::string& name) {
-    using T = typename B::value_type;
-    double largest = 0;
-    for (double v : f.get<double>(name)) largest = std::max(largest, std::abs(v));
-    test::check_close(ctx, got, f, name, rel_tol<T>, abs_tol<T> * std::max(largest, 1e-3));
-}
-
 // The fixture's encoders (make_resnet1d.py): MERL's head on a two-stage Bottleneck backbone, and the average
 // pooling head on a two-stage BasicBlock backbone.
 using TinyAttentionEncoder = EcgEncoder<ResNet1D<Bottleneck, 1, 1>, AttentionPoolHead>;
@@ -44,13 +29,13 @@ template <class S, class B>
 void check_pass(Context<B>& ctx, Model<S, B>& model, const io::SafetensorsFile& f, const std::string& c,
                 bool check_dx = true) {
     auto y = model.forward(ctx, test::tensor_from(ctx, f, c + ".x"));
-    expect_close(ctx, y, f, c + ".y");
+    expect_close_model(ctx, y, f, c + ".y");
     model.zero_grad(ctx);
     auto dx = model.backward(ctx, test::tensor_from(ctx, f, c + ".dy"));
-    if (check_dx) expect_close(ctx, dx, f, c + ".dx");
+    if (check_dx) expect_close_model(ctx, dx, f, c + ".dx");
     for (auto& e : model.arena().params()) {
         if (!e.param->trainable) continue;
-        expect_close(ctx, e.param->grad, f, c + ".grad." + e.name);
+        expect_close_model(ctx, e.param->grad, f, c + ".grad." + e.name);
     }
 }
 }  // namespace
@@ -141,7 +126,7 @@ TEST_CASE_TEMPLATE("a frozen backbone: the head trains, the backbone's backward 
     const auto buffers0 = ctx.to_host(enc.arena().buffer_values());
 
     auto y = enc.forward(ctx, test::tensor_from(ctx, f, "enc.frozen.x"));
-    expect_close(ctx, y, f, "enc.frozen.y");
+    expect_close_model(ctx, y, f, "enc.frozen.y");
     enc.zero_grad(ctx);
     const auto dx = enc.backward(ctx, test::tensor_from(ctx, f, "enc.frozen.dy"));
     CHECK(!dx.defined());  // stopped at the backbone
@@ -151,7 +136,7 @@ TEST_CASE_TEMPLATE("a frozen backbone: the head trains, the backbone's backward 
             const auto g = ctx.to_host(e.param->grad);
             CHECK(std::all_of(g.begin(), g.end(), [](T v) { return v == T(0); }));
         } else {
-            expect_close(ctx, e.param->grad, f, "enc.frozen.grad." + e.name);
+            expect_close_model(ctx, e.param->grad, f, "enc.frozen.grad." + e.name);
         }
     }
     // The backbone ran as inference: it kept nothing for a backward pass and updated no statistics.
@@ -166,7 +151,7 @@ TEST_CASE_TEMPLATE("a frozen backbone: the head trains, the backbone's backward 
     CHECK(ctx.to_host(enc.arena().buffer_values()) == buffers0);
 
     // Linear-probe features: the pooled backbone output in evaluation mode.
-    expect_close(ctx, enc.module().pooled_features(ctx, test::tensor_from(ctx, f, "enc.frozen.x")), f,
+    expect_close_model(ctx, enc.module().pooled_features(ctx, test::tensor_from(ctx, f, "enc.frozen.x")), f,
                  "enc.frozen.pooled");
 
     enc.module().freeze_backbone(false);
@@ -183,7 +168,7 @@ TEST_CASE_TEMPLATE("EcgEncoder with the average-pooling head matches PyTorch", T
     test::load_weights(enc, ctx, f, "gap.");
     CHECK(enc.arena().params().back().name == "proj.bias");
     check_pass(ctx, enc, f, "gap");
-    for (auto& e : enc.arena().buffers()) expect_close(ctx, e.buffer->value, f, "gap.after." + e.name);
+    for (auto& e : enc.arena().buffers()) expect_close_model(ctx, e.buffer->value, f, "gap.after." + e.name);
 }
 
 TEST_CASE("a backbone or a head loads from a whole checkpoint with a file prefix") {

@@ -11,25 +11,10 @@
 #include <set>
 
 using namespace fgclep;
+using test::expect_close_model;
 using test::random_tensor;
 
 namespace {
-// Float against the float64 reference: 1e-4 relative per element, with an absolute floor of 1e-5 of the tensor's
-// largest magnitude (an element near zero in a tensor of large gradients carries the rounding of large terms; BatchNorm's
-// backward cancels them). Double: 1e-9 and 1e-11.
-template <class T>
-constexpr double rel_tol = std::is_same_v<T, float> ? 1e-4 : 1e-9;
-template <class T>
-constexpr double abs_tol = std::is_same_v<T, float> ? 1e-5 : 1e-11;
-
-template <class B>
-void expect_close(Context<B>& ctx, const Tensor<B>& got, const io::SafetensorsFile& f, const std::string& name) {
-    using T = typename B::value_type;
-    double largest = 0;
-    for (double v : f.get<double>(name)) largest = std::max(largest, std::abs(v));
-    test::check_close(ctx, got, f, name, rel_tol<T>, abs_tol<T> * std::max(largest, 1e-3));
-}
-
 // Gives BatchNorm's affine parameters and running statistics values a network could not get right by ignoring them.
 template <class S>
 void randomise_batchnorm(Model<S, Cpu<double>>& model, std::uint64_t seed) {
@@ -107,16 +92,16 @@ void check_training_pass(const std::string& name, const ResNet1DOptions& options
     test::load_weights(model, ctx, f, name + ".");
     const std::string p = name + ".train.";
     auto y = model.forward(ctx, test::tensor_from(ctx, f, p + "x"));
-    expect_close(ctx, y, f, p + "y");
+    expect_close_model(ctx, y, f, p + "y");
     model.zero_grad(ctx);
-    expect_close(ctx, model.backward(ctx, test::tensor_from(ctx, f, p + "dy")), f, p + "dx");
+    expect_close_model(ctx, model.backward(ctx, test::tensor_from(ctx, f, p + "dy")), f, p + "dx");
     std::size_t checked = 0;
     for (auto& e : model.arena().params()) {
-        expect_close(ctx, e.param->grad, f, p + "grad." + e.name);
+        expect_close_model(ctx, e.param->grad, f, p + "grad." + e.name);
         ++checked;
     }
     CHECK(checked == model.arena().params().size());
-    for (auto& e : model.arena().buffers()) expect_close(ctx, e.buffer->value, f, name + ".after." + e.name);
+    for (auto& e : model.arena().buffers()) expect_close_model(ctx, e.buffer->value, f, name + ".after." + e.name);
     for (auto& e : model.arena().counters()) {
         CHECK(e.counter->value == 1);
         CHECK(f.get<std::int64_t>(name + ".after." + e.name).at(0) == 1);
@@ -133,14 +118,14 @@ void check_evaluation_pass(const std::string& name, const ResNet1DOptions& optio
     const std::string p = name + ".eval.";
     const auto x = test::tensor_from(ctx, f, p + "x");
     const auto buffers0 = ctx.to_host(model.arena().buffer_values());
-    expect_close(ctx, model.forward(ctx, x), f, p + "y");
+    expect_close_model(ctx, model.forward(ctx, x), f, p + "y");
 
     ctx.training = true;
     model.module().use_running_stats(true);
-    expect_close(ctx, model.forward(ctx, x), f, p + "y");
+    expect_close_model(ctx, model.forward(ctx, x), f, p + "y");
     model.zero_grad(ctx);
-    expect_close(ctx, model.backward(ctx, test::tensor_from(ctx, f, p + "dy")), f, p + "dx");
-    for (auto& e : model.arena().params()) expect_close(ctx, e.param->grad, f, p + "grad." + e.name);
+    expect_close_model(ctx, model.backward(ctx, test::tensor_from(ctx, f, p + "dy")), f, p + "dx");
+    for (auto& e : model.arena().params()) expect_close_model(ctx, e.param->grad, f, p + "grad." + e.name);
     CHECK(ctx.to_host(model.arena().buffer_values()) == buffers0);
     for (auto& e : model.arena().counters()) CHECK(e.counter->value == 0);
 }
@@ -246,7 +231,7 @@ TEST_CASE_TEMPLATE("the full-size ResNet1D50 matches PyTorch on one short input"
         for (auto [got, name] : {std::pair{mean, "y_mean"}, std::pair{first, "y_first64"}}) {
             const std::string key = "full50." + mode + "." + name;
             if constexpr (std::is_same_v<T, double>) {
-                expect_close(ctx, got, f, key);
+                expect_close_model(ctx, got, f, key);
             } else {
                 // 53 BatchNorms, in training mode over 32 values per channel at the end: float rounding is amplified
                 // near each batch mean (PyTorch's own float32 pass differs from its float64 one by 7e-5 of the
@@ -329,7 +314,7 @@ TEST_CASE_TEMPLATE("the BatchNorm-folded ResNet1D gives the evaluation-mode outp
         for (auto v : a) scale = std::max(scale, std::abs(double(v)));
         for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(double(a[i]) - double(b[i])));
         CHECK(worst <= tol * scale);
-        expect_close(ctx, folded.forward(ctx, x), f, "r50.eval.y");
+        expect_close_model(ctx, folded.forward(ctx, x), f, "r50.eval.y");
         // Names: biased convolutions, no BatchNorm.
         CHECK(folded.arena().buffers().empty());
         CHECK(folded.arena().counters().empty());

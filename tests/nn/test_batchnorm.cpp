@@ -6,6 +6,7 @@
 #include "fgclep/testing/gradcheck.hpp"
 
 using namespace fgclep;
+using test::expect_close;
 using test::random_tensor;
 
 namespace {
@@ -19,17 +20,6 @@ void randomise(Model<S, Cpu<double>>& model, const std::string& prefix, std::uin
     for (auto& v : model.buffer(prefix + "running_var").value.host()) v = rng.uniform(0.5, 2.0);
 }
 
-template <class T>
-constexpr double rel_tol = std::is_same_v<T, float> ? 1e-4 : 1e-10;
-template <class T>
-constexpr double abs_tol = std::is_same_v<T, float> ? 1e-5 : 1e-12;
-
-// check_close with tolerances for the element type: float against the float64 reference, double much tighter.
-template <class B>
-void expect_close(Context<B>& ctx, const Tensor<B>& got, const io::SafetensorsFile& f, const std::string& name) {
-    using T = typename B::value_type;
-    test::check_close(ctx, got, f, name, rel_tol<T>, abs_tol<T>);
-}
 }  // namespace
 
 TEST_CASE_TEMPLATE("BatchNorm1d matches torch in training mode, running statistics included", T, float, double) {

@@ -6,6 +6,7 @@
 #include "fgclep/testing/gradcheck.hpp"
 
 using namespace fgclep;
+using test::expect_close;
 using test::random_tensor;
 
 namespace {
@@ -23,17 +24,6 @@ const ConvCase conv_cases[] = {
     {"conv_nobias", {4, 3, 3, 1, 1, 1, false}},
 };
 
-template <class T>
-constexpr double rel_tol = std::is_same_v<T, float> ? 1e-4 : 1e-10;
-template <class T>
-constexpr double abs_tol = std::is_same_v<T, float> ? 1e-5 : 1e-12;
-
-// check_close with tolerances for the element type: float against the float64 reference, double much tighter.
-template <class B>
-void expect_close(Context<B>& ctx, const Tensor<B>& got, const io::SafetensorsFile& f, const std::string& name) {
-    using T = typename B::value_type;
-    test::check_close(ctx, got, f, name, rel_tol<T>, abs_tol<T>);
-}
 }  // namespace
 
 TEST_CASE_TEMPLATE("Conv1d matches torch.nn.Conv1d: forward, input, weight and bias gradients", T, float, double) {

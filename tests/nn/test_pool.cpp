@@ -10,21 +10,10 @@
 #include "fgclep/testing/gradcheck.hpp"
 
 using namespace fgclep;
+using test::expect_close;
 using test::random_tensor;
 
 namespace {
-template <class T>
-constexpr double rel_tol = std::is_same_v<T, float> ? 1e-4 : 1e-10;
-template <class T>
-constexpr double abs_tol = std::is_same_v<T, float> ? 1e-5 : 1e-12;
-
-// check_close with tolerances for the element type: float against the float64 reference, double much tighter.
-template <class B>
-void expect_close(Context<B>& ctx, const Tensor<B>& got, const io::SafetensorsFile& f, const std::string& name) {
-    using T = typename B::value_type;
-    test::check_close(ctx, got, f, name, rel_tol<T>, abs_tol<T>);
-}
-
 // Forward and input gradient of a parameter-free layer against the fixture case `name`.
 template <class S, class B>
 void check_against_torch(Model<S, B>& model, const std::string& name) {
