@@ -61,11 +61,18 @@
 // models: the ECG encoders (ResNet1D backbones, ECG heads, EcgEncoder) and the text side (Bert, TextEncoder)
 #include "fgclep/models/bert.hpp"
 #include "fgclep/models/ecg_encoder.hpp"
+#include "fgclep/models/fgclep.hpp"
 #include "fgclep/models/heads.hpp"
 #include "fgclep/models/resnet1d.hpp"
 #include "fgclep/models/text_encoder.hpp"
 
 // optim: AdamW over the parameter arena, learning-rate schedules, gradient clipping
+#include "fgclep/loss/contrastive_loss.hpp"
+#include "fgclep/loss/fnm.hpp"
+#include "fgclep/loss/infonce.hpp"
+#include "fgclep/loss/objective.hpp"
+#include "fgclep/loss/pair_batch.hpp"
+#include "fgclep/loss/sigmoid.hpp"
 #include "fgclep/optim/adamw.hpp"
 #include "fgclep/optim/clip.hpp"
 #include "fgclep/optim/schedule.hpp"
@@ -77,4 +84,5 @@
 #include "fgclep/io/torch_checkpoint.hpp"
 
 // text: the WordPiece (BERT) tokenizer; needs utf8proc, which fgclep::fgclep links
+#include "fgclep/text/report_tokenizer.hpp"
 #include "fgclep/text/wordpiece.hpp"

@@ -176,6 +176,7 @@ private:
                 case Init::Kind::ones: x = T(1); break;
                 case Init::Kind::uniform: x = static_cast<T>(rng.uniform(-init.scale, init.scale)); break;
                 case Init::Kind::normal: x = static_cast<T>(init.scale * rng.normal()); break;
+                case Init::Kind::constant: x = static_cast<T>(init.scale); break;
             }
         }
         B::upload(state, t.data(), host.data(), host.size());

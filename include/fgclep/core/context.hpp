@@ -86,4 +86,20 @@ public:
     void synchronize() { B::synchronize(state); }
 };
 
+namespace detail {
+// Restores ctx.training when a scope ends, also when a layer throws.
+template <Backend B>
+class TrainingScope {
+public:
+    TrainingScope(Context<B>& ctx, bool training) : ctx_(ctx), saved_(ctx.training) { ctx.training = training; }
+    ~TrainingScope() { ctx_.training = saved_; }
+    TrainingScope(const TrainingScope&) = delete;
+    TrainingScope& operator=(const TrainingScope&) = delete;
+
+private:
+    Context<B>& ctx_;
+    bool saved_;
+};
+}  // namespace detail
+
 }  // namespace fgclep

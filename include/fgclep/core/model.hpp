@@ -16,6 +16,23 @@
 
 namespace fgclep {
 
+// A table of every parameter and buffer of an arena: name, shape, element count, and whether it trains.
+template <Backend B>
+std::string parameter_table(const ParameterArena<B>& arena) {
+    std::size_t width = 4;
+    for (auto& e : arena.params()) width = std::max(width, e.name.size());
+    for (auto& e : arena.buffers()) width = std::max(width, e.name.size());
+    std::string out = fmt::format("{:<{}}  {:<18} {:>12}  {}\n", "name", width, "shape", "elements", "kind");
+    for (auto& e : arena.params())
+        out += fmt::format("{:<{}}  {:<18} {:>12}  {}\n", e.name, width, e.param->shape.str(), e.numel(),
+                           e.param->trainable ? "parameter" : "parameter (frozen)");
+    for (auto& e : arena.buffers())
+        out += fmt::format("{:<{}}  {:<18} {:>12}  buffer\n", e.name, width, e.buffer->shape.str(),
+                           e.buffer->shape.numel());
+    out += fmt::format("{} parameters, {} trainable\n", arena.count(false), arena.count(true));
+    return out;
+}
+
 template <LayerSpec S, Backend B>
 class Model {
 public:
@@ -55,20 +72,7 @@ public:
     std::int64_t parameter_count(bool trainable_only = false) const { return arena_->count(trainable_only); }
 
     // A table of every parameter and buffer: name, shape, element count, and whether it trains.
-    std::string summary() const {
-        std::size_t width = 4;
-        for (auto& e : arena_->params()) width = std::max(width, e.name.size());
-        for (auto& e : arena_->buffers()) width = std::max(width, e.name.size());
-        std::string out = fmt::format("{:<{}}  {:<18} {:>12}  {}\n", "name", width, "shape", "elements", "kind");
-        for (auto& e : arena_->params())
-            out += fmt::format("{:<{}}  {:<18} {:>12}  {}\n", e.name, width, e.param->shape.str(), e.numel(),
-                               e.param->trainable ? "parameter" : "parameter (frozen)");
-        for (auto& e : arena_->buffers())
-            out += fmt::format("{:<{}}  {:<18} {:>12}  buffer\n", e.name, width, e.buffer->shape.str(),
-                               e.buffer->shape.numel());
-        out += fmt::format("{} parameters, {} trainable\n", parameter_count(false), parameter_count(true));
-        return out;
-    }
+    std::string summary() const { return parameter_table(*arena_); }
 
 private:
     // Both on the heap: parameter descriptors and optimizers point into them, and must survive a move of the Model.

@@ -12,13 +12,14 @@ namespace fgclep {
 
 // How a parameter or buffer gets its initial values; the defaults mirror PyTorch's reset_parameters().
 struct Init {
-    enum class Kind { zeros, ones, uniform, normal } kind = Kind::zeros;
-    double scale = 0;  // uniform: values in [-scale, scale]; normal: standard deviation
+    enum class Kind { zeros, ones, uniform, normal, constant } kind = Kind::zeros;
+    double scale = 0;  // uniform: values in [-scale, scale]; normal: standard deviation; constant: the value
 
     static Init zeros() { return {Kind::zeros, 0}; }
     static Init ones() { return {Kind::ones, 0}; }
     static Init uniform(double bound) { return {Kind::uniform, bound}; }
     static Init normal(double std) { return {Kind::normal, std}; }
+    static Init constant(double value) { return {Kind::constant, value}; }
 };
 
 // Whether AdamW applies weight decay. Weight matrices decay; biases and normalisation parameters do not

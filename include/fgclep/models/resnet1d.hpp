@@ -57,20 +57,6 @@ Tensor<B> relu_backward(Context<B>& ctx, const Tensor<B>& y, const Tensor<B>& dy
     return dx;
 }
 
-// Restores ctx.training when a scope ends, also when a layer throws.
-template <Backend B>
-class TrainingScope {
-public:
-    TrainingScope(Context<B>& ctx, bool training) : ctx_(ctx), saved_(ctx.training) { ctx.training = training; }
-    ~TrainingScope() { ctx_.training = saved_; }
-    TrainingScope(const TrainingScope&) = delete;
-    TrainingScope& operator=(const TrainingScope&) = delete;
-
-private:
-    Context<B>& ctx_;
-    bool saved_;
-};
-
 // A convolution followed by BatchNorm1d, the unit ResNet layers are made of. Its children get the names the
 // parent gives ("conv1"/"bn1" visited transparently, or "0"/"1" under "shortcut"). Folded: no BatchNorm1d, and
 // the convolution has a bias that holds the folded normalisation (see fold_from).

@@ -88,11 +88,24 @@ struct TextEncoder::impl : Module {
 
     // -> the projected text embedding (N, out_features) (not normalised; the loss normalises).
     Tensor<B> forward(Context<B>& ctx, const input_type& in) {
-        return head.forward(ctx, pooled_features(ctx, in, true));
+        pooled_ = pooled_features(ctx, in, true);
+        return head.forward(ctx, pooled_);
     }
 
-    void backward(Context<B>& ctx, const Tensor<B>& dy) {
+    // The pooled features (N, hidden_size) of the last forward, before the projection (FnmLoss's source =
+    // features reads them).
+    const Tensor<B>& last_pooled_features() const { return pooled_; }
+
+    // dy: the gradient wrt the projected embedding; dpooled_extra (optional): a gradient wrt the pooled features
+    // that did not come through the projection head (FnmLoss with source = features).
+    void backward(Context<B>& ctx, const Tensor<B>& dy, const Tensor<B>& dpooled_extra = {}) {
         const Tensor<B> dpooled = head.backward(ctx, dy);
+        if (dpooled_extra.defined()) {
+            if (!(dpooled_extra.shape() == dpooled.shape()))
+                fail("the extra gradient wrt the pooled features has shape {}, expected {}", dpooled_extra.shape(),
+                     dpooled.shape());
+            ops::axpy(ctx, dpooled.numel(), T(1), dpooled_extra.data(), dpooled.data());
+        }
         if (options.pooling == TextPooling::pooler) {
             bert.backward(ctx, Tensor<B>(), dpooled);
             return;
@@ -146,6 +159,7 @@ private:
         return o;
     }
     Tensor<B> weights;  // the pooling weights (N, L) of the last training forward (cls and mean)
+    Tensor<B> pooled_;  // the pooled features of the last forward
 };
 
 }  // namespace fgclep

@@ -185,4 +185,103 @@ GradcheckResult gradcheck(Model<S, Cpu<double>>& model, Context<Cpu<double>>& ct
     return result;
 }
 
+// A tensor, other than a parameter, whose gradient gradcheck_scalar checks: the function reads `value` and its
+// backward assigns `grad` (an input of a loss, say).
+struct ScalarProbe {
+    std::string name;
+    Tensor<Cpu<double>> value;
+    Tensor<Cpu<double>>* grad = nullptr;
+};
+
+// Checks the gradients of a scalar function of a model's parameters, for what is not a Layer: a loss, an objective,
+// a whole FgClep model. `evaluate(bool backward)` runs the forward pass and returns the scalar; with backward = true
+// it also runs the backward pass, which accumulates into the arena's gradients and assigns each probe's grad.
+// As in gradcheck, parameter gradients are pre-filled with random values (accumulation and frozen parameters are
+// checked), new tensors are NaN during the analytic pass, and the random offset, buffers and counters are restored
+// after every evaluation.
+template <class F>
+GradcheckResult gradcheck_scalar(ParameterArena<Cpu<double>>& arena, Context<Cpu<double>>& ctx, F&& evaluate,
+                                 const std::vector<ScalarProbe>& probes = {}, const GradcheckOptions& options = {}) {
+    using B = Cpu<double>;
+    HostRng rng(options.seed);
+    GradcheckResult result;
+    const std::uint64_t offset0 = ctx.offset;
+    const std::vector<double> buffers0 = ctx.to_host(arena.buffer_values());
+    std::vector<std::int64_t> counters0;
+    for (auto& c : arena.counters()) counters0.push_back(c.counter->value);
+    auto restore_state = [&] {
+        ctx.offset = offset0;
+        B::upload(ctx.state, arena.buffer_values().data(), buffers0.data(), buffers0.size());
+        for (std::size_t i = 0; i < counters0.size(); ++i) arena.counters()[i].counter->value = counters0[i];
+    };
+    std::vector<double> g0(static_cast<std::size_t>(arena.grads().numel()));
+    for (auto& v : g0) v = rng.normal();
+    B::upload(ctx.state, arena.grads().data(), g0.data(), g0.size());
+    ctx.fill_new_tensors = std::numeric_limits<double>::quiet_NaN();
+    try {
+        evaluate(true);
+    } catch (...) {
+        ctx.fill_new_tensors.reset();
+        throw;
+    }
+    ctx.fill_new_tensors.reset();
+    const std::vector<double> grads = ctx.to_host(arena.grads());
+    std::vector<std::vector<double>> probe_grads;
+    for (auto& p : probes) {
+        if (!p.grad || !p.grad->defined() || !(p.grad->shape() == p.value.shape()))
+            fail("gradcheck_scalar: the backward pass did not assign a gradient of shape {} to '{}'", p.value.shape(), p.name);
+        probe_grads.push_back(ctx.to_host(*p.grad));
+    }
+    restore_state();
+
+    auto value = [&] {
+        const double f = evaluate(false);
+        restore_state();
+        return f;
+    };
+    auto compare = [&](const std::string& what, std::int64_t index, double analytic, double numeric) {
+        ++result.checked;
+        const double err = std::abs(analytic - numeric) / std::max(1.0, std::abs(numeric));
+        if (!(err <= options.tolerance)) {
+            result.ok = false;
+            if (result.failures.size() < 12)
+                result.failures.push_back(fmt::format("{}[{}]: analytic {:.9g}, numeric {:.9g}", what, index, analytic, numeric));
+        }
+        result.max_error = std::isnan(err) ? std::numeric_limits<double>::infinity() : std::max(result.max_error, err);
+    };
+    auto check_elements = [&](const std::string& name, double* data, std::int64_t n, auto&& analytic) {
+        for (std::int64_t i : detail::sample_indices(n, options.max_checks_per_tensor, rng)) {
+            const double v = data[i];
+            data[i] = v + options.eps;
+            const double fp = value();
+            data[i] = v - options.eps;
+            const double fm = value();
+            data[i] = v;
+            compare(name, i, analytic(i), (fp - fm) / (2 * options.eps));
+        }
+    };
+    for (std::size_t k = 0; k < probes.size(); ++k)
+        check_elements(probes[k].name, probes[k].value.data(), probes[k].value.numel(),
+                       [&](std::int64_t i) { return probe_grads[k][static_cast<std::size_t>(i)]; });
+    for (auto& e : arena.params()) {
+        if (!e.param->trainable) {
+            for (std::int64_t i = 0; i < e.numel(); ++i) {
+                const std::size_t at = static_cast<std::size_t>(e.offset + i);
+                if (grads[at] != g0[at]) {
+                    result.ok = false;
+                    result.failures.push_back(fmt::format("{} is frozen but its gradient changed", e.name));
+                    break;
+                }
+            }
+            ++result.checked;
+            continue;
+        }
+        check_elements(e.name, e.param->value.data(), e.numel(), [&](std::int64_t i) {
+            const std::size_t at = static_cast<std::size_t>(e.offset + i);
+            return grads[at] - g0[at];
+        });
+    }
+    return result;
+}
+
 }  // namespace fgclep::testing
