@@ -78,11 +78,17 @@
 #include "fgclep/optim/schedule.hpp"
 
 // io: safetensors and torch.save checkpoints with PyTorch state_dict names, Hugging Face BERT directories
+#include "fgclep/io/crc32.hpp"
 #include "fgclep/io/hf_checkpoint.hpp"
 #include "fgclep/io/safetensors.hpp"
 #include "fgclep/io/state_dict.hpp"
 #include "fgclep/io/torch_checkpoint.hpp"
 
 // text: the WordPiece (BERT) tokenizer; needs utf8proc, which fgclep::fgclep links
+#include "fgclep/train/checkpoint.hpp"
+#include "fgclep/train/pair_source.hpp"
+#include "fgclep/train/progress.hpp"
+#include "fgclep/train/run_log.hpp"
+#include "fgclep/train/trainer.hpp"
 #include "fgclep/text/report_tokenizer.hpp"
 #include "fgclep/text/wordpiece.hpp"

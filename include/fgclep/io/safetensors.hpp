@@ -5,6 +5,7 @@
 // library. Every error names the file and, where there is one, the tensor.
 #include "fgclep/core/error.hpp"
 #include "fgclep/core/shape.hpp"
+#include "fgclep/io/crc32.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -123,6 +124,17 @@ public:
     Shape shape(const std::string& name) const { return entry(name).shape; }
     const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
+    // CRC-32 over every tensor's name and bytes, in name order: equal to the writer's content_crc32() for the
+    // same tensors. Checkpoints record it in their metadata to detect corruption on disk.
+    std::uint32_t content_crc32() const {
+        Crc32 crc;
+        for (const auto& [name, e] : entries_) {
+            crc.update(name.data(), name.size());
+            crc.update(data_.data() + e.begin, e.end - e.begin);
+        }
+        return crc.value();
+    }
+
     // The raw bytes of a tensor.
     std::span<const char> bytes(const std::string& name) const {
         const Entry& e = entry(name);
@@ -176,6 +188,18 @@ public:
         items_.push_back({name, dtype, shape, std::vector<char>(data, data + size)});
     }
     void metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
+
+    // See SafetensorsFile::content_crc32.
+    std::uint32_t content_crc32() const {
+        std::map<std::string, const Item*> sorted;
+        for (auto& it : items_) sorted[it.name] = &it;
+        Crc32 crc;
+        for (auto& [name, it] : sorted) {
+            crc.update(name.data(), name.size());
+            crc.update(it->data.data(), it->data.size());
+        }
+        return crc.value();
+    }
 
     void write(const std::filesystem::path& path) const {
         nlohmann::json header = nlohmann::json::object();

@@ -1,0 +1,189 @@
+#pragma once
+// Training checkpoints: everything needed to continue a run exactly where it stopped, in one safetensors file.
+//
+//   tensors   the model's state_dict under its PyTorch names (parameters, buffers, counters), so Python reads
+//             the weights with `safetensors` alone; the optimizer's moments and step counts under
+//             optimizer.exp_avg.<name>, optimizer.exp_avg_sq.<name>, optimizer.step.<name>
+//   metadata  format = fgclep.checkpoint, version = 1, dtype, crc32 (over the tensor bytes, in name order, since
+//             safetensors has no checksum of its own) and training_state: JSON with the step, epoch, position in
+//             the epoch, the random-number state (dropout seed and offset, data-order seed) and the schedule
+//
+// Files are written atomically (a temporary file, then rename). Loading checks the format, the checksum, every
+// name and shape before it changes anything, and leaves model and optimizer as they were when any check fails.
+#include "fgclep/core/arena.hpp"
+#include "fgclep/core/context.hpp"
+#include "fgclep/io/safetensors.hpp"
+#include "fgclep/io/state_dict.hpp"
+#include "fgclep/optim/adamw.hpp"
+#include "fgclep/optim/schedule.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+namespace fgclep {
+
+// Where a training run stands.
+struct TrainingState {
+    std::int64_t step = 0;            // optimizer steps completed (the next step's schedule index)
+    std::int64_t epoch = 0;           // the epoch in progress (0-based)
+    std::int64_t batch_in_epoch = 0;  // micro-batches of this epoch already consumed
+    std::int64_t samples_seen = 0;
+    std::int64_t skipped_steps = 0;   // steps skipped for a non-finite loss or gradient
+    std::uint64_t data_seed = 0;      // the data order of epoch e is a function of (data_seed, e)
+    std::uint64_t rng_seed = 0, rng_offset = 0;  // Context::seed / offset: dropout's random stream
+    WarmupCosine schedule{};
+
+    nlohmann::json to_json() const {
+        return {{"step", step},
+                {"epoch", epoch},
+                {"batch_in_epoch", batch_in_epoch},
+                {"samples_seen", samples_seen},
+                {"skipped_steps", skipped_steps},
+                {"data_seed", data_seed},
+                {"rng_seed", rng_seed},
+                {"rng_offset", rng_offset},
+                {"schedule",
+                 {{"base_lr", schedule.base_lr},
+                  {"warmup_steps", schedule.warmup_steps},
+                  {"total_steps", schedule.total_steps},
+                  {"min_lr", schedule.min_lr}}}};
+    }
+    static TrainingState from_json(const nlohmann::json& j, const std::string& source) {
+        try {
+            TrainingState s;
+            s.step = j.at("step").get<std::int64_t>();
+            s.epoch = j.at("epoch").get<std::int64_t>();
+            s.batch_in_epoch = j.at("batch_in_epoch").get<std::int64_t>();
+            s.samples_seen = j.at("samples_seen").get<std::int64_t>();
+            s.skipped_steps = j.at("skipped_steps").get<std::int64_t>();
+            s.data_seed = j.at("data_seed").get<std::uint64_t>();
+            s.rng_seed = j.at("rng_seed").get<std::uint64_t>();
+            s.rng_offset = j.at("rng_offset").get<std::uint64_t>();
+            const auto& k = j.at("schedule");
+            s.schedule = {k.at("base_lr").get<double>(), k.at("warmup_steps").get<std::int64_t>(),
+                          k.at("total_steps").get<std::int64_t>(), k.at("min_lr").get<double>()};
+            if (s.step < 0 || s.epoch < 0 || s.batch_in_epoch < 0) fail("negative counters");
+            return s;
+        } catch (const std::exception& e) {
+            fail("'{}': the checkpoint's training_state is malformed: {}", source, e.what());
+        }
+    }
+};
+
+// Writes model, optimizer and state to `path` atomically.
+template <Backend B>
+void save_checkpoint(const std::filesystem::path& path, Context<B>& ctx, const ParameterArena<B>& arena,
+                     const AdamW<B>& optimizer, const TrainingState& state) {
+    using T = typename B::value_type;
+    io::SafetensorsWriter writer;
+    io::add_state(writer, arena, ctx.state);
+    const std::vector<T> m = ctx.to_host(optimizer.exp_avg()), v = ctx.to_host(optimizer.exp_avg_sq());
+    const auto& steps = optimizer.parameter_steps();
+    for (std::size_t i = 0; i < arena.params().size(); ++i) {
+        const auto& e = arena.params()[i];
+        const auto n = static_cast<std::size_t>(e.numel()), at = static_cast<std::size_t>(e.offset);
+        writer.add<T>("optimizer.exp_avg." + e.name, e.param->shape, std::span<const T>(m.data() + at, n));
+        writer.add<T>("optimizer.exp_avg_sq." + e.name, e.param->shape, std::span<const T>(v.data() + at, n));
+        writer.add<std::int64_t>("optimizer.step." + e.name, Shape{}, std::span<const std::int64_t>(&steps[i], 1));
+    }
+    writer.metadata("format", "fgclep.checkpoint");
+    writer.metadata("version", "1");
+    writer.metadata("dtype", std::string(io::dtype_of<T>()));
+    writer.metadata("optimizer_steps", std::to_string(optimizer.step_count()));
+    writer.metadata("training_state", state.to_json().dump());
+    writer.metadata("crc32", std::to_string(writer.content_crc32()));
+    writer.write(path);
+}
+
+// Reads a checkpoint into model and optimizer (all or nothing) and returns the training state.
+template <Backend B>
+TrainingState load_checkpoint(const std::filesystem::path& path, Context<B>& ctx, ParameterArena<B>& arena,
+                              AdamW<B>& optimizer) {
+    using T = typename B::value_type;
+    const io::SafetensorsFile f = io::SafetensorsFile::read(path);
+    const std::string source = path.string();
+    const auto& meta = f.metadata();
+    auto field = [&](const char* key) -> const std::string& {
+        auto it = meta.find(key);
+        if (it == meta.end()) fail("'{}' is not an fgclep training checkpoint: its metadata has no '{}'", source, key);
+        return it->second;
+    };
+    if (field("format") != "fgclep.checkpoint")
+        fail("'{}' is not an fgclep training checkpoint (format '{}')", source, field("format"));
+    if (field("version") != "1") fail("'{}': checkpoint version {} is not supported (this build reads 1)", source, field("version"));
+    if (std::to_string(f.content_crc32()) != field("crc32"))
+        fail("'{}' is corrupt: its tensor bytes do not match the checksum recorded when it was written", source);
+    TrainingState state;
+    try {
+        state = TrainingState::from_json(nlohmann::json::parse(field("training_state")), source);
+    } catch (const nlohmann::json::exception& e) {
+        fail("'{}': the checkpoint's training_state is not valid JSON: {}", source, e.what());
+    }
+    const std::int64_t optimizer_steps = std::stoll(field("optimizer_steps"));
+
+    // Optimizer state in arena order, every name and shape checked before anything changes.
+    const std::size_t n = static_cast<std::size_t>(arena.values().numel());
+    std::vector<T> m(n), v(n);
+    std::vector<std::int64_t> steps;
+    for (const auto& e : arena.params()) {
+        for (const char* kind : {"exp_avg", "exp_avg_sq"}) {
+            const std::string key = std::string("optimizer.") + kind + "." + e.name;
+            if (!f.contains(key)) fail("'{}' has no optimizer state '{}' for parameter '{}'", source, key, e.name);
+            if (!(f.shape(key) == e.param->shape))
+                fail("'{}': '{}' has shape {}, but parameter '{}' has shape {}", source, key, f.shape(key), e.name, e.param->shape);
+            const std::vector<T> values = f.get<T>(key);
+            std::copy(values.begin(), values.end(), (kind[7] == '_' ? v : m).begin() + e.offset);
+        }
+        const std::string key = "optimizer.step." + e.name;
+        if (!f.contains(key)) fail("'{}' has no optimizer step count '{}'", source, key);
+        steps.push_back(f.get<std::int64_t>(key).at(0));
+    }
+    // All or nothing: keep the current values to put back if the optimizer rejects its state.
+    const std::vector<T> values0 = ctx.to_host(arena.values()), buffers0 = ctx.to_host(arena.buffer_values());
+    std::vector<std::int64_t> counters0;
+    for (auto& c : arena.counters()) counters0.push_back(c.counter->value);
+    io::load_state(arena, ctx.state, f);  // checks every name and shape before writing
+    try {
+        optimizer.load_state(ctx, optimizer_steps, steps, m, v);
+    } catch (const Error& e) {
+        B::upload(ctx.state, arena.values().data(), values0.data(), values0.size());
+        B::upload(ctx.state, arena.buffer_values().data(), buffers0.data(), buffers0.size());
+        for (std::size_t i = 0; i < counters0.size(); ++i) arena.counters()[i].counter->value = counters0[i];
+        fail("'{}': {}", source, e.what());
+    }
+    return state;
+}
+
+// Checkpoint files of a run directory: checkpoint-<step>.safetensors.
+inline std::filesystem::path checkpoint_path(const std::filesystem::path& dir, std::int64_t step) {
+    return dir / fmt::format("checkpoint-{:08d}.safetensors", step);
+}
+// The run's checkpoints, oldest first (by step); temporary files of an interrupted write are ignored.
+inline std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path& dir) {
+    std::vector<std::pair<std::int64_t, std::filesystem::path>> found;
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) return {};
+    static const std::regex pattern("checkpoint-([0-9]+)\\.safetensors");
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        std::smatch match;
+        const std::string name = entry.path().filename().string();
+        if (std::regex_match(name, match, pattern)) found.emplace_back(std::stoll(match[1].str()), entry.path());
+    }
+    std::sort(found.begin(), found.end());
+    std::vector<std::filesystem::path> out;
+    for (auto& [step, p] : found) out.push_back(p);
+    return out;
+}
+inline std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& dir) {
+    auto all = list_checkpoints(dir);
+    if (all.empty()) return std::nullopt;
+    return all.back();
+}
+
+}  // namespace fgclep

@@ -1,0 +1,349 @@
+#pragma once
+// Trainer: contrastive training of an FgClep model over a pair source, as method.md section 4 sets it up: AdamW
+// (lr 2e-5, weight decay 1e-4), linear warm-up over the first 10% of steps then cosine decay, epochs over the
+// data in a seeded order, with gradient accumulation, clipping, validation, a progress bar, a JSON-lines log and
+// checkpoints that resume exactly.
+//
+//   fgclep::Trainer trainer(model, tokenizer, {.epochs = 10, .batch_size = 100, .checkpoint_dir = "run/ckpt",
+//                                              .log_path = "run/log.jsonl"});
+//   trainer.set_validation(validation_pairs);
+//   fgclep::TrainResult result = trainer.fit(ctx, training_pairs);
+//
+// Steps: an optimizer step consumes accumulation_steps micro-batches of batch_size pairs (the gradient of each is
+// scaled by 1 / accumulation_steps). Note that a contrastive loss sees only the pairs of its micro-batch as
+// negatives, so accumulating 4 batches of 25 is not the same objective as one batch of 100.
+//
+// Determinism and resume: the data order of epoch e depends only on (seed, e); dropout draws from the context's
+// counter-based stream (seed, offset). A checkpoint stores both, with the model, the optimizer and the position in
+// the epoch, so stopping after N steps and resuming gives, on the CPU backend, bit-for-bit the parameters of an
+// uninterrupted run (at the same thread count).
+//
+// A step whose loss or gradient norm is not finite is skipped (no update), counted and logged.
+#include "fgclep/models/fgclep.hpp"
+#include "fgclep/optim/adamw.hpp"
+#include "fgclep/optim/clip.hpp"
+#include "fgclep/optim/schedule.hpp"
+#include "fgclep/text/report_tokenizer.hpp"
+#include "fgclep/train/checkpoint.hpp"
+#include "fgclep/train/pair_source.hpp"
+#include "fgclep/train/progress.hpp"
+#include "fgclep/train/run_log.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <numeric>
+
+namespace fgclep {
+
+struct TrainerOptions {
+    AdamWOptions optimizer{};               // lr 2e-5, betas (0.9, 0.999), weight decay 1e-4
+    std::int64_t epochs = 10;
+    std::int64_t batch_size = 100;          // pairs per micro-batch
+    std::int64_t accumulation_steps = 1;    // micro-batches per optimizer step
+    double warmup_fraction = 0.1;
+    double min_lr = 0;
+    double max_grad_norm = 0;               // clip the global gradient norm to this; 0: no clipping
+    std::uint64_t seed = 42;                // data order and dropout
+    bool shuffle = true;
+    std::int64_t max_steps = 0;             // stop this run after so many optimizer steps (then checkpoint); 0: no limit
+    std::filesystem::path checkpoint_dir;   // empty: no checkpoints
+    std::int64_t checkpoint_every = 0;      // optimizer steps between checkpoints; 0: at each epoch's end only
+    std::int64_t keep_checkpoints = 2;      // the newest this many are kept
+    bool resume = true;                     // continue from the newest checkpoint in checkpoint_dir, if any
+    std::filesystem::path log_path;         // JSON lines, one per step; empty: none
+    ProgressMode progress = ProgressMode::automatic;
+    std::int64_t validate_every = 0;        // optimizer steps between validations; 0: at each epoch's end
+
+    void validate() const {
+        optimizer.validate();
+        if (epochs < 1) fail("Trainer: epochs must be >= 1, got {}", epochs);
+        if (batch_size < 2) fail("Trainer: a contrastive batch needs batch_size >= 2, got {}", batch_size);
+        if (accumulation_steps < 1) fail("Trainer: accumulation_steps must be >= 1, got {}", accumulation_steps);
+        if (!(max_grad_norm >= 0)) fail("Trainer: max_grad_norm must be >= 0 (0: no clipping), got {}", max_grad_norm);
+        if (max_steps < 0 || checkpoint_every < 0 || validate_every < 0)
+            fail("Trainer: max_steps, checkpoint_every and validate_every must be >= 0");
+        if (keep_checkpoints < 1) fail("Trainer: keep_checkpoints must be >= 1, got {}", keep_checkpoints);
+    }
+};
+
+// What one optimizer step did.
+struct StepReport {
+    std::int64_t step = 0;  // 1-based: the number of steps completed
+    std::int64_t epoch = 0;
+    std::int64_t total_steps = 0;
+    LossValue loss;         // averaged over the step's micro-batches
+    double lr = 0;
+    double grad_norm = 0;   // before clipping
+    bool skipped = false;   // not applied: non-finite loss or gradient
+    double samples_per_second = 0;
+};
+
+// Validation over a held-out pair source: the mean loss, and in-batch retrieval accuracy (the share of ECGs whose
+// most similar report in their batch is their own, and the reverse).
+struct ValidationReport {
+    std::int64_t step = 0;
+    std::int64_t pairs = 0;
+    LossValue loss;
+    double ecg_to_text_top1 = 0, text_to_ecg_top1 = 0;
+};
+
+struct TrainResult {
+    std::int64_t steps = 0;          // optimizer steps completed, over all runs of this training
+    std::int64_t total_steps = 0;    // steps of the whole schedule
+    bool finished = false;           // false: stopped by max_steps
+    bool resumed = false;
+    std::int64_t skipped_steps = 0;
+    StepReport last;
+    std::vector<ValidationReport> validations;
+    std::vector<std::filesystem::path> checkpoints;  // written by this run
+};
+
+template <class Model>
+class Trainer {
+public:
+    using B = typename Model::backend_type;
+    using T = typename B::value_type;
+
+    Trainer(Model& model, ReportTokenizer tokenizer, TrainerOptions options = {})
+        : model_(model), tokenizer_(std::move(tokenizer)), options_(std::move(options)), optimizer_(model.arena(), options_.optimizer) {
+        options_.validate();
+        if (tokenizer_.empty()) fail("Trainer: the report tokenizer has no vocabulary");
+    }
+
+    // A source of held-out pairs, validated every validate_every steps (or at each epoch's end); the hook, if
+    // given, sees every report.
+    template <PairSource Source>
+    void set_validation(Source& source, std::function<void(const ValidationReport&)> hook = {}) {
+        validate_ = [this, &source](Context<B>& ctx, std::int64_t step) { return run_validation(ctx, source, step); };
+        validation_hook_ = std::move(hook);
+    }
+    // Called after every optimizer step.
+    void on_step(std::function<void(const StepReport&)> hook) { step_hook_ = std::move(hook); }
+
+    AdamW<B>& optimizer() { return optimizer_; }
+    const TrainerOptions& options() const { return options_; }
+
+    // Trains until the schedule ends (or max_steps of this run), resuming from the newest checkpoint when asked.
+    template <PairSource Source>
+    TrainResult fit(Context<B>& ctx, Source& source) {
+        const std::int64_t n = static_cast<std::int64_t>(source.size());
+        const std::int64_t per_step = options_.batch_size * options_.accumulation_steps;
+        const std::int64_t steps_per_epoch = n / per_step;
+        if (steps_per_epoch < 1)
+            fail("Trainer: the source has {} pairs, fewer than one optimizer step needs (batch_size {} x "
+                 "accumulation_steps {})",
+                 n, options_.batch_size, options_.accumulation_steps);
+        const std::int64_t total_steps = steps_per_epoch * options_.epochs;
+
+        TrainResult result;
+        TrainingState state;
+        state.data_seed = options_.seed;
+        state.rng_seed = options_.seed;
+        state.schedule = WarmupCosine::from_fraction(options_.optimizer.lr, total_steps, options_.warmup_fraction, options_.min_lr);
+        JsonLinesLog log = options_.log_path.empty() ? JsonLinesLog() : JsonLinesLog(options_.log_path);
+        ProgressReporter progress(options_.progress);
+
+        if (options_.resume && !options_.checkpoint_dir.empty())
+            if (auto latest = latest_checkpoint(options_.checkpoint_dir)) {
+                state = load_checkpoint(*latest, ctx, model_.arena(), optimizer_);
+                if (state.schedule.total_steps != total_steps)
+                    fail("'{}' was written by a run of {} steps, but this run has {} (different data size, batch size, "
+                         "accumulation or epochs); resume with the same settings, or start a new checkpoint_dir",
+                         latest->string(), state.schedule.total_steps, total_steps);
+                result.resumed = true;
+                progress.message(fmt::format("resuming from {} (step {} of {})", latest->string(), state.step, total_steps));
+                log.write("resume", {{"checkpoint", latest->string()}, {"step", state.step}});
+            }
+        ctx.seed = state.rng_seed;
+        ctx.offset = state.rng_offset;
+        if (!result.resumed)
+            log.write("start", {{"pairs", n}, {"total_steps", total_steps}, {"steps_per_epoch", steps_per_epoch},
+                                {"batch_size", options_.batch_size}, {"accumulation_steps", options_.accumulation_steps},
+                                {"epochs", options_.epochs}, {"lr", options_.optimizer.lr},
+                                {"weight_decay", options_.optimizer.weight_decay}, {"seed", options_.seed},
+                                {"parameters", model_.parameter_count()}, {"trainable", model_.parameter_count(true)}});
+
+        const auto run_start = std::chrono::steady_clock::now();
+        const std::int64_t first_step = state.step;
+        std::int64_t run_samples = 0;
+        auto save = [&] {
+            if (options_.checkpoint_dir.empty()) return;
+            std::filesystem::create_directories(options_.checkpoint_dir);
+            state.rng_seed = ctx.seed;
+            state.rng_offset = ctx.offset;
+            const auto path = checkpoint_path(options_.checkpoint_dir, state.step);
+            save_checkpoint(path, ctx, model_.arena(), optimizer_, state);
+            result.checkpoints.push_back(path);
+            log.write("checkpoint", {{"step", state.step}, {"path", path.string()}});
+            auto all = list_checkpoints(options_.checkpoint_dir);
+            for (std::size_t i = 0; i + static_cast<std::size_t>(options_.keep_checkpoints) < all.size(); ++i)
+                std::filesystem::remove(all[i]);
+        };
+        auto validate_now = [&] {
+            if (!validate_) return;
+            progress.finish();
+            ValidationReport v = validate_(ctx, state.step);
+            log.write("validation", {{"step", v.step}, {"pairs", v.pairs}, {"loss", v.loss.total}, {"parts", parts_json(v.loss)},
+                                     {"ecg_to_text_top1", v.ecg_to_text_top1}, {"text_to_ecg_top1", v.text_to_ecg_top1}});
+            progress.message(fmt::format("validation at step {}: loss {:.4f}, top-1 ECG->report {:.1f}%, report->ECG {:.1f}%",
+                                         v.step, v.loss.total, 100 * v.ecg_to_text_top1, 100 * v.text_to_ecg_top1));
+            if (validation_hook_) validation_hook_(v);
+            result.validations.push_back(std::move(v));
+        };
+
+        while (state.step < total_steps) {
+            if (options_.max_steps > 0 && state.step - first_step >= options_.max_steps) break;
+            const std::vector<std::int64_t> order = epoch_order(n, state.data_seed, state.epoch);
+            StepReport report;
+            report.epoch = state.epoch;
+            report.total_steps = total_steps;
+            model_.zero_grad(ctx);
+            const auto step_start = std::chrono::steady_clock::now();
+            bool finite = true;
+            for (std::int64_t a = 0; a < options_.accumulation_steps; ++a) {
+                const std::int64_t begin = state.batch_in_epoch * options_.batch_size;
+                const std::span<const std::int64_t> indices(order.data() + begin, static_cast<std::size_t>(options_.batch_size));
+                const auto batch = to_device(ctx, source.load(indices));
+                const LossValue v = model_.compute_gradients(ctx, batch, 1.0 / static_cast<double>(options_.accumulation_steps));
+                accumulate(report.loss, v, 1.0 / static_cast<double>(options_.accumulation_steps));
+                finite = finite && std::isfinite(v.total);
+                ++state.batch_in_epoch;
+                state.samples_seen += options_.batch_size;
+                run_samples += options_.batch_size;
+            }
+            report.grad_norm = clip_grad_norm(ctx, model_.arena(),
+                                              options_.max_grad_norm > 0 ? options_.max_grad_norm : std::numeric_limits<double>::infinity());
+            report.lr = state.schedule.lr(state.step);
+            report.skipped = !finite || !std::isfinite(report.grad_norm);
+            if (report.skipped)
+                ++state.skipped_steps;
+            else
+                optimizer_.step(ctx, report.lr);
+            ++state.step;
+            report.step = state.step;
+            const double step_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
+            report.samples_per_second = static_cast<double>(per_step) / std::max(step_seconds, 1e-9);
+            if (state.batch_in_epoch >= steps_per_epoch * options_.accumulation_steps) {
+                state.batch_in_epoch = 0;
+                ++state.epoch;
+            }
+
+            log.write("step", {{"step", report.step}, {"epoch", report.epoch}, {"loss", report.loss.total},
+                               {"parts", parts_json(report.loss)}, {"lr", report.lr}, {"grad_norm", report.grad_norm},
+                               {"skipped", report.skipped}, {"samples_per_s", report.samples_per_second}});
+            if (report.skipped)
+                progress.message(fmt::format("step {}: skipped, the loss or the gradient is not finite (loss {}, gradient norm {})",
+                                             report.step, report.loss.total, report.grad_norm));
+            const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+            const double rate = static_cast<double>(run_samples) / std::max(elapsed, 1e-9);
+            const double eta = static_cast<double>((total_steps - state.step) * per_step) / std::max(rate, 1e-9);
+            progress.update(fmt::format("epoch {}/{}", std::min(state.epoch + (state.batch_in_epoch > 0 ? 1 : 0), options_.epochs), options_.epochs),
+                            state.step, total_steps,
+                            fmt::format("loss {:.4f}{} {:.1f} samples/s ETA {}", report.loss.total, parts_text(report.loss), rate,
+                                        ProgressReporter::duration(eta)),
+                            state.step == total_steps);
+            if (step_hook_) step_hook_(report);
+            result.last = report;
+
+            const bool epoch_end = state.batch_in_epoch == 0;
+            if ((options_.validate_every > 0 && state.step % options_.validate_every == 0) || (options_.validate_every == 0 && epoch_end))
+                validate_now();
+            if ((options_.checkpoint_every > 0 && state.step % options_.checkpoint_every == 0) || epoch_end)
+                save();
+        }
+        progress.finish();
+        result.steps = state.step;
+        result.total_steps = total_steps;
+        result.finished = state.step >= total_steps;
+        result.skipped_steps = state.skipped_steps;
+        if (!result.finished && (result.checkpoints.empty() || result.checkpoints.back() != checkpoint_path(options_.checkpoint_dir, state.step)))
+            save();  // stopped by max_steps: keep the place
+        log.write(result.finished ? "end" : "stop", {{"step", state.step}, {"skipped_steps", state.skipped_steps}});
+        return result;
+    }
+
+    // The data order of an epoch: a seeded Fisher-Yates shuffle (or 0..n-1 without shuffling).
+    std::vector<std::int64_t> epoch_order(std::int64_t n, std::uint64_t seed, std::int64_t epoch) const {
+        std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+        std::iota(order.begin(), order.end(), 0);
+        if (!options_.shuffle) return order;
+        HostRng rng(seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(epoch) + 1);
+        for (std::int64_t i = n - 1; i > 0; --i) std::swap(order[static_cast<std::size_t>(i)], order[rng.next() % static_cast<std::uint64_t>(i + 1)]);
+        return order;
+    }
+
+    // A host batch on the model's backend: ECGs converted to the backend's type, reports tokenized.
+    typename Model::batch_type to_device(Context<B>& ctx, const HostPairs& pairs) const {
+        if (pairs.ecg_shape.rank() != 3 || pairs.ecg_shape[0] != pairs.size() ||
+            static_cast<std::int64_t>(pairs.ecg.size()) != pairs.ecg_shape.numel())
+            fail("a pair source returned an inconsistent batch: ECG shape {}, {} samples, {} reports", pairs.ecg_shape,
+                 pairs.ecg.size(), pairs.size());
+        std::vector<T> ecg(pairs.ecg.begin(), pairs.ecg.end());
+        return {ctx.from_host(pairs.ecg_shape, ecg), tokenizer_.encode(ctx, pairs.reports)};
+    }
+
+private:
+    template <class Source>
+    ValidationReport run_validation(Context<B>& ctx, Source& source, std::int64_t step) {
+        ValidationReport v;
+        v.step = step;
+        const std::int64_t n = static_cast<std::int64_t>(source.size());
+        std::int64_t hits_e = 0, hits_t = 0;
+        for (std::int64_t begin = 0; begin + 2 <= n; begin += options_.batch_size) {
+            const std::int64_t count = std::min(options_.batch_size, n - begin);
+            if (count < 2) break;
+            std::vector<std::int64_t> indices(static_cast<std::size_t>(count));
+            std::iota(indices.begin(), indices.end(), begin);
+            const auto batch = to_device(ctx, source.load(indices));
+            accumulate(v.loss, model_.evaluate_loss(ctx, batch), static_cast<double>(count));
+            const HostMatrix s = model_.similarity(ctx, model_.encode_ecg(ctx, batch.ecg), model_.encode_text(ctx, batch.text));
+            for (Eigen::Index i = 0; i < s.rows(); ++i) {
+                Eigen::Index j;
+                s.row(i).maxCoeff(&j);
+                hits_e += j == i;
+                s.col(i).maxCoeff(&j);
+                hits_t += j == i;
+            }
+            v.pairs += count;
+        }
+        if (v.pairs == 0) fail("validation: the validation source has {} pairs; it needs at least 2", n);
+        scale(v.loss, 1.0 / static_cast<double>(v.pairs));
+        v.ecg_to_text_top1 = static_cast<double>(hits_e) / static_cast<double>(v.pairs);
+        v.text_to_ecg_top1 = static_cast<double>(hits_t) / static_cast<double>(v.pairs);
+        return v;
+    }
+
+    static void accumulate(LossValue& into, const LossValue& v, double weight) {
+        if (into.parts.empty())
+            for (auto& [k, x] : v.parts) into.parts.emplace_back(k, 0.0);
+        into.total += weight * v.total;
+        for (std::size_t i = 0; i < v.parts.size(); ++i) into.parts[i].second += weight * v.parts[i].second;
+    }
+    static void scale(LossValue& v, double s) {
+        v.total *= s;
+        for (auto& p : v.parts) p.second *= s;
+    }
+    static nlohmann::json parts_json(const LossValue& v) {
+        nlohmann::json j = nlohmann::json::object();
+        for (auto& [k, x] : v.parts) j[std::string(k)] = x;
+        return j;
+    }
+    static std::string parts_text(const LossValue& v) {
+        if (v.parts.size() < 2) return {};
+        std::string s = " (";
+        for (std::size_t i = 0; i < v.parts.size(); ++i) s += fmt::format("{}{} {:.3f}", i ? " " : "", v.parts[i].first, v.parts[i].second);
+        return s + ")";
+    }
+
+    Model& model_;
+    ReportTokenizer tokenizer_;
+    TrainerOptions options_;
+    AdamW<B> optimizer_;
+    std::function<ValidationReport(Context<B>&, std::int64_t)> validate_;
+    std::function<void(const ValidationReport&)> validation_hook_;
+    std::function<void(const StepReport&)> step_hook_;
+};
+
+}  // namespace fgclep
