@@ -220,8 +220,8 @@ TEST_CASE_TEMPLATE("compositions: Sequential, Residual, Named", T, float, double
 
 // --- one training step --------------------------------------------------------------------------------------------
 //
-// The FG-CLEP model itself arrives with a later issue; these two small models cover the same layers: a 1-D CNN
-// (the ECG encoder's building blocks) and an embedding + attention stack (the text side's).
+// Two small composed models: a 1-D CNN (the ECG encoder's building blocks) and an embedding + attention stack (the
+// text side's). The whole FgClep model's step is in test_cuda_fgclep.cpp.
 
 namespace {
 

@@ -125,7 +125,14 @@ TrainingState load_checkpoint(const std::filesystem::path& path, Context<B>& ctx
     } catch (const nlohmann::json::exception& e) {
         fail("'{}': the checkpoint's training_state is not valid JSON: {}", source, e.what());
     }
-    const std::int64_t optimizer_steps = std::stoll(field("optimizer_steps"));
+    std::int64_t optimizer_steps = 0;
+    try {
+        std::size_t used = 0;
+        optimizer_steps = std::stoll(field("optimizer_steps"), &used);
+        if (used != field("optimizer_steps").size()) throw std::invalid_argument("trailing characters");
+    } catch (const std::logic_error&) {
+        fail("'{}': the checkpoint's optimizer_steps '{}' is not an integer", source, field("optimizer_steps"));
+    }
 
     // Optimizer state in arena order, every name and shape checked before anything changes.
     const std::size_t n = static_cast<std::size_t>(arena.values().numel());
