@@ -1,14 +1,14 @@
 #!/usr/bin/python3
-"""Runs the PyTorch peer (shared/peers/torch_peer.py) and bench_encoders on the same ECG-encoder cases, batch,
-length, step count and thread count, one after the other, and prints seconds per step and the ratio
-PyTorch / fgclep (above 1: fgclep is faster).
+"""Runs the PyTorch peer (shared/peers/torch_peer.py) and bench_encoders on the same cases (ecg_infer, ecg_train,
+bert_train, fgclep_train), batch, ECG length, token sequence length, step count and thread count, one after the
+other, and prints seconds per step and the ratio PyTorch / fgclep (above 1: fgclep is faster).
 
 Usage:
   /usr/bin/python3 benchmarks/compare_peer.py BUILD_DIR/benchmarks/bench_encoders
-      [--peer ../shared/peers/torch_peer.py] [--threads 2] [--batch 16] [--len 5000] [--steps 3]
-      [--case ecg_infer,ecg_train] [--wait-policy active|passive] [--markdown]
+      [--peer ../shared/peers/torch_peer.py] [--threads 2] [--batch 16] [--len 5000] [--seq 64]
+      [--steps 3] [--case ecg_infer,ecg_train,bert_train,fgclep_train] [--wait-policy active|passive] [--markdown]
 
-The peer runs as `OMP_NUM_THREADS=T /usr/bin/python3 PEER --case ... --batch B --len L --steps S`; ours with
+The peer runs as `OMP_NUM_THREADS=T /usr/bin/python3 PEER --case ... --batch B --len L --seq Q --steps S`; ours with
 --threads T (and the same OMP_NUM_THREADS). Both time one warm-up step, then the mean of S steps.
 """
 import argparse
@@ -32,6 +32,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--len", type=int, default=5000)
+    ap.add_argument("--seq", type=int, default=64, help="token sequence length (bert_train, fgclep_train)")
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--case", default="ecg_infer,ecg_train")
     ap.add_argument("--wait-policy", choices=["active", "passive"],
@@ -42,7 +43,7 @@ def main():
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     if a.wait_policy:
         env["OMP_WAIT_POLICY"] = a.wait_policy
-    shape = ["--batch", str(a.batch), "--len", str(a.len), "--steps", str(a.steps)]
+    shape = ["--batch", str(a.batch), "--len", str(a.len), "--seq", str(a.seq), "--steps", str(a.steps)]
     ours = run([a.bench, "--threads", str(a.threads), "--case", a.case] + shape, env)
     peer_cases = ",".join(c for c in a.case.split(",") if not c.endswith("_folded"))
     theirs = run([a.python, a.peer, "--case", peer_cases] + shape, env)
@@ -52,7 +53,7 @@ def main():
     for case, r in ours.items():
         t = theirs.get(case) or theirs.get(case.replace("_folded", ""))  # the folded case against plain eval
         rows.append((case, r["s_per_step"], t["s_per_step"] if t else None))
-    setting = f"batch {a.batch}, len {a.len}, {a.steps} steps, {a.threads} threads"
+    setting = f"batch {a.batch}, len {a.len}, seq {a.seq}, {a.steps} steps, {a.threads} threads"
     if a.wait_policy:
         setting += f", OMP_WAIT_POLICY={a.wait_policy}"
     if a.markdown:
