@@ -263,3 +263,18 @@ TEST_CASE("objective errors name what is wrong") {
     bad.logit_scale = std::nan("");
     CHECK_THROWS_WITH(SigmoidLoss::impl<B>{bad}, doctest::Contains("SigmoidLoss needs finite initial values"));
 }
+
+TEST_CASE("an inference forward between a training forward and its backward changes nothing") {
+    using B = Cpu<double>;
+    Context<B> ctx;
+    Bound<ContrastiveObjective<SigmoidLoss, FnmLoss>, B> b(ctx);
+    const Tensor<B> e = test::random_tensor(ctx, Shape{5, 4}, 1), t = test::random_tensor(ctx, Shape{5, 4}, 2);
+    ctx.training = true;
+    b.objective.forward(ctx, e, t);
+    const auto plain = ctx.to_host(b.objective.backward(ctx).ecg);
+    b.objective.forward(ctx, e, t);
+    ctx.training = false;
+    b.objective.forward(ctx, test::random_tensor(ctx, Shape{3, 4}, 3), test::random_tensor(ctx, Shape{3, 4}, 4));
+    ctx.training = true;
+    CHECK(ctx.to_host(b.objective.backward(ctx).ecg) == plain);
+}

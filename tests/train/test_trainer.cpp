@@ -16,6 +16,8 @@ using namespace fgclep;
 
 namespace {
 
+std::size_t dtype_size_of(const std::string& dtype) { return io::dtype_size(dtype); }
+
 using Small = FgClep<ResNet1D18, Bert, SigmoidLoss, FnmLoss>;
 
 Small::Options small_options() {
@@ -381,6 +383,105 @@ TEST_CASE("trainer errors say what to change") {
     first.fit(ctx, eight);
     run.epochs = 3;
     Trainer second(model, small_tokenizer(), run);
-    CHECK_THROWS_WITH(second.fit(ctx, eight), doctest::Contains("was written by a run of 1 steps, but this run has 3"));
+    CHECK_THROWS_WITH(second.fit(ctx, eight), doctest::Contains("was written by a run with epochs = 1, but this run has epochs = 3"));
+    run.epochs = 1;
+    run.optimizer.lr = 5e-4;
+    Trainer third(model, small_tokenizer(), run);
+    CHECK_THROWS_WITH(third.fit(ctx, eight), doctest::Contains("lr = 0.001, but this run has lr = 0.0005"));
+    // The same number of steps laid out differently (one step of 2 x 4 pairs vs one of 4 x 2) is refused too.
+    run.optimizer.lr = 1e-3;
+    run.batch_size = 2;
+    run.accumulation_steps = 4;
+    Trainer fourth(model, small_tokenizer(), run);
+    CHECK_THROWS_WITH(fourth.fit(ctx, eight), doctest::Contains("batch_size = 4, but this run has batch_size = 2"));
+    auto stop_early = small_run(dir);
+    stop_early.checkpoint_dir.clear();
+    stop_early.max_steps = 1;
+    CHECK_THROWS_WITH(Trainer(model, small_tokenizer(), stop_early), doctest::Contains("max_steps stops a run part-way"));
     std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("checkpoints with consistent checksums but inconsistent contents are refused, not trusted") {
+    auto pairs = small_pairs(8);
+    const auto dir = fresh_dir("tampered");
+    Context<Cpu<float>> ctx;
+    Small model(small_options(), 1);
+    auto opts = small_run(dir);
+    opts.epochs = 1;
+    Trainer trainer(model, small_tokenizer(), opts);
+    trainer.fit(ctx, pairs);
+    const auto good_path = *latest_checkpoint(opts.checkpoint_dir);
+    const auto good = io::SafetensorsFile::read(good_path);
+    AdamW<Cpu<float>> optimizer(model.arena());
+
+    // Rewrites the checkpoint with `edit` applied to one tensor; `resum` recomputes the checksum (a forged file).
+    auto rewrite = [&](const std::string& target, const std::string& dtype, const Shape& shape, bool resum) {
+        io::SafetensorsWriter w;
+        for (const auto& name : good.names()) {
+            const auto bytes = good.bytes(name);
+            if (name == target) {
+                std::vector<char> data(dtype_size_of(dtype) * static_cast<std::size_t>(shape.numel()), 0);
+                std::memcpy(data.data(), bytes.data(), std::min(data.size(), bytes.size()));
+                w.add_raw(name, dtype, shape, data.data(), data.size());
+            } else {
+                w.add_raw(name, good.entry(name).dtype, good.shape(name), bytes.data(), bytes.size());
+            }
+        }
+        for (const auto& [k, v] : good.metadata()) w.metadata(k, v);
+        if (resum) w.metadata("crc32", detail::checkpoint_crc(w.content_crc32(), w.metadata()));
+        const auto path = dir / "edited.safetensors";
+        w.write(path);
+        return path;
+    };
+    // A dtype changed in the header, the bytes untouched: the checksum catches it.
+    CHECK_THROWS_WITH(load_checkpoint(rewrite("sigmoid_loss.logit_bias", "I32", Shape{}, false), ctx, model.arena(), optimizer),
+                      doctest::Contains("is corrupt"));
+    // A step count of the wrong shape in a file whose checksum was recomputed.
+    CHECK_THROWS_WITH(load_checkpoint(rewrite("optimizer.step.proj_t.0.weight", "I64", Shape{1}, true), ctx, model.arena(), optimizer),
+                      doctest::Contains("must be a 0-d I64 tensor"));
+
+    // The training state is covered by the checksum ...
+    {
+        io::SafetensorsWriter w;
+        for (const auto& name : good.names())
+            w.add_raw(name, good.entry(name).dtype, good.shape(name), good.bytes(name).data(), good.bytes(name).size());
+        for (const auto& [k, v] : good.metadata()) w.metadata(k, v);
+        auto state = nlohmann::json::parse(good.metadata().at("training_state"));
+        state["batch_in_epoch"] = 1000000;
+        w.metadata("training_state", state.dump());
+        w.write(dir / "state.safetensors");
+        CHECK_THROWS_WITH(load_checkpoint(dir / "state.safetensors", ctx, model.arena(), optimizer), doctest::Contains("is corrupt"));
+        // ... and a forged but consistent-looking one is checked against the run before training touches it.
+        w.metadata("crc32", detail::checkpoint_crc(w.content_crc32(), w.metadata()));
+        std::filesystem::remove_all(opts.checkpoint_dir);
+        std::filesystem::create_directories(opts.checkpoint_dir);
+        w.write(checkpoint_path(opts.checkpoint_dir, 1));
+        Trainer again(model, small_tokenizer(), opts);
+        CHECK_THROWS_WITH(again.fit(ctx, pairs), doctest::Contains("inconsistent with a run of 1 steps per epoch"));
+        // Malformed values in the training state.
+        state["batch_in_epoch"] = 0;
+        state["step"] = 1.5;
+        w.metadata("training_state", state.dump());
+        w.metadata("crc32", detail::checkpoint_crc(w.content_crc32(), w.metadata()));
+        w.write(dir / "float.safetensors");
+        CHECK_THROWS_WITH(load_checkpoint(dir / "float.safetensors", ctx, model.arena(), optimizer),
+                          doctest::Contains("'step' must be an integer >= 0, got 1.5"));
+    }
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("validation covers every pair: a last batch of one joins the batch before it") {
+    auto pairs = small_pairs(8);
+    auto held_out = small_pairs(9, 77);  // batches of 4 and 5
+    Context<Cpu<float>> ctx;
+    Small model(small_options(), 1);
+    auto opts = small_run(fresh_dir("validation9"));
+    opts.checkpoint_dir.clear();
+    opts.log_path.clear();
+    opts.epochs = 1;
+    Trainer trainer(model, small_tokenizer(), opts);
+    trainer.set_validation(held_out);
+    const TrainResult r = trainer.fit(ctx, pairs);
+    REQUIRE(r.validations.size() == 1);
+    CHECK(r.validations[0].pairs == 9);
 }

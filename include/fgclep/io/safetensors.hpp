@@ -43,6 +43,16 @@ constexpr std::string_view dtype_of() {
     else static_assert(sizeof(E) == 0, "fgclep: no safetensors dtype for this element type");
 }
 
+namespace detail {
+inline void crc_entry(Crc32& crc, const std::string& name, const std::string& dtype, const Shape& shape,
+                      const char* data, std::size_t size) {
+    crc.update(name.data(), name.size() + 1);  // with the terminating NUL: "ab"+"c" differs from "a"+"bc"
+    crc.update(dtype.data(), dtype.size() + 1);
+    for (auto d : shape) crc.update(&d, sizeof(d));
+    crc.update(data, size);
+}
+}  // namespace detail
+
 class SafetensorsFile {
 public:
     struct Entry {
@@ -85,7 +95,10 @@ public:
                 Entry e;
                 e.dtype = value.at("dtype").get<std::string>();
                 try {
-                    for (auto d : value.at("shape")) e.shape.push_back(d.get<std::int64_t>());
+                    for (auto d : value.at("shape")) {
+                        if (!d.is_number_integer()) fail("dimension {} is not an integer", d.dump());
+                        e.shape.push_back(d.get<std::int64_t>());
+                    }
                 } catch (const Error& bad) {  // negative, too many or overflowing dimensions
                     fail("'{}': tensor '{}' has an invalid shape: {}", f.source_, name, bad.what());
                 }
@@ -124,14 +137,11 @@ public:
     Shape shape(const std::string& name) const { return entry(name).shape; }
     const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
-    // CRC-32 over every tensor's name and bytes, in name order: equal to the writer's content_crc32() for the
-    // same tensors. Checkpoints record it in their metadata to detect corruption on disk.
+    // CRC-32 over every tensor's name, dtype, shape and bytes, in name order: equal to the writer's
+    // content_crc32() for the same tensors. Checkpoints record it to detect corruption on disk.
     std::uint32_t content_crc32() const {
         Crc32 crc;
-        for (const auto& [name, e] : entries_) {
-            crc.update(name.data(), name.size());
-            crc.update(data_.data() + e.begin, e.end - e.begin);
-        }
+        for (const auto& [name, e] : entries_) detail::crc_entry(crc, name, e.dtype, e.shape, data_.data() + e.begin, e.end - e.begin);
         return crc.value();
     }
 
@@ -194,12 +204,10 @@ public:
         std::map<std::string, const Item*> sorted;
         for (auto& it : items_) sorted[it.name] = &it;
         Crc32 crc;
-        for (auto& [name, it] : sorted) {
-            crc.update(name.data(), name.size());
-            crc.update(it->data.data(), it->data.size());
-        }
+        for (auto& [name, it] : sorted) detail::crc_entry(crc, name, it->dtype, it->shape, it->data.data(), it->data.size());
         return crc.value();
     }
+    const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
     void write(const std::filesystem::path& path) const {
         nlohmann::json header = nlohmann::json::object();

@@ -116,15 +116,16 @@ struct ContrastiveObjective<Losses...>::impl : Module {
             fail("expected ECG and text embeddings of the same shape (N, P), got {} and {}", ecg.shape(), text.shape());
         if (ecg.size(0) < 1) fail("the batch is empty");
         PairBatch batch;
-        batch.ecg = detail::normalize_rows(detail::download_matrix(ctx, ecg), ecg_norms_);
-        batch.text = detail::normalize_rows(detail::download_matrix(ctx, text), text_norms_);
+        std::vector<double> ecg_norms, text_norms, feature_norms;
+        batch.ecg = detail::normalize_rows(detail::download_matrix(ctx, ecg), ecg_norms);
+        batch.text = detail::normalize_rows(detail::download_matrix(ctx, text), text_norms);
         batch.cos = batch.ecg * batch.text.transpose();
         batch.text_cos = batch.text * batch.text.transpose();
         if (uses_text_features()) {
             if (!features.defined() || features.shape().rank() != 2 || features.size(0) != ecg.size(0))
                 fail("a loss uses the pooled text features, so they must be given as (N, H) with N = {}; got {}",
                      ecg.size(0), features.defined() ? features.shape() : Shape{});
-            batch.features = detail::normalize_rows(detail::download_matrix(ctx, features), feature_norms_);
+            batch.features = detail::normalize_rows(detail::download_matrix(ctx, features), feature_norms);
             batch.feature_cos = batch.features * batch.features.transpose();
         }
         LossValue value;
@@ -133,7 +134,12 @@ struct ContrastiveObjective<Losses...>::impl : Module {
             value.parts.emplace_back(key, v);
             value.total += loss.weight() * v;
         });
-        if (ctx.training) batch_ = std::move(batch);
+        if (ctx.training) {  // an inference forward leaves the state of the last training forward alone
+            batch_ = std::move(batch);
+            ecg_norms_ = std::move(ecg_norms);
+            text_norms_ = std::move(text_norms);
+            feature_norms_ = std::move(feature_norms);
+        }
         return value;
     }
 

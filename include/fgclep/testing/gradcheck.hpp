@@ -214,6 +214,7 @@ GradcheckResult gradcheck_scalar(ParameterArena<Cpu<double>>& arena, Context<Cpu
         B::upload(ctx.state, arena.buffer_values().data(), buffers0.data(), buffers0.size());
         for (std::size_t i = 0; i < counters0.size(); ++i) arena.counters()[i].counter->value = counters0[i];
     };
+    const std::vector<double> grads_before = ctx.to_host(arena.grads());  // given back at the end
     std::vector<double> g0(static_cast<std::size_t>(arena.grads().numel()));
     for (auto& v : g0) v = rng.normal();
     B::upload(ctx.state, arena.grads().data(), g0.data(), g0.size());
@@ -281,6 +282,7 @@ GradcheckResult gradcheck_scalar(ParameterArena<Cpu<double>>& arena, Context<Cpu
             return grads[at] - g0[at];
         });
     }
+    B::upload(ctx.state, arena.grads().data(), grads_before.data(), grads_before.size());
     return result;
 }
 

@@ -20,7 +20,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <climits>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <regex>
 #include <string>
@@ -28,7 +30,7 @@
 
 namespace fgclep {
 
-// Where a training run stands.
+// Where a training run stands, and the layout of the run it belongs to (a resume checks it matches).
 struct TrainingState {
     std::int64_t step = 0;            // optimizer steps completed (the next step's schedule index)
     std::int64_t epoch = 0;           // the epoch in progress (0-based)
@@ -38,6 +40,9 @@ struct TrainingState {
     std::uint64_t data_seed = 0;      // the data order of epoch e is a function of (data_seed, e)
     std::uint64_t rng_seed = 0, rng_offset = 0;  // Context::seed / offset: dropout's random stream
     WarmupCosine schedule{};
+    // The run's layout: pairs in the source, pairs per micro-batch, micro-batches per step, epochs, shuffling.
+    std::int64_t pairs = 0, batch_size = 0, accumulation_steps = 1, epochs = 0;
+    bool shuffle = true;
 
     nlohmann::json to_json() const {
         return {{"step", step},
@@ -52,29 +57,79 @@ struct TrainingState {
                  {{"base_lr", schedule.base_lr},
                   {"warmup_steps", schedule.warmup_steps},
                   {"total_steps", schedule.total_steps},
-                  {"min_lr", schedule.min_lr}}}};
+                  {"min_lr", schedule.min_lr}}},
+                {"layout",
+                 {{"pairs", pairs},
+                  {"batch_size", batch_size},
+                  {"accumulation_steps", accumulation_steps},
+                  {"epochs", epochs},
+                  {"shuffle", shuffle}}}};
     }
     static TrainingState from_json(const nlohmann::json& j, const std::string& source) {
+        auto bad = [&](const std::string& what) -> void {
+            fail("'{}': the checkpoint's training_state is malformed: {}", source, what);
+        };
+        auto object = [&](const nlohmann::json& o, const char* key) -> const nlohmann::json& {
+            if (!o.is_object() || !o.contains(key)) bad(fmt::format("'{}' is missing", key));
+            return o.at(key);
+        };
+        auto count = [&](const nlohmann::json& o, const char* key) {
+            const auto& v = object(o, key);
+            if (!v.is_number_integer() || (v.is_number_unsigned() ? v.get<std::uint64_t>() > std::uint64_t(INT64_MAX) : v.get<std::int64_t>() < 0))
+                bad(fmt::format("'{}' must be an integer >= 0, got {}", key, v.dump()));
+            return v.get<std::int64_t>();
+        };
+        auto seed = [&](const nlohmann::json& o, const char* key) {
+            const auto& v = object(o, key);
+            if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<std::int64_t>() >= 0))
+                bad(fmt::format("'{}' must be an unsigned integer, got {}", key, v.dump()));
+            return v.get<std::uint64_t>();
+        };
+        auto real = [&](const nlohmann::json& o, const char* key) {
+            const auto& v = object(o, key);
+            if (!v.is_number()) bad(fmt::format("'{}' must be a number, got {}", key, v.dump()));
+            return v.get<double>();
+        };
+        TrainingState s;
+        s.step = count(j, "step");
+        s.epoch = count(j, "epoch");
+        s.batch_in_epoch = count(j, "batch_in_epoch");
+        s.samples_seen = count(j, "samples_seen");
+        s.skipped_steps = count(j, "skipped_steps");
+        s.data_seed = seed(j, "data_seed");
+        s.rng_seed = seed(j, "rng_seed");
+        s.rng_offset = seed(j, "rng_offset");
+        const auto& k = object(j, "schedule");
+        s.schedule = {real(k, "base_lr"), count(k, "warmup_steps"), count(k, "total_steps"), real(k, "min_lr")};
+        const auto& l = object(j, "layout");
+        s.pairs = count(l, "pairs");
+        s.batch_size = count(l, "batch_size");
+        s.accumulation_steps = count(l, "accumulation_steps");
+        s.epochs = count(l, "epochs");
+        if (!object(l, "shuffle").is_boolean()) bad("'shuffle' must be true or false");
+        s.shuffle = l.at("shuffle").get<bool>();
         try {
-            TrainingState s;
-            s.step = j.at("step").get<std::int64_t>();
-            s.epoch = j.at("epoch").get<std::int64_t>();
-            s.batch_in_epoch = j.at("batch_in_epoch").get<std::int64_t>();
-            s.samples_seen = j.at("samples_seen").get<std::int64_t>();
-            s.skipped_steps = j.at("skipped_steps").get<std::int64_t>();
-            s.data_seed = j.at("data_seed").get<std::uint64_t>();
-            s.rng_seed = j.at("rng_seed").get<std::uint64_t>();
-            s.rng_offset = j.at("rng_offset").get<std::uint64_t>();
-            const auto& k = j.at("schedule");
-            s.schedule = {k.at("base_lr").get<double>(), k.at("warmup_steps").get<std::int64_t>(),
-                          k.at("total_steps").get<std::int64_t>(), k.at("min_lr").get<double>()};
-            if (s.step < 0 || s.epoch < 0 || s.batch_in_epoch < 0) fail("negative counters");
-            return s;
-        } catch (const std::exception& e) {
-            fail("'{}': the checkpoint's training_state is malformed: {}", source, e.what());
+            s.schedule.validate();
+        } catch (const Error& e) {
+            bad(e.what());
         }
+        return s;
     }
 };
+
+namespace detail {
+// The checksum a checkpoint records: its tensors (names, dtypes, shapes, bytes) and every other metadata entry.
+inline std::string checkpoint_crc(std::uint32_t content_crc, const std::map<std::string, std::string>& metadata) {
+    io::Crc32 crc;
+    crc.update(&content_crc, sizeof(content_crc));
+    for (const auto& [key, value] : metadata)
+        if (key != "crc32") {
+            crc.update(key.data(), key.size() + 1);
+            crc.update(value.data(), value.size() + 1);
+        }
+    return std::to_string(crc.value());
+}
+}  // namespace detail
 
 // Writes model, optimizer and state to `path` atomically.
 template <Backend B>
@@ -97,7 +152,7 @@ void save_checkpoint(const std::filesystem::path& path, Context<B>& ctx, const P
     writer.metadata("dtype", std::string(io::dtype_of<T>()));
     writer.metadata("optimizer_steps", std::to_string(optimizer.step_count()));
     writer.metadata("training_state", state.to_json().dump());
-    writer.metadata("crc32", std::to_string(writer.content_crc32()));
+    writer.metadata("crc32", detail::checkpoint_crc(writer.content_crc32(), writer.metadata()));
     writer.write(path);
 }
 
@@ -117,14 +172,15 @@ TrainingState load_checkpoint(const std::filesystem::path& path, Context<B>& ctx
     if (field("format") != "fgclep.checkpoint")
         fail("'{}' is not an fgclep training checkpoint (format '{}')", source, field("format"));
     if (field("version") != "1") fail("'{}': checkpoint version {} is not supported (this build reads 1)", source, field("version"));
-    if (std::to_string(f.content_crc32()) != field("crc32"))
-        fail("'{}' is corrupt: its tensor bytes do not match the checksum recorded when it was written", source);
-    TrainingState state;
+    if (detail::checkpoint_crc(f.content_crc32(), meta) != field("crc32"))
+        fail("'{}' is corrupt: its contents do not match the checksum recorded when it was written", source);
+    nlohmann::json state_json;
     try {
-        state = TrainingState::from_json(nlohmann::json::parse(field("training_state")), source);
+        state_json = nlohmann::json::parse(field("training_state"));
     } catch (const nlohmann::json::exception& e) {
         fail("'{}': the checkpoint's training_state is not valid JSON: {}", source, e.what());
     }
+    const TrainingState state = TrainingState::from_json(state_json, source);
     std::int64_t optimizer_steps = 0;
     try {
         std::size_t used = 0;
@@ -149,7 +205,9 @@ TrainingState load_checkpoint(const std::filesystem::path& path, Context<B>& ctx
         }
         const std::string key = "optimizer.step." + e.name;
         if (!f.contains(key)) fail("'{}' has no optimizer step count '{}'", source, key);
-        steps.push_back(f.get<std::int64_t>(key).at(0));
+        if (!(f.shape(key) == Shape{}) || f.entry(key).dtype != "I64")
+            fail("'{}': '{}' must be a 0-d I64 tensor, got dtype {} and shape {}", source, key, f.entry(key).dtype, f.shape(key));
+        steps.push_back(f.get<std::int64_t>(key)[0]);
     }
     // All or nothing: keep the current values to put back if the optimizer rejects its state.
     const std::vector<T> values0 = ctx.to_host(arena.values()), buffers0 = ctx.to_host(arena.buffer_values());

@@ -65,6 +65,9 @@ struct TrainerOptions {
         if (max_steps < 0 || checkpoint_every < 0 || validate_every < 0)
             fail("Trainer: max_steps, checkpoint_every and validate_every must be >= 0");
         if (keep_checkpoints < 1) fail("Trainer: keep_checkpoints must be >= 1, got {}", keep_checkpoints);
+        if (max_steps > 0 && checkpoint_dir.empty())
+            fail("Trainer: max_steps stops a run part-way and its progress is kept only in a checkpoint; set "
+                 "checkpoint_dir (or use epochs to train less)");
     }
 };
 
@@ -142,16 +145,26 @@ public:
         state.data_seed = options_.seed;
         state.rng_seed = options_.seed;
         state.schedule = WarmupCosine::from_fraction(options_.optimizer.lr, total_steps, options_.warmup_fraction, options_.min_lr);
+        state.pairs = n;
+        state.batch_size = options_.batch_size;
+        state.accumulation_steps = options_.accumulation_steps;
+        state.epochs = options_.epochs;
+        state.shuffle = options_.shuffle;
         JsonLinesLog log = options_.log_path.empty() ? JsonLinesLog() : JsonLinesLog(options_.log_path);
         ProgressReporter progress(options_.progress);
 
         if (options_.resume && !options_.checkpoint_dir.empty())
             if (auto latest = latest_checkpoint(options_.checkpoint_dir)) {
-                state = load_checkpoint(*latest, ctx, model_.arena(), optimizer_);
-                if (state.schedule.total_steps != total_steps)
-                    fail("'{}' was written by a run of {} steps, but this run has {} (different data size, batch size, "
-                         "accumulation or epochs); resume with the same settings, or start a new checkpoint_dir",
-                         latest->string(), state.schedule.total_steps, total_steps);
+                const TrainingState expected = state;
+                try {
+                    state = load_checkpoint(*latest, ctx, model_.arena(), optimizer_);
+                } catch (const Error& e) {
+                    const auto all = list_checkpoints(options_.checkpoint_dir);
+                    if (all.size() < 2) throw;
+                    fail("{}\n(the previous checkpoint is '{}': move the broken one away to resume from it)", e.what(),
+                         all[all.size() - 2].string());
+                }
+                check_resumable(*latest, state, expected, steps_per_epoch);
                 result.resumed = true;
                 progress.message(fmt::format("resuming from {} (step {} of {})", latest->string(), state.step, total_steps));
                 log.write("resume", {{"checkpoint", latest->string()}, {"step", state.step}});
@@ -285,14 +298,43 @@ public:
     }
 
 private:
+    // A checkpoint continues this run only if the run is laid out the same way; otherwise the data order, the
+    // schedule or the position in an epoch would silently mean something else.
+    void check_resumable(const std::filesystem::path& path, const TrainingState& got, const TrainingState& want,
+                         std::int64_t steps_per_epoch) const {
+        auto differs = [&](const char* what, const auto& was, const auto& now) {
+            fail("'{}' was written by a run with {} = {}, but this run has {} = {}; resume with the same settings, or "
+                 "start a new checkpoint_dir",
+                 path.string(), what, was, what, now);
+        };
+        if (got.pairs != want.pairs) differs("pairs in the source", got.pairs, want.pairs);
+        if (got.batch_size != want.batch_size) differs("batch_size", got.batch_size, want.batch_size);
+        if (got.accumulation_steps != want.accumulation_steps) differs("accumulation_steps", got.accumulation_steps, want.accumulation_steps);
+        if (got.epochs != want.epochs) differs("epochs", got.epochs, want.epochs);
+        if (got.shuffle != want.shuffle) differs("shuffle", got.shuffle, want.shuffle);
+        if (got.data_seed != want.data_seed) differs("seed", got.data_seed, want.data_seed);
+        if (got.schedule.base_lr != want.schedule.base_lr) differs("lr", got.schedule.base_lr, want.schedule.base_lr);
+        if (got.schedule.warmup_steps != want.schedule.warmup_steps) differs("warm-up steps", got.schedule.warmup_steps, want.schedule.warmup_steps);
+        if (got.schedule.total_steps != want.schedule.total_steps) differs("total steps", got.schedule.total_steps, want.schedule.total_steps);
+        if (got.schedule.min_lr != want.schedule.min_lr) differs("min_lr", got.schedule.min_lr, want.schedule.min_lr);
+        const std::int64_t micro_per_epoch = steps_per_epoch * want.accumulation_steps;
+        if (got.batch_in_epoch >= micro_per_epoch || got.batch_in_epoch % want.accumulation_steps != 0 ||
+            got.step != got.epoch * steps_per_epoch + got.batch_in_epoch / want.accumulation_steps || got.step > want.schedule.total_steps)
+            fail("'{}': its position (step {}, epoch {}, micro-batch {} of the epoch) is inconsistent with a run of {} "
+                 "steps per epoch",
+                 path.string(), got.step, got.epoch, got.batch_in_epoch, steps_per_epoch);
+    }
+
     template <class Source>
     ValidationReport run_validation(Context<B>& ctx, Source& source, std::int64_t step) {
         ValidationReport v;
         v.step = step;
         const std::int64_t n = static_cast<std::int64_t>(source.size());
         std::int64_t hits_e = 0, hits_t = 0;
-        for (std::int64_t begin = 0; begin + 2 <= n; begin += options_.batch_size) {
-            const std::int64_t count = std::min(options_.batch_size, n - begin);
+        for (std::int64_t begin = 0; begin < n;) {
+            // Batches of batch_size; a last batch of one pair (no negatives) joins the one before it.
+            std::int64_t count = std::min(options_.batch_size, n - begin);
+            if (n - begin - count == 1) ++count;
             if (count < 2) break;
             std::vector<std::int64_t> indices(static_cast<std::size_t>(count));
             std::iota(indices.begin(), indices.end(), begin);
@@ -307,6 +349,7 @@ private:
                 hits_t += j == i;
             }
             v.pairs += count;
+            begin += count;
         }
         if (v.pairs == 0) fail("validation: the validation source has {} pairs; it needs at least 2", n);
         scale(v.loss, 1.0 / static_cast<double>(v.pairs));
