@@ -66,13 +66,15 @@
 #include "fgclep/models/resnet1d.hpp"
 #include "fgclep/models/text_encoder.hpp"
 
-// optim: AdamW over the parameter arena, learning-rate schedules, gradient clipping
+// loss: the contrastive losses (sigmoid, FNM, InfoNCE) and the objective that combines them
 #include "fgclep/loss/contrastive_loss.hpp"
 #include "fgclep/loss/fnm.hpp"
 #include "fgclep/loss/infonce.hpp"
 #include "fgclep/loss/objective.hpp"
 #include "fgclep/loss/pair_batch.hpp"
 #include "fgclep/loss/sigmoid.hpp"
+
+// optim: AdamW over the parameter arena, learning-rate schedules, gradient clipping
 #include "fgclep/optim/adamw.hpp"
 #include "fgclep/optim/clip.hpp"
 #include "fgclep/optim/schedule.hpp"
@@ -85,10 +87,39 @@
 #include "fgclep/io/torch_checkpoint.hpp"
 
 // text: the WordPiece (BERT) tokenizer; needs utf8proc, which fgclep::fgclep links
+#include "fgclep/text/report_tokenizer.hpp"
+#include "fgclep/text/wordpiece.hpp"
+
+// train: pair sources, the Trainer, checkpoints, progress and the run log
 #include "fgclep/train/checkpoint.hpp"
 #include "fgclep/train/pair_source.hpp"
 #include "fgclep/train/progress.hpp"
 #include "fgclep/train/run_log.hpp"
 #include "fgclep/train/trainer.hpp"
-#include "fgclep/text/report_tokenizer.hpp"
-#include "fgclep/text/wordpiece.hpp"
+
+// data: WFDB and MATLAB v4 readers, the datasets as PhysioNet ships them, preprocessing, streaming batches
+#include "fgclep/data/batch_stream.hpp"
+#include "fgclep/data/crop_pad.hpp"
+#include "fgclep/data/csv.hpp"
+#include "fgclep/data/dataset.hpp"
+#include "fgclep/data/datasets/benchmark_split.hpp"
+#include "fgclep/data/datasets/chapman.hpp"
+#include "fgclep/data/datasets/common.hpp"
+#include "fgclep/data/datasets/cpsc2018.hpp"
+#include "fgclep/data/datasets/mimic_iv_ecg.hpp"
+#include "fgclep/data/datasets/ptbxl.hpp"
+#include "fgclep/data/ecg_record.hpp"
+#include "fgclep/data/lead_order.hpp"
+#include "fgclep/data/load_issues.hpp"
+#include "fgclep/data/mat_v4.hpp"
+#include "fgclep/data/nan_policy.hpp"
+#include "fgclep/data/normalize.hpp"
+#include "fgclep/data/preprocess.hpp"
+#include "fgclep/data/record_cache.hpp"
+#include "fgclep/data/record_source.hpp"
+#include "fgclep/data/report_cleaning.hpp"
+#include "fgclep/data/resample.hpp"
+#include "fgclep/data/wfdb_formats.hpp"
+#include "fgclep/data/wfdb_header.hpp"
+#include "fgclep/data/wfdb_reader.hpp"
+#include "fgclep/data/wfdb_writer.hpp"

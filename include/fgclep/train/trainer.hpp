@@ -206,9 +206,23 @@ public:
             result.validations.push_back(std::move(v));
         };
 
+        std::int64_t prefetched_epoch = -1, order_epoch = -1;
+        std::vector<std::int64_t> order;
         while (state.step < total_steps) {
             if (options_.max_steps > 0 && state.step - first_step >= options_.max_steps) break;
-            const std::vector<std::int64_t> order = epoch_order(n, state.data_seed, state.epoch);
+            if (order_epoch != state.epoch) {  // one shuffle per epoch, not per step (800k indices)
+                order = epoch_order(n, state.data_seed, state.epoch);
+                order_epoch = state.epoch;
+            }
+            // A source that loads ahead (data::BatchStream) learns the rest of this epoch's order; the order and
+            // the batches stay the trainer's, so resuming is unchanged.
+            if constexpr (requires(std::span<const std::int64_t> s, std::int64_t b) { source.prefetch(s, b); })
+                if (prefetched_epoch != state.epoch) {
+                    prefetched_epoch = state.epoch;
+                    const std::int64_t begin = state.batch_in_epoch * options_.batch_size, end = steps_per_epoch * per_step;
+                    source.prefetch(std::span<const std::int64_t>(order.data() + begin, static_cast<std::size_t>(end - begin)),
+                                    options_.batch_size);
+                }
             StepReport report;
             report.epoch = state.epoch;
             report.total_steps = total_steps;

@@ -1,0 +1,148 @@
+#pragma once
+// MIMIC-IV-ECG (PhysioNet mimic-iv-ecg 1.0) as it ships: ECG–report pairs for pre-training.
+//
+//   <root>/record_list.csv          subject_id,study_id,file_name,ecg_time,path   (path: files/p1000/p10000032/
+//                                   s40689238/40689238, the WFDB record without extension)
+//   <root>/machine_measurements.csv subject_id,study_id,cart_id,ecg_time,report_0..report_17,bandwidth,...
+//   <root>/files/pXXXX/pXXXXXXXX/sYYYYYYYY/YYYYYYYY.{hea,dat}
+//
+//   EcgDataset d = load_mimic_iv_ecg("/data/mimic-iv-ecg", {.check_files = true});
+//   d.report(0);   // "sinus rhythm. possible right atrial abnormality. borderline ecg."
+//
+// An ECG and its report are paired by subject_id + study_id (study ids alone are unique in 1.0, but the pair is
+// what identifies a study). Reports are cleaned by clean_mimic_report (report_cleaning.hpp). Entries come in
+// record_list.csv order. What is skipped is counted in EcgDataset::issues under these kinds:
+//   "short report"            report row with fewer than min_words words (the reference keeps 771,693 of 800,035)
+//   "report without waveform" report row whose study is not in record_list.csv
+//   "waveform without report" record_list row whose study has no machine_measurements row
+//   "duplicate study"         a second row for the same subject+study in either file (the first one is kept)
+//   "malformed row"           a subject_id/study_id that is not an integer, or an empty path
+//   "missing header file"     check_files: <root>/<path>.hea does not exist
+// A waveform whose only report was too short is counted once, as "short report".
+#include "fgclep/data/csv.hpp"
+#include "fgclep/data/dataset.hpp"
+#include "fgclep/data/datasets/common.hpp"
+#include "fgclep/data/report_cleaning.hpp"
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace fgclep::data {
+
+struct MimicIvEcgOptions {
+    std::int64_t min_words = 4;     // reports with fewer words are skipped ("short report")
+    std::int64_t limit = -1;        // keep at most this many pairs (the first in record_list order); -1: all
+    bool check_files = false;       // stat each record's .hea (800,000 stats: seconds on a local disk)
+    std::string record_list = "record_list.csv";                // relative to the root, or absolute
+    std::string machine_measurements = "machine_measurements.csv";
+};
+
+inline EcgDataset load_mimic_iv_ecg(const std::filesystem::path& root, const MimicIvEcgOptions& options = {}) {
+    namespace fs = std::filesystem;
+    EcgDataset out;
+    out.name = "mimic-iv-ecg";
+    out.root = root;
+    const auto key_of = [](std::int64_t subject, std::int64_t study) {
+        return (static_cast<std::uint64_t>(subject) << 32) ^ static_cast<std::uint64_t>(study);
+    };
+
+    // record_list.csv first: its index (800,000 short paths) is what the reports are then streamed into, so a
+    // report string is stored once, in its entry.
+    std::unordered_map<std::uint64_t, std::size_t> entry_of;
+    {
+        CsvReader csv(root / options.record_list);
+        const std::size_t subject_col = csv.column("subject_id"), study_col = csv.column("study_id"),
+                          path_col = csv.column("path");
+        while (csv.next()) {
+            const auto subject = dataset_detail::parse_integer(csv.field(subject_col));
+            const auto study = dataset_detail::parse_integer(csv.field(study_col));
+            const std::string_view path = dataset_detail::trim(csv.field(path_col));
+            if (!subject || !study || path.empty()) {
+                out.issues.add("malformed row", csv.where() + ": subject_id, study_id or path is not valid");
+                continue;
+            }
+            if (!entry_of.emplace(key_of(*subject, *study), out.entries.size()).second) {
+                out.issues.add("duplicate study", fmt::format("{}: subject {} study {} listed again", csv.where(),
+                                                              *subject, *study));
+                continue;
+            }
+            DatasetEntry e;
+            e.id = std::to_string(*study);
+            e.record = fs::path(std::string(path));
+            e.subject = *subject;
+            out.entries.push_back(std::move(e));
+        }
+    }
+
+    std::vector<char> has_report(out.entries.size(), 0), short_report(out.entries.size(), 0);
+    {
+        CsvReader csv(root / options.machine_measurements);
+        const std::size_t subject_col = csv.column("subject_id"), study_col = csv.column("study_id");
+        std::array<std::size_t, 18> report_cols;
+        for (std::size_t i = 0; i < report_cols.size(); ++i) report_cols[i] = csv.column(fmt::format("report_{}", i));
+        std::array<std::string_view, 18> fields;
+        while (csv.next()) {
+            const auto subject = dataset_detail::parse_integer(csv.field(subject_col));
+            const auto study = dataset_detail::parse_integer(csv.field(study_col));
+            if (!subject || !study) {
+                out.issues.add("malformed row", csv.where() + ": subject_id or study_id is not an integer");
+                continue;
+            }
+            const auto it = entry_of.find(key_of(*subject, *study));
+            for (std::size_t i = 0; i < fields.size(); ++i) fields[i] = csv.field(report_cols[i]);
+            CleanedReport report = clean_mimic_report(fields);
+            if (report.words < options.min_words) {
+                out.issues.add("short report", fmt::format("{}: subject {} study {}: '{}' has {} words", csv.where(),
+                                                           *subject, *study, report.text, report.words));
+                if (it != entry_of.end()) short_report[it->second] = 1;
+                continue;
+            }
+            if (it == entry_of.end()) {
+                out.issues.add("report without waveform",
+                               fmt::format("{}: subject {} study {} is not in {}", csv.where(), *subject, *study,
+                                           options.record_list));
+                continue;
+            }
+            if (has_report[it->second]) {
+                out.issues.add("duplicate study",
+                               fmt::format("{}: a second report for subject {} study {}", csv.where(), *subject,
+                                           *study));
+                continue;
+            }
+            has_report[it->second] = 1;
+            out.entries[it->second].report = std::move(report.text);
+        }
+    }
+
+    std::vector<DatasetEntry> kept;
+    for (std::size_t i = 0; i < out.entries.size(); ++i) {
+        DatasetEntry& e = out.entries[i];
+        if (!has_report[i]) {
+            if (!short_report[i])
+                out.issues.add("waveform without report",
+                               fmt::format("{} (subject {} study {}) has no row in {}", e.record.string(), e.subject,
+                                           e.id, options.machine_measurements));
+            continue;
+        }
+        // Past the limit: not kept, not a problem either (the other files are still checked for pairing).
+        if (options.limit >= 0 && static_cast<std::int64_t>(kept.size()) >= options.limit) continue;
+        if (options.check_files) {
+            std::error_code ec;
+            const fs::path hea = root / fs::path(e.record.string() + ".hea");
+            if (!fs::is_regular_file(hea, ec)) {
+                out.issues.add("missing header file", fmt::format("{} (subject {} study {})", hea.string(),
+                                                                  e.subject, e.id));
+                continue;
+            }
+        }
+        kept.push_back(std::move(e));
+    }
+    out.entries = std::move(kept);
+    return out;
+}
+
+}  // namespace fgclep::data

@@ -1,0 +1,258 @@
+#pragma once
+// A preprocessed cache on disk: every record of a source, read and preprocessed once, stored as float32
+// (leads, length) in one file that later epochs read through mmap: no WFDB parsing, no resampling, no
+// normalisation, and the page cache (not the process) holds what is hot.
+//
+//   build_record_cache(dataset, preprocessor, "cache/ptbxl.fgrc", {.workers = 2, .progress = print});
+//   RecordCache cache("cache/ptbxl.fgrc", record_cache_key(dataset, preprocessor));
+//   std::span<const float> x = cache.record(7);      // (leads, length), if cache.status(7) == ok
+//
+// BatchStream builds it (when missing) and uses it when BatchStreamOptions::cache is set: the build is a separate
+// pass before the first epoch, with progress, not a side effect of the first epoch, so a run interrupted in its
+// first epoch never leaves a half-filled cache behind.
+//
+// File layout (little-endian):
+//   0   char[8]  magic "FGCLEPRC"
+//   8   u32      version (1)
+//   12  u32      data offset (bytes; a multiple of 64)
+//   16  u64      key: hash of the source's record list and of every preprocessing option
+//   24  i64      count, 32 i64 leads, 40 i64 length, 48..63 zero
+//   64  u8[count] status per record: 1 ok, 2 failed to read, 3 dropped by the NaN policy
+//   data offset: float32[count][leads][length] (zeros for records that are not ok)
+// The file is written to a temporary name next to it and renamed into place, so a reader sees the whole file or
+// none. A cache whose key differs (other records, other options) is refused with an error naming the file; so is
+// a file of the wrong size (truncated). The key does not see the records' contents: rebuild after editing files.
+#include "fgclep/core/error.hpp"
+#include "fgclep/data/record_source.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <bit>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+namespace fgclep::data {
+
+inline constexpr char record_cache_magic[8] = {'F', 'G', 'C', 'L', 'E', 'P', 'R', 'C'};
+inline constexpr std::uint32_t record_cache_version = 1;
+
+// The key a cache of `source` preprocessed by `preprocessor` must carry.
+template <RecordSource S>
+std::uint64_t record_cache_key(const S& source, const Preprocessor& preprocessor) {
+    return fnv1a(preprocessor.options().fingerprint(), record_list_hash(source));
+}
+
+namespace detail {
+struct CacheHeader {
+    char magic[8];
+    std::uint32_t version;
+    std::uint32_t data_offset;
+    std::uint64_t key;
+    std::int64_t count, leads, length;
+    std::uint64_t reserved[2];
+};
+static_assert(sizeof(CacheHeader) == 64);
+inline std::uint64_t cache_data_offset(std::int64_t count) {
+    return (64 + static_cast<std::uint64_t>(count) + 63) / 64 * 64;
+}
+}  // namespace detail
+
+class RecordCache {
+public:
+    using Status = PreparedRecord::Status;
+
+    // Opens and checks a cache file: its magic, version, size, and (unless expected_key is 0) its key.
+    explicit RecordCache(const std::filesystem::path& path, std::uint64_t expected_key = 0) : path_(path) {
+        static_assert(std::endian::native == std::endian::little, "the cache stores little-endian float32");
+        const int fd = ::open(path.c_str(), O_RDONLY);
+        if (fd < 0) fail("record cache '{}': cannot open it: {}", path.string(), std::strerror(errno));
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) {
+            ::close(fd);
+            fail("record cache '{}': cannot stat it: {}", path.string(), std::strerror(errno));
+        }
+        size_ = static_cast<std::size_t>(st.st_size);
+        if (size_ < sizeof(detail::CacheHeader)) {
+            ::close(fd);
+            fail("record cache '{}' is truncated: {} bytes, less than its 64-byte header", path.string(), size_);
+        }
+        void* map = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd, 0);
+        ::close(fd);
+        if (map == MAP_FAILED) fail("record cache '{}': mmap failed: {}", path.string(), std::strerror(errno));
+        map_ = static_cast<const unsigned char*>(map);
+        try {
+            check(expected_key);
+        } catch (...) {
+            ::munmap(const_cast<unsigned char*>(map_), size_);
+            throw;
+        }
+    }
+    ~RecordCache() {
+        if (map_) ::munmap(const_cast<unsigned char*>(map_), size_);
+    }
+    RecordCache(const RecordCache&) = delete;
+    RecordCache& operator=(const RecordCache&) = delete;
+
+    const std::filesystem::path& path() const { return path_; }
+    std::uint64_t key() const { return header_.key; }
+    std::int64_t size() const { return header_.count; }
+    std::int64_t leads() const { return header_.leads; }
+    std::int64_t length() const { return header_.length; }
+
+    Status status(std::int64_t i) const { return static_cast<Status>(map_[64 + index(i)]); }
+    std::span<const float> record(std::int64_t i) const {
+        const std::size_t per = static_cast<std::size_t>(header_.leads * header_.length);
+        return {reinterpret_cast<const float*>(map_ + header_.data_offset) + index(i) * per, per};
+    }
+    std::int64_t count(Status s) const {
+        std::int64_t n = 0;
+        for (std::int64_t i = 0; i < size(); ++i) n += status(i) == s;
+        return n;
+    }
+
+private:
+    std::size_t index(std::int64_t i) const {
+        if (i < 0 || i >= header_.count)
+            fail("record cache '{}': record {} is outside [0, {})", path_.string(), i, header_.count);
+        return static_cast<std::size_t>(i);
+    }
+    void check(std::uint64_t expected_key) {
+        std::memcpy(&header_, map_, sizeof header_);
+        if (std::memcmp(header_.magic, record_cache_magic, 8) != 0)
+            fail("record cache '{}' is not a record cache (bad magic)", path_.string());
+        if (header_.version != record_cache_version)
+            fail("record cache '{}' has version {}; this library reads version {}: rebuild it", path_.string(),
+                 header_.version, record_cache_version);
+        if (header_.count < 0 || header_.leads < 1 || header_.length < 1 ||
+            header_.data_offset != detail::cache_data_offset(header_.count))
+            fail("record cache '{}' has a corrupt header (count {}, leads {}, length {}, data offset {})",
+                 path_.string(), header_.count, header_.leads, header_.length, header_.data_offset);
+        const std::uint64_t want =
+            header_.data_offset + static_cast<std::uint64_t>(header_.count * header_.leads * header_.length) * 4;
+        if (size_ != want)
+            fail("record cache '{}' is {}: {} bytes, expected {} for {} records of ({}, {})", path_.string(),
+                 size_ < want ? "truncated" : "longer than its header says", size_, want, header_.count, header_.leads,
+                 header_.length);
+        if (expected_key != 0 && header_.key != expected_key)
+            fail(
+                "record cache '{}' was built for another record list or other preprocessing options (key {:016x}, "
+                "expected {:016x}): delete it to rebuild it",
+                path_.string(), header_.key, expected_key);
+        for (std::int64_t i = 0; i < header_.count; ++i) {
+            const auto s = map_[64 + i];
+            if (s < 1 || s > 3) fail("record cache '{}': record {} has an unknown status {}", path_.string(), i, s);
+        }
+    }
+
+    std::filesystem::path path_;
+    const unsigned char* map_ = nullptr;
+    std::size_t size_ = 0;
+    detail::CacheHeader header_{};
+};
+
+struct CacheBuildOptions {
+    int workers = 2;
+    std::int64_t chunk = 64;                                              // records prepared in parallel, then written
+    std::function<void(std::int64_t done, std::int64_t total)> progress;  // after each chunk
+};
+
+struct CacheBuildReport {
+    std::int64_t ok = 0, failed = 0, dropped = 0;
+    LoadIssues issues;  // the records that failed, named
+};
+
+// Reads and preprocesses every record of `source` with `workers` threads and writes the cache at `path`
+// atomically. Memory: one chunk of records. Returns what was stored; failed and dropped records are counted.
+template <RecordSource S>
+CacheBuildReport build_record_cache(const S& source, const Preprocessor& preprocessor,
+                                    const std::filesystem::path& path, const CacheBuildOptions& options = {}) {
+    if (preprocessor.leads() < 1)
+        fail("record cache '{}': the preprocessing must fix the lead list (PreprocessOptions::leads.target)",
+             path.string());
+    if (options.workers < 1 || options.chunk < 1)
+        fail("record cache '{}': workers and chunk must be >= 1", path.string());
+    const auto n = static_cast<std::int64_t>(source.size());
+    const std::int64_t per = preprocessor.leads() * preprocessor.length();
+    detail::CacheHeader header{};
+    std::memcpy(header.magic, record_cache_magic, 8);
+    header.version = record_cache_version;
+    header.data_offset = static_cast<std::uint32_t>(detail::cache_data_offset(n));
+    if (detail::cache_data_offset(n) > 0xFFFFFFFFull)
+        fail("record cache '{}': {} records are too many", path.string(), n);
+    header.key = record_cache_key(source, preprocessor);
+    header.count = n;
+    header.leads = preprocessor.leads();
+    header.length = preprocessor.length();
+
+    if (!path.parent_path().empty()) std::filesystem::create_directories(path.parent_path());
+    const auto tmp = std::filesystem::path(path.string() + fmt::format(".tmp-{}", static_cast<long>(::getpid())));
+    CacheBuildReport report;
+    std::vector<std::uint8_t> status(static_cast<std::size_t>(n), 0);
+    try {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        if (!out) fail("record cache '{}': cannot write '{}'", path.string(), tmp.string());
+        out.write(reinterpret_cast<const char*>(&header), sizeof header);
+        const std::vector<char> zeros(header.data_offset - sizeof header, 0);
+        out.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));  // status, written at the end
+        const std::vector<float> zero_record(static_cast<std::size_t>(per), 0.0f);
+        std::vector<PreparedRecord> chunk;
+        for (std::int64_t begin = 0; begin < n; begin += options.chunk) {
+            const std::int64_t count = std::min(options.chunk, n - begin);
+            chunk.assign(static_cast<std::size_t>(count), {});
+            std::atomic<std::int64_t> next{0};
+            std::exception_ptr error;
+            std::mutex error_mutex;
+            auto work = [&] {
+                for (std::int64_t j; (j = next++) < count;) {
+                    try {
+                        chunk[static_cast<std::size_t>(j)] = prepare_record(source, begin + j, preprocessor);
+                    } catch (...) {
+                        std::lock_guard lock(error_mutex);
+                        if (!error) error = std::current_exception();
+                    }
+                }
+            };
+            std::vector<std::thread> threads;
+            for (int w = 1; w < std::min<std::int64_t>(options.workers, count); ++w) threads.emplace_back(work);
+            work();
+            for (auto& t : threads) t.join();
+            if (error) std::rethrow_exception(error);
+            for (std::int64_t j = 0; j < count; ++j) {
+                PreparedRecord& r = chunk[static_cast<std::size_t>(j)];
+                status[static_cast<std::size_t>(begin + j)] = static_cast<std::uint8_t>(r.status);
+                const std::vector<float>& data = r.status == PreparedRecord::Status::ok ? r.ecg : zero_record;
+                out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(per * 4));
+                if (r.status == PreparedRecord::Status::ok)
+                    ++report.ok;
+                else if (r.status == PreparedRecord::Status::dropped)
+                    ++report.dropped;
+                else {
+                    ++report.failed;
+                    report.issues.add("record failed to read", r.message);
+                }
+            }
+            if (options.progress) options.progress(begin + count, n);
+        }
+        out.seekp(sizeof header);
+        out.write(reinterpret_cast<const char*>(status.data()), static_cast<std::streamsize>(status.size()));
+        out.close();
+        if (!out) fail("record cache '{}': writing '{}' failed (disk full?)", path.string(), tmp.string());
+        std::filesystem::rename(tmp, path);
+    } catch (...) {
+        std::error_code ignored;
+        std::filesystem::remove(tmp, ignored);
+        throw;
+    }
+    return report;
+}
+
+}  // namespace fgclep::data
