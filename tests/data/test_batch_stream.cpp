@@ -207,6 +207,7 @@ TEST_CASE("batch stream: failing and NaN-dropped records are skipped, counted an
     const auto failed = issues.examples("record skipped: failed to read");
     CHECK(failed[0].find("mem/0003") != std::string::npos);
     CHECK(failed[0].find("truncated") != std::string::npos);
+    CHECK(failed[0].find("fgclep: ") == std::string::npos);  // listed without the error's prefix
     CHECK(issues.examples("record dropped: non-finite samples")[0].find("mem/0005") != std::string::npos);
 
     // the PairSource view: a smaller batch; none usable is an error that says why
@@ -218,7 +219,9 @@ TEST_CASE("batch stream: failing and NaN-dropped records are skipped, counted an
 
     // skip_failed = false: a data error reaches the consumer, naming the record
     BatchStream strict(src, plain(), {.batch_size = 4, .shuffle = false, .skip_failed = false});
-    CHECK(message_of([&] { collect(strict, 0); }).find("mem/0003") != std::string::npos);
+    const std::string strict_message = message_of([&] { collect(strict, 0); });
+    CHECK(strict_message.find("mem/0003") != std::string::npos);
+    CHECK(strict_message.rfind("fgclep: ") == 0);  // one prefix, not "fgclep: record ...: fgclep: ..."
 }
 
 TEST_CASE("batch stream: exceptions other than data errors propagate; shutdown mid-epoch joins cleanly") {
@@ -358,6 +361,22 @@ TEST_CASE("record cache: built by the stream when missing; a mismatched key and 
     CHECK(t.find("truncated") != std::string::npos);
     std::filesystem::resize_file(path, 20);
     CHECK(message_of([&] { RecordCache c(path); }).find("truncated") != std::string::npos);
+    // a corrupt shape whose count x leads x length x 4 wraps to 0 must not match a header-only file
+    {
+        detail::CacheHeader h{};
+        std::memcpy(h.magic, record_cache_magic, 8);
+        h.version = record_cache_version;
+        h.data_offset = static_cast<std::uint32_t>(detail::cache_data_offset(1));
+        h.count = 1;
+        h.leads = std::int64_t{1} << 31;
+        h.length = std::int64_t{1} << 31;
+        std::ofstream f(path, std::ios::binary | std::ios::trunc);
+        f.write(reinterpret_cast<const char*>(&h), sizeof h);
+        f.put(1);
+        f << std::string(h.data_offset - sizeof h - 1, '\0');
+    }
+    CHECK(std::filesystem::file_size(path) == 128);
+    CHECK(message_of([&] { RecordCache c(path); }).find("corrupt header") != std::string::npos);
     // not a cache
     {
         std::ofstream f(path, std::ios::binary | std::ios::trunc);

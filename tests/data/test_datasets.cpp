@@ -113,6 +113,7 @@ TEST_CASE("mimic-iv-ecg: pairs by subject and study, cleans reports, counts ever
                 mm_row("10000036", "40000005", {"Sinus rhythm", "Normal ECG"}) +       // .hea missing
                 mm_row("10000099", "40000099", {"Sinus rhythm", "Normal ECG"}) +       // no waveform
                 mm_row("abc", "40000098", {"Sinus rhythm", "Normal ECG"}) +            // malformed
+                mm_row("10000033", "-1", {"Sinus rhythm", "Normal ECG"}) +             // malformed: not an id
                 mm_row("10000037", "40000007", {"Sinus rhythm", "Normal ECG"}));       // other study: no pair
     for (const char* p : {"p10000032/s40689238/40689238", "p10000033/s40000002/40000002",
                           "p10000034/s40000003/40000003", "p10000035/s40000004/40000004"})
@@ -133,7 +134,7 @@ TEST_CASE("mimic-iv-ecg: pairs by subject and study, cleans reports, counts ever
     CHECK(d.issues.count("report without waveform") == 2);  // 40000099 and 40000007
     CHECK(d.issues.count("duplicate study") == 1);
     CHECK(d.issues.count("missing header file") == 1);
-    CHECK(d.issues.count("malformed row") == 1);
+    CHECK(d.issues.count("malformed row") == 2);
     CHECK(contains(d.issues.examples("missing header file")[0], "40000005.hea"));
     CHECK(contains(d.issues.examples("malformed row")[0], "machine_measurements.csv' line 7"));
     CHECK(contains(d.issues.examples("short report")[0], "'normal ecg.' has 2 words"));

@@ -103,6 +103,11 @@ TEST_CASE("errors: wrong type codes, truncated files, a missing variable, v5 fil
     put_u32(b, 4, 1000000);
     bad(b, " is truncated: variable 'f64' (1000000 x 3, 8 bytes) needs 24000000 bytes at byte 24, the file has 313 left");
     b = good;
+    put_u32(b, 4, 0x7FFFFFFF);  // rows x cols x 8 bytes overflows 64 bits: still "truncated", not a length_error
+    put_u32(b, 8, 0x7FFFFFFF);
+    bad(b, " is truncated: variable 'f64' (2147483647 x 2147483647, 8 bytes) needs 3.6893488113059365e+19 bytes at "
+           "byte 24, the file has 313 left");
+    b = good;
     put_u32(b, 16, 5000);
     bad(b, " is truncated or corrupt: variable at byte 0 has a 5000-byte name, 317 bytes remain");
     b = good;

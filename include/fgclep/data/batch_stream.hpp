@@ -247,8 +247,10 @@ public:
 private:
     struct Slot {
         std::vector<std::int64_t> indices;
-        std::vector<PreparedRecord> records;  // status and message per record; the samples go to `ecg`
-        std::vector<float> ecg;               // (indices, leads, length), allocated when its first record is claimed
+        // Status and message per record, and the samples (indices, leads, length): both allocated when the slot's
+        // first record is claimed, so a plan of a whole epoch costs only its indices.
+        std::vector<PreparedRecord> records;
+        std::vector<float> ecg;
         std::size_t claimed = 0, done = 0;
         std::exception_ptr error;
     };
@@ -256,7 +258,6 @@ private:
     std::shared_ptr<Slot> make_slot(std::span<const std::int64_t> indices) const {
         auto slot = std::make_shared<Slot>();
         slot->indices.assign(indices.begin(), indices.end());
-        slot->records.resize(indices.size());
         for (std::int64_t i : slot->indices)
             if (i < 0 || i >= size()) fail("BatchStream: index {} is outside [0, {})", i, size());
         return slot;
@@ -274,8 +275,10 @@ private:
                 for (std::size_t b = 0; b < window; ++b)
                     if (plan_[b]->claimed < plan_[b]->indices.size()) {
                         slot = plan_[b];
-                        if (slot->claimed == 0)
+                        if (slot->claimed == 0) {
+                            slot->records.resize(slot->indices.size());
                             slot->ecg.resize(slot->indices.size() * static_cast<std::size_t>(leads() * length()));
+                        }
                         j = slot->claimed++;
                         return true;
                     }

@@ -123,13 +123,14 @@ inline MatV4Header mat_v4_header(std::span<const std::uint8_t> bytes, std::int64
     h.var.big_endian = big;
     h.var.text = t == 1;
     h.var.data_offset = pos + 20 + namlen;
-    const std::int64_t elements = h.var.rows * h.var.cols;  // < 2^62: no overflow
-    const std::int64_t part = elements * mat_v4_type_size(h.var.type);
-    const std::int64_t need = part * (imagf ? 2 : 1);
-    if (need > size - h.var.data_offset)
+    const std::int64_t elements = h.var.rows * h.var.cols;  // < 2^62: no overflow, but times 8 could overflow
+    const std::int64_t es = mat_v4_type_size(h.var.type), parts = imagf ? 2 : 1;
+    const std::int64_t left = size - h.var.data_offset;
+    if (elements > left / es / parts)  // divided, not multiplied: elements * es * parts can overflow
         fail("'{}' is truncated: variable '{}' ({} x {}, {} bytes) needs {} bytes at byte {}, the file has {} left",
-             source, h.var.name, rows, cols, mat_v4_type_size(h.var.type), need, h.var.data_offset,
-             size - h.var.data_offset);
+             source, h.var.name, rows, cols, es, static_cast<double>(elements) * static_cast<double>(es * parts),
+             h.var.data_offset, left);
+    const std::int64_t need = elements * es * parts;
     h.end = h.var.data_offset + need;
     if (imagf) h.var.imag.resize(1);  // marks complex until the values are read
     return h;

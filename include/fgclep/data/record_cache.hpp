@@ -136,12 +136,21 @@ private:
             header_.data_offset != detail::cache_data_offset(header_.count))
             fail("record cache '{}' has a corrupt header (count {}, leads {}, length {}, data offset {})",
                  path_.string(), header_.count, header_.leads, header_.length, header_.data_offset);
-        const std::uint64_t want =
-            header_.data_offset + static_cast<std::uint64_t>(header_.count * header_.leads * header_.length) * 4;
-        if (size_ != want)
-            fail("record cache '{}' is {}: {} bytes, expected {} for {} records of ({}, {})", path_.string(),
-                 size_ < want ? "truncated" : "longer than its header says", size_, want, header_.count, header_.leads,
+        // count x leads x length x 4 can overflow for a corrupt header (and then match a small file): bound the
+        // shape first, then compare the body's size by division.
+        if (header_.leads > (std::int64_t{1} << 20) || header_.length > (std::int64_t{1} << 31))
+            fail("record cache '{}' has a corrupt header (leads {}, length {})", path_.string(), header_.leads,
                  header_.length);
+        const auto record_bytes = static_cast<std::uint64_t>(header_.leads * header_.length) * 4;
+        const std::uint64_t body = size_ > header_.data_offset ? size_ - header_.data_offset : 0;
+        const bool size_ok = size_ >= header_.data_offset && body % record_bytes == 0 &&
+                             body / record_bytes == static_cast<std::uint64_t>(header_.count);
+        const double want = static_cast<double>(header_.data_offset) +
+                            static_cast<double>(header_.count) * static_cast<double>(record_bytes);
+        if (!size_ok)
+            fail("record cache '{}' is {}: {} bytes, expected {} for {} records of ({}, {})", path_.string(),
+                 static_cast<double>(size_) < want ? "truncated" : "longer than its header says", size_, want,
+                 header_.count, header_.leads, header_.length);
         if (expected_key != 0 && header_.key != expected_key)
             fail(
                 "record cache '{}' was built for another record list or other preprocessing options (key {:016x}, "

@@ -21,6 +21,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fgclep::data {
@@ -101,7 +102,10 @@ PreparedRecord prepare_record_into(const S& source, std::int64_t i, const Prepro
         result.status = PreparedRecord::Status::ok;
     } catch (const Error& e) {
         result.status = PreparedRecord::Status::failed;
-        result.message = fmt::format("{}: {}", record_label(source, i), e.what());
+        // Without the error's own "fgclep: " prefix: the message is re-raised (or listed) with one prefix.
+        std::string_view what = e.what();
+        if (what.starts_with("fgclep: ")) what.remove_prefix(8);
+        result.message = fmt::format("{}: {}", record_label(source, i), what);
     }
     return result;
 }

@@ -27,6 +27,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -46,8 +47,10 @@ inline EcgDataset load_mimic_iv_ecg(const std::filesystem::path& root, const Mim
     EcgDataset out;
     out.name = "mimic-iv-ecg";
     out.root = root;
+    // MIMIC ids are 8-digit numbers: both fit in 32 bits, so the pair packs into one key without collisions.
+    const auto valid_id = [](const std::optional<std::int64_t>& id) { return id && *id >= 0 && *id <= 0xFFFFFFFFll; };
     const auto key_of = [](std::int64_t subject, std::int64_t study) {
-        return (static_cast<std::uint64_t>(subject) << 32) ^ static_cast<std::uint64_t>(study);
+        return (static_cast<std::uint64_t>(subject) << 32) | static_cast<std::uint64_t>(study);
     };
 
     // record_list.csv first: its index (800,000 short paths) is what the reports are then streamed into, so a
@@ -61,7 +64,7 @@ inline EcgDataset load_mimic_iv_ecg(const std::filesystem::path& root, const Mim
             const auto subject = dataset_detail::parse_integer(csv.field(subject_col));
             const auto study = dataset_detail::parse_integer(csv.field(study_col));
             const std::string_view path = dataset_detail::trim(csv.field(path_col));
-            if (!subject || !study || path.empty()) {
+            if (!valid_id(subject) || !valid_id(study) || path.empty()) {
                 out.issues.add("malformed row", csv.where() + ": subject_id, study_id or path is not valid");
                 continue;
             }
@@ -88,8 +91,8 @@ inline EcgDataset load_mimic_iv_ecg(const std::filesystem::path& root, const Mim
         while (csv.next()) {
             const auto subject = dataset_detail::parse_integer(csv.field(subject_col));
             const auto study = dataset_detail::parse_integer(csv.field(study_col));
-            if (!subject || !study) {
-                out.issues.add("malformed row", csv.where() + ": subject_id or study_id is not an integer");
+            if (!valid_id(subject) || !valid_id(study)) {
+                out.issues.add("malformed row", csv.where() + ": subject_id or study_id is not an id (an integer in [0, 2^32))");
                 continue;
             }
             const auto it = entry_of.find(key_of(*subject, *study));
