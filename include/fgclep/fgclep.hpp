@@ -123,3 +123,16 @@
 #include "fgclep/data/wfdb_header.hpp"
 #include "fgclep/data/wfdb_reader.hpp"
 #include "fgclep/data/wfdb_writer.hpp"
+
+// synth: the 12-lead ECG simulator, machine-style reports, the MIMIC-IV-ECG-layout corpus, measurements, SVG pictures
+#include "fgclep/synth/atrial_activity.hpp"
+#include "fgclep/synth/beat_model.hpp"
+#include "fgclep/synth/conditions.hpp"
+#include "fgclep/synth/corpus.hpp"
+#include "fgclep/synth/lead_projection.hpp"
+#include "fgclep/synth/measurements.hpp"
+#include "fgclep/synth/noise.hpp"
+#include "fgclep/synth/render_svg.hpp"
+#include "fgclep/synth/report.hpp"
+#include "fgclep/synth/rhythm.hpp"
+#include "fgclep/synth/simulator.hpp"

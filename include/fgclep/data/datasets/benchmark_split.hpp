@@ -63,7 +63,8 @@ inline SplitColumns split_layout(const CsvReader& csv) {
     if (has_all({"ecg_id", "patient_id", "strat_fold", "filename_lr", "filename_hr"})) {
         SplitColumns s{SplitLayout::ptbxl, {"ecg_id", "patient_id", "strat_fold", "filename_lr", "filename_hr"}};
         // The task column holds the label list; it sits right after filename_hr.
-        for (const char* task : {"super_class", "sub_class", "form", "rhythm"})
+        // (diagnosis, feature: the synthetic corpus's evaluation sets, fgclep/synth/corpus.hpp)
+        for (const char* task : {"super_class", "sub_class", "form", "rhythm", "diagnosis", "feature"})
             if (csv.has_column(task)) s.meta.emplace_back(task);
         return s;
     }
