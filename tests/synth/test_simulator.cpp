@@ -232,14 +232,14 @@ TEST_CASE("atrial fibrillation: irregular RR, no P waves, f waves largest in V1"
         CHECK(s.heart_rate_bpm >= 55);
         CHECK(s.heart_rate_bpm <= 105);
         for (const auto& b : s.beats) CHECK(std::isnan(b.p_onset));
-        // Between T end and the next QRS only the f waves remain: 0.03-0.1 mV and larger in V1 than in II.
+        // Between T end and the next QRS only the f waves remain: 0.03-0.15 mV and larger in V1 than in II.
         double v1 = 0, ii = 0;
         for (std::size_t k = 0; k + 1 < s.beats.size(); ++k)
             for (double t = s.beats[k].t_offset + 0.05; t < s.beats[k + 1].qrs_onset - 0.02; t += 0.002) {
                 v1 = std::max(v1, std::abs(at(s, V1, t))), ii = std::max(ii, std::abs(at(s, II, t)));
             }
         CHECK(v1 >= 0.03);
-        CHECK(v1 <= 0.12);
+        CHECK(v1 <= 0.16);
         CHECK(v1 > 2 * ii);
     }
 }

@@ -10,18 +10,19 @@
 
 namespace fgclep::synth {
 
-// f waves: 4-9 Hz oscillation of drifting frequency and amplitude, directed right-anterior so that they are
-// largest in V1 (the atria lie right and in front), `v1_amplitude_mv` at their peaks there.
+// f waves: 6-10 Hz (350-600/min) oscillation of drifting frequency and amplitude, directed right-anterior and
+// inferior so that they are largest in V1 (the atria lie right and in front) and next in II, III and aVF (about a
+// third of V1), `v1_amplitude_mv` at their peaks in V1.
 inline void add_fibrillatory_waves(double v1_amplitude_mv, double fs, std::size_t length, double* x, double* y,
                                    double* z, HostRng& rng) {
     const double two_pi = 6.283185307179586;
-    Vec3 dir = unit(Vec3{-0.25, 0.35, 0.9});
+    Vec3 dir = unit(Vec3{-0.2, 0.5, 0.9});
     dir = (v1_amplitude_mv / project(dir)[V1]) * dir;
-    double f0 = rng.uniform(5.0, 7.5), drift_hz = rng.uniform(0.1, 0.3), drift_phase = rng.uniform(0, two_pi);
+    double f0 = rng.uniform(6.8, 9.2), drift_hz = rng.uniform(0.1, 0.3), drift_phase = rng.uniform(0, two_pi);
     double am_hz = rng.uniform(0.2, 0.5), am_phase = rng.uniform(0, two_pi), phase = rng.uniform(0, two_pi);
     for (std::size_t i = 0; i < length; ++i) {
         double t = static_cast<double>(i) / fs;
-        double hz = f0 + 0.8 * std::sin(two_pi * drift_hz * t + drift_phase);  // stays within 4.2-8.3 Hz
+        double hz = f0 + 0.8 * std::sin(two_pi * drift_hz * t + drift_phase);  // stays within 6.0-10.0 Hz
         phase += two_pi * hz / fs;
         double v = (0.75 + 0.25 * std::sin(two_pi * am_hz * t + am_phase)) * std::sin(phase);
         x[i] += v * dir.x, y[i] += v * dir.y, z[i] += v * dir.z;

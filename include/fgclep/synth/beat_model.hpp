@@ -9,8 +9,9 @@
 // at its steepest descent meets the baseline (2 sigma_right after its peak), as machine readers measure it.
 //
 // design_beat() turns the record's condition parameters into a beat and checks the design on a noise-free 1 ms
-// template: the frontal QRS axis is rotated to the target, Q waves of infarction are grown until they last
-// >= 46 ms and reach 30% of R, and the QRS is scaled to the target Sokolow-Lyon or limb-lead voltage.
+// template: the frontal QRS axis is rotated to the target (with an inferior infarct, the QRS without its Q wave),
+// Q waves of infarction are grown until they last >= 46 ms and reach 30% of R, and the QRS is scaled to
+// the target Sokolow-Lyon or limb-lead voltage.
 #include "fgclep/core/rng.hpp"
 #include "fgclep/synth/lead_projection.hpp"
 
@@ -139,14 +140,16 @@ inline BeatShape design_beat(BeatPlan plan, HostRng& rng) {
     };
     const bool infarction = plan.inferior_infarction || plan.anterior_infarction;
     const double lv_amp = rng.uniform(1.2, 1.8);
-    Vec3 lv = lv_amp * unit(frontal(plan.axis_degrees, -0.35));
+    Vec3 lv = lv_amp * unit(frontal(plan.axis_degrees, -0.5));  // leftward, inferior and posterior
+    // A dead inferior wall pulls less downwards: the late R in II, III, aVF stays moderate (QR, Qr patterns).
+    if (plan.inferior_infarction) lv.y *= 0.75;
 
     if (plan.lbbb) {
         // Right-to-left septal activation (no septal q), slow LV activation: two broad leftward-posterior waves
         // 3 sigma apart give the broad notched R in I, aVL, V5-V6 and the deep QS in V1.
         double a = rng.uniform(0.9, 1.2);
-        add(a * unit(frontal(plan.axis_degrees - 10, -0.5)), 0.30 * d, 0.12 * d, 0.12 * d, true);
-        add(1.1 * a * unit(frontal(plan.axis_degrees + 5, -0.65)), 0.66 * d, 0.13 * d, 0.13 * d, true);
+        add(a * unit(frontal(plan.axis_degrees - 10, -0.8)), 0.30 * d, 0.12 * d, 0.12 * d, true);
+        add(1.1 * a * unit(frontal(plan.axis_degrees + 5, -0.95)), 0.66 * d, 0.13 * d, 0.13 * d, true);
     } else {
         // Septal wave (left-to-right, anterior): q in I, aVL, V5-V6, r in V1. Removed by a septal/anterior infarct;
         // turned superior by an inferior one.
@@ -159,7 +162,14 @@ inline BeatShape design_beat(BeatPlan plan, HostRng& rng) {
         if (!plan.anterior_infarction) add(septal_amp * septal, 0.14 * normal_d, 0.055 * normal_d, 0.055 * normal_d, true);
         // With an infarct the early forces point away from the dead wall for >= 40 ms; the LV wave comes later.
         if (infarction) add(lv, 0.74 * normal_d, 0.09 * normal_d, 0.09 * normal_d, true);
-        else add(lv, 0.45 * normal_d, 0.11 * normal_d, 0.11 * normal_d, true);
+        else {
+            // The horizontal QRS loop turns counterclockwise: the left-ventricular forces sweep from left-anterior
+            // to left-posterior. Two overlapping waves give R then S in V2-V3 (the transition) and one tall R in
+            // V4-V6; a single wave would sit at right angles to V3 and leave it small.
+            const double sigma = 0.09 * normal_d;
+            add(0.6 * lv_amp * unit(frontal(plan.axis_degrees, 0.1)), 0.39 * normal_d, sigma, sigma, true);
+            add(0.6 * lv_amp * unit(frontal(plan.axis_degrees, -1.0)), 0.51 * normal_d, sigma, 0.1 * normal_d, true);
+        }
         if (plan.rbbb) {
             // Late, slow right-ventricular activation towards the right and front: R' in V1, wide S in I and V6.
             double start = 0.06, rv_sigma = (d - start) / 5;
@@ -173,7 +183,9 @@ inline BeatShape design_beat(BeatPlan plan, HostRng& rng) {
     // Infarction: the dead wall no longer pulls the early forces towards it, so they point away (Q waves).
     std::size_t q_index = qrs.size();
     if (infarction) {
-        Vec3 away = plan.inferior_infarction ? unit(Vec3{-0.1, -1, 0}) : unit(Vec3{0.1, 0, -1});
+        // The inferior one keeps a leftward part: the spared lateral wall still pulls the early forces left, so
+        // I and V5-V6 keep their small septal q instead of Q waves of their own.
+        Vec3 away = plan.inferior_infarction ? unit(Vec3{0.3, -1, 0}) : unit(Vec3{0.1, 0, -1});
         add(rng.uniform(0.35, 0.5) * lv_amp * away, 0.25 * d, 0.1 * d, 0.14 * d, false);
         // An anterior infarct spares the inferior wall, whose early forces keep small r waves in II, III, aVF.
         if (plan.anterior_infarction) add(0.3 * lv_amp * unit(Vec3{0.4, 0.9, -0.1}), 0.3 * d, 0.1 * d, 0.1 * d, true);
@@ -182,7 +194,19 @@ inline BeatShape design_beat(BeatPlan plan, HostRng& rng) {
     double onset = 1e9;
     for (const auto& w : qrs) onset = std::min(onset, w.start());
     for (auto& w : qrs) w.center -= onset;
-    detail::set_axis(qrs, rotatable, plan.axis_degrees);
+    // The net QRS is turned to the drawn axis; with an inferior infarct, the QRS without its Q wave, so that the Q
+    // waves pull the net axis up as the lost inferior forces do.
+    auto aim = [&] {
+        if (!plan.inferior_infarction) return detail::set_axis(qrs, rotatable, plan.axis_degrees);
+        std::vector<Wave> rest;
+        std::vector<bool> rest_rotatable;
+        for (std::size_t i = 0; i < qrs.size(); ++i)
+            if (i != q_index) rest.push_back(qrs[i]), rest_rotatable.push_back(rotatable[i]);
+        detail::set_axis(rest, rest_rotatable, plan.axis_degrees);
+        for (std::size_t i = 0, k = 0; i < qrs.size(); ++i)
+            if (i != q_index) qrs[i] = rest[k++];
+    };
+    aim();
 
     double end = 0;
     for (const auto& w : qrs) end = std::max(end, w.end());
@@ -196,7 +220,7 @@ inline BeatShape design_beat(BeatPlan plan, HostRng& rng) {
                 for (Lead l : {V1, V2, V3, V4}) ok = ok && detail::q_wave_ok(leads[l], 0.046, 0.3);
             if (ok) break;
             qrs[q_index].direction = 1.12 * qrs[q_index].direction;
-            detail::set_axis(qrs, rotatable, plan.axis_degrees);
+            aim();
         }
     }
     beat.qrs_duration = end;
@@ -241,6 +265,9 @@ inline BeatShape design_beat(BeatPlan plan, HostRng& rng) {
     } else if (plan.rbbb) {
         // Secondary T inversion in V1-V3.
         t_wave.direction = t_amp * unit(frontal(rng.uniform(20, 60), -0.3));
+    } else if (plan.inferior_infarction) {
+        // T turned towards the injured inferior wall: upright in II, III, aVF, flat or inverted in aVL.
+        t_wave.direction = t_amp * unit(frontal(rng.uniform(65, 80), 0.5));
     }
     // Low voltage: abnormal T waves shrink too (the normal one already did), or they would outgrow the QRS.
     if (plan.low_voltage && (plan.lbbb || plan.ischemia || plan.lvh || plan.rbbb)) t_wave.direction = 0.7 * t_wave.direction;
@@ -257,8 +284,9 @@ inline BeatShape design_beat(BeatPlan plan, HostRng& rng) {
     else if (plan.lvh)  // strain: ST sloping down into the inverted T, below ischaemic depth
         beat.st.push_back(st_plateau(detail::calibrate(lateral_down, {I, V5, V6}, -1, rng.uniform(0.04, 0.07)),
                                      t_wave.center - j));
-    if (plan.inferior_infarction)  // elevation in II, III, aVF; reciprocal depression in I, aVL
-        beat.st.push_back(st_plateau(detail::calibrate(Vec3{-0.3, 1, 0}, {II, III, aVF}, 1, plan.st_elevation_mv), 0.03));
+    if (plan.inferior_infarction)  // elevation in II, III, aVF (III > II); reciprocal depression in aVL (about II)
+        beat.st.push_back(
+            st_plateau(detail::calibrate(Vec3{-0.25, 1, -0.2}, {II, III, aVF}, 1, plan.st_elevation_mv), 0.03));
     if (plan.anterior_infarction)
         beat.st.push_back(st_plateau(detail::calibrate(Vec3{0.2, -0.1, 1}, {V1, V2, V3, V4}, 1, plan.st_elevation_mv), 0.03));
 

@@ -41,18 +41,20 @@ enum Lead : std::size_t { I, II, III, aVR, aVF, aVL, V1, V2, V3, V4, V5, V6 };
 inline constexpr std::size_t independent_lead_count = 8;
 inline constexpr std::array<std::size_t, independent_lead_count> independent_leads = {I, II, V1, V2, V3, V4, V5, V6};
 
-// Lead vectors. Precordial leads lie roughly in the horizontal plane at the usual angles (V1 120 degrees from the
-// left towards the front ... V6 5 degrees) with the larger gains of the electrodes closest to the heart (V2-V4).
+// Lead vectors. I and II are the frontal-plane unit vectors at 0 and 60 degrees. The precordial leads are the rows
+// of Dower's inverse transform (Frank X, Y, Z to V1..V6; Dower et al. 1988) with Frank's posterior Z turned to our
+// anterior z: V1 and V2 look mainly from the front, V3 and V4 from the front-left with the largest gains, V5 and V6
+// from the left, so a leftward-posterior QRS gives rS in V1-V2, the transition near V3-V4 and the tallest R in V4-V5.
 inline const std::array<Vec3, independent_lead_count>& lead_vectors() {
     static const std::array<Vec3, independent_lead_count> vectors = {
-        Vec3{1.0, 0.0, 0.0},       // I
-        Vec3{0.5, 0.8660254, 0.0}, // II
-        Vec3{-0.5, 0.0, 0.866},    // V1
-        Vec3{-0.113, 0.0, 1.295},  // V2
-        Vec3{0.336, 0.05, 1.256},  // V3
-        Vec3{0.688, 0.1, 0.983},   // V4
-        Vec3{0.866, 0.15, 0.5},    // V5
-        Vec3{0.897, 0.2, 0.078},   // V6
+        Vec3{1.0, 0.0, 0.0},         // I
+        Vec3{0.5, 0.8660254, 0.0},   // II
+        Vec3{-0.515, 0.157, 0.917},  // V1
+        Vec3{0.044, 0.164, 1.387},   // V2
+        Vec3{0.882, 0.098, 1.277},   // V3
+        Vec3{1.213, 0.127, 0.601},   // V4
+        Vec3{1.125, 0.127, 0.086},   // V5
+        Vec3{0.831, 0.076, -0.230},  // V6
     };
     return vectors;
 }

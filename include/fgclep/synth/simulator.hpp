@@ -168,7 +168,10 @@ inline SimulatedEcg simulate(std::span<const Condition> conditions, std::uint64_
     rhythm.fibrillation_spread = rng.uniform(0.22, 0.32);
     rhythm.shortest_rr = std::max(0.4, plan.qt + 0.08);
 
-    plan.axis_degrees = has(C::left_axis_deviation) ? rng.uniform(-70, -50) : rng.uniform(-10, 75);
+    // With an inferior infarct this is the axis of the QRS without its Q wave; the Q waves pull the net axis up.
+    plan.axis_degrees = has(C::left_axis_deviation)   ? rng.uniform(-70, -50)
+                        : has(C::inferior_infarction) ? rng.uniform(45, 80)
+                                                      : rng.uniform(-10, 75);
     plan.rbbb = has(C::right_bundle_branch_block);
     plan.lbbb = has(C::left_bundle_branch_block);
     plan.lvh = has(C::left_ventricular_hypertrophy);
@@ -183,7 +186,24 @@ inline SimulatedEcg simulate(std::span<const Condition> conditions, std::uint64_
     plan.st_depression_mv = rng.uniform(0.1, 0.2);
     HostRng beat_rng = HostRng::for_name(seed, "beat");
     const BeatShape beat = design_beat(plan, beat_rng);
-    const BeatShape pvc = design_pvc(plan.qt, beat_rng.uniform() < 0.5, beat_rng);
+    BeatShape pvc = design_pvc(plan.qt, beat_rng.uniform() < 0.5, beat_rng);
+    {
+        // An ectopic QRS is at least as large as the record's own (hypertrophied hearts give large PVCs too): grow
+        // the PVC's QRS until its largest lead peak-to-peak is 1.1-1.5 times the dominant beat's (ST-T by the root).
+        auto largest_peak_to_peak = [](const BeatShape& b) {
+            auto leads = detail::lead_template(b.qrs, {}, 0, b.qrs_duration + 0.02);
+            double most = 0;
+            for (const auto& lead : leads) most = std::max(most, detail::peak_to_peak(lead));
+            return most;
+        };
+        const double wanted = beat_rng.uniform(1.1, 1.5) * largest_peak_to_peak(beat);
+        const double k = wanted / largest_peak_to_peak(pvc);
+        if (k > 1) {
+            for (auto& w : pvc.qrs) w.direction = k * w.direction;
+            for (auto& w : pvc.t) w.direction = std::sqrt(k) * w.direction;
+            for (auto& p : pvc.st) p.direction = std::sqrt(k) * p.direction;
+        }
+    }
 
     // --- beat times
     HostRng rhythm_rng = HostRng::for_name(seed, "rhythm");
@@ -215,7 +235,8 @@ inline SimulatedEcg simulate(std::span<const Condition> conditions, std::uint64_
     }
     HostRng atrial_rng = HostRng::for_name(seed, "atrial");
     if (has(C::atrial_fibrillation))
-        add_fibrillatory_waves(atrial_rng.uniform(0.05, 0.1), options.fs, n, x, y, z, atrial_rng);
+        add_fibrillatory_waves(atrial_rng.uniform(0.05, 0.15) * (plan.low_voltage ? 0.6 : 1.0), options.fs, n, x, y, z,
+                               atrial_rng);
     if (has(C::atrial_flutter))
         add_flutter_waves(atrial_rng.uniform(0.2, 0.35), rhythm.flutter_cycle, rhythm.flutter_origin, options.fs, n, x,
                           y, z);
