@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -325,6 +326,34 @@ TEST_CASE("a non-empty directory is refused unless overwrite; overwrite replaces
     for (const auto& e : fs::recursive_directory_iterator(dir.root / "files")) dat += e.path().extension() == ".dat";
     CHECK(dat == 10);
     CHECK_THROWS_WITH(write_corpus(dir.root, {.records = -1}), doctest::Contains("must not be negative"));
+}
+
+TEST_CASE("bad options are refused before the directory is touched; any thread count gives the same bytes") {
+    TempDir dir;
+    const auto refused = [&](CorpusOptions o, const char* message) {
+        o.records = 5;
+        o.progress = false;
+        CHECK_THROWS_WITH(write_corpus(dir.root, o), doctest::Contains(message));
+        CHECK(!fs::exists(dir.root));  // nothing written: a corrected retry is not refused as non-empty
+    };
+    refused({.simulator = {.fs = 0}}, "must be positive and finite");
+    refused({.simulator = {.seconds = 0}}, "must be positive and finite");
+    refused({.simulator = {.seconds = std::numeric_limits<double>::infinity()}}, "must be positive and finite");
+    refused({.simulator = {.fs = std::numeric_limits<double>::quiet_NaN()}}, "must be positive and finite");
+    refused({.report = {.omit_features = 2}}, "omit_features must be in [0, 1], got 2");
+
+    // A huge thread count is capped (tens of thousands of threads used to abort the process), a negative one
+    // means all cores; the bytes are those of one thread.
+    TempDir a, b, c;
+    CorpusOptions o = small(31, 1, 40, 20);
+    o.simulator.seconds = 1;
+    write_corpus(a.root, o);
+    o.threads = 1'000'000;
+    write_corpus(b.root, o);
+    o.threads = -3;
+    write_corpus(c.root, o);
+    CHECK(tree(a.root) == tree(b.root));
+    CHECK(tree(a.root) == tree(c.root));
 }
 
 // Not part of ctest (run `test_corpus --no-skip -tc="time*"`): the issue's "10,000 records in under a minute

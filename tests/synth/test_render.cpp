@@ -366,6 +366,23 @@ TEST_CASE("the SVG stays well-formed with any name and caption, and with clippin
     CHECK(huge.find("e+") == std::string::npos);
 }
 
+TEST_CASE("bytes that are not well-formed UTF-8 in names become '?'; valid UTF-8 is kept") {
+    EcgRecord r = flat_record(mimic_order, 2000);
+    r.name = "caf\xe9 \xce\xbc \xed\xa0\x80 \xc0\xaf \xef\xbf\xbe \xe2\x82";  // Latin-1, mu, surrogate, overlong...
+    r.leads[7] = "V2\xff";
+    const std::string svg = render_svg(r, {.caption = "\xf4\x90\x80\x80 \xe2\x82\xac", .layout = Layout::rows});
+    CHECK(parse_xml(svg).error == "");
+    CHECK(svg.find("caf? \xce\xbc ??? ?? ??? ??") != std::string::npos);
+    CHECK(svg.find("data-lead=\"V2?\"") != std::string::npos);
+    CHECK(svg.find("???? \xe2\x82\xac") != std::string::npos);  // above U+10FFFF; the euro sign stays
+    for (std::size_t i = 0; i < svg.size(); ++i) {  // the whole document is well-formed UTF-8
+        if (static_cast<unsigned char>(svg[i]) < 0x80) continue;
+        const std::size_t len = fgclep::synth::detail::utf8_sequence(svg, i);
+        REQUIRE(len > 0);
+        i += len - 1;
+    }
+}
+
 TEST_CASE("options change the scales and the layout") {
     EcgRecord r = flat_record(mimic_order);
     r.channel(index_of(r, "II"))[500] = 1.0;

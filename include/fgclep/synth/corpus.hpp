@@ -81,7 +81,7 @@ struct CorpusOptions {
     std::int64_t records = 1000;       // pre-training records (record_list.csv, machine_measurements.csv)
     std::int64_t eval_records = 0;     // labelled evaluation records, by subject: folds 1-8 train, 9 val, 10 test
     std::uint64_t seed = 0;
-    int threads = 0;                   // 0: std::thread::hardware_concurrency()
+    int threads = 0;                   // 0: std::thread::hardware_concurrency(); at most 256 are used
     ReportOptions report{};            // report.omit_features: share of reports without feature statements
     SimulatorOptions simulator{};
     bool overwrite = false;            // replace the corpus files of a non-empty directory (others are left alone)
@@ -300,7 +300,7 @@ inline RecordRows make_record(const std::filesystem::path& root, std::int64_t i,
     const std::string path =
         fmt::format("{}files/p{}/p{}/s{}/{}", eval ? "eval/" : "", sid.substr(0, 4), sid, stid, stid);
 
-    // Per-subject clock (years 2110-2199 as MIMIC's shifted dates), advancing with each study.
+    // Per-subject clock (first study in 2110-2199, as MIMIC's shifted dates), advancing with each study.
     HostRng subject_rng(mix(o.seed, 0x54696D65ull + static_cast<std::uint64_t>(k) * 0x100000001B3ull));
     std::int64_t minutes = (static_cast<std::int64_t>(subject_rng.uniform(51500, 84000)) * 1440) +
                            static_cast<std::int64_t>(subject_rng.uniform(0, 1440));
@@ -416,6 +416,14 @@ inline CorpusSummary write_corpus(const std::filesystem::path& dir, const Corpus
     if (options.records + options.eval_records > 10'000'000)
         fail("write_corpus: at most 10,000,000 records (8-digit study ids), asked for {}",
              options.records + options.eval_records);
+    // Options the workers would reject, checked before the directory is touched (a failed run must not leave
+    // files that make the next one refuse a non-empty directory).
+    if (!(options.simulator.fs > 0) || !std::isfinite(options.simulator.fs) || !(options.simulator.seconds > 0) ||
+        !std::isfinite(options.simulator.seconds))
+        fail("write_corpus: simulator fs ({}) and seconds ({}) must be positive and finite", options.simulator.fs,
+             options.simulator.seconds);
+    if (!(options.report.omit_features >= 0 && options.report.omit_features <= 1))
+        fail("write_corpus: report.omit_features must be in [0, 1], got {}", options.report.omit_features);
     std::error_code ec;
     if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) fail("write_corpus: '{}' is not a directory", dir.string());
     if (fs::is_directory(dir, ec) && !fs::is_empty(dir, ec)) {
@@ -459,8 +467,10 @@ inline CorpusSummary write_corpus(const std::filesystem::path& dir, const Corpus
     summary.subjects = plan.eval_first_subject;
 
     const std::int64_t total = options.records + options.eval_records;
-    const int threads = std::max(1, options.threads > 0 ? options.threads
-                                                        : static_cast<int>(std::thread::hardware_concurrency()));
+    // At most 256 threads: more cannot help, and tens of thousands exhaust the process's thread resources.
+    const int threads = std::clamp(options.threads > 0 ? options.threads
+                                                       : static_cast<int>(std::thread::hardware_concurrency()),
+                                   1, 256);
     const std::int64_t chunk = std::max<std::int64_t>(256, 64 * threads);
     const bool show_progress = options.progress && ::isatty(::fileno(stderr)) && total >= 1000;
     std::vector<RecordRows> rows;
@@ -483,7 +493,13 @@ inline CorpusSummary write_corpus(const std::filesystem::path& dir, const Corpus
         };
         const int n = static_cast<int>(std::min<std::int64_t>(threads, end - begin));
         std::vector<std::thread> pool;
-        for (int t = 1; t < n; ++t) pool.emplace_back(work);
+        try {
+            for (int t = 1; t < n; ++t) pool.emplace_back(work);
+        } catch (...) {  // a thread could not be started: stop and join the ones running, then report it
+            next = end;
+            for (auto& t : pool) t.join();
+            throw;
+        }
         work();
         for (auto& t : pool) t.join();
         if (error) std::rethrow_exception(error);

@@ -265,9 +265,38 @@ inline std::string mm(double v) {
     return s;
 }
 
+// The length of the well-formed UTF-8 sequence at text[i] that XML allows (no overlong forms, surrogates,
+// U+FFFE/U+FFFF or code points above U+10FFFF), or 0.
+inline std::size_t utf8_sequence(std::string_view text, std::size_t i) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+    const unsigned char u = byte(i);
+    const std::size_t len = u >= 0xC2 && u <= 0xDF ? 2 : u >= 0xE0 && u <= 0xEF ? 3 : u >= 0xF0 && u <= 0xF4 ? 4 : 0;
+    if (len == 0 || i + len > text.size()) return 0;
+    for (std::size_t k = 1; k < len; ++k)
+        if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    const unsigned char second = byte(i + 1);
+    if ((u == 0xE0 && second < 0xA0) || (u == 0xED && second >= 0xA0) || (u == 0xF0 && second < 0x90) ||
+        (u == 0xF4 && second >= 0x90) || (u == 0xEF && second == 0xBF && byte(i + 2) >= 0xBE))
+        return 0;
+    return len;
+}
+
 inline std::string xml_escape(std::string_view text) {
     std::string out;
-    for (char ch : text) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char ch = text[i];
+        if (static_cast<unsigned char>(ch) >= 0x80) {
+            // The document declares UTF-8: a byte that is not part of a well-formed sequence (a Latin-1 name from
+            // a header, say) would make it unreadable, so it becomes '?'.
+            const std::size_t len = utf8_sequence(text, i);
+            if (len == 0) {
+                out += '?';
+            } else {
+                out += text.substr(i, len);
+                i += len - 1;
+            }
+            continue;
+        }
         switch (ch) {
         case '&': out += "&amp;"; break;
         case '<': out += "&lt;"; break;
