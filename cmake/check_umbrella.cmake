@@ -6,6 +6,7 @@
 # Not part of the umbrella (keep in sync with the comment at the top of fgclep.hpp):
 #   testing/       test-only tools (gradcheck)
 #   interop/       needs xtensor, which fgclep::fgclep does not depend on
+#   llm/           needs cpp-httplib (target fgclep::llm)
 #   backend/cuda*  needs nvcc
 cmake_minimum_required(VERSION 3.20)
 
@@ -18,7 +19,7 @@ if(NOT EXISTS "${umbrella}")
 endif()
 
 file(GLOB_RECURSE headers RELATIVE "${FGCLEP_INCLUDE_DIR}" "${FGCLEP_INCLUDE_DIR}/fgclep/*.hpp")
-list(FILTER headers EXCLUDE REGEX "^fgclep/(fgclep\\.hpp|testing/|interop/|backend/cuda)")
+list(FILTER headers EXCLUDE REGEX "^fgclep/(fgclep\\.hpp|testing/|interop/|llm/|backend/cuda)")
 list(SORT headers)
 
 # What the umbrella includes: lines of the form #include "fgclep/..." (comments and <...> includes are ignored).

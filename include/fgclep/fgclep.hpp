@@ -6,6 +6,7 @@
 // Left out on purpose:
 //   - fgclep/testing/ (the gradient checker): a test-only tool, include it where you test.
 //   - fgclep/interop/ (xtensor views and .npy): needs xtensor, which fgclep::fgclep does not depend on.
+//   - fgclep/llm/ (the LLM client of stage 2): needs cpp-httplib; link fgclep::llm, not fgclep::fgclep.
 //   - CUDA headers (backend/cuda*): they need the CUDA toolkit and fgclep::cuda, and arrive through
 //     backend/ops.hpp when FGCLEP_WITH_CUDA is defined (see docs/backends.md).
 // The ctest test `umbrella_header_is_complete` (cmake/check_umbrella.cmake) fails when a header under
@@ -136,3 +137,25 @@
 #include "fgclep/synth/report.hpp"
 #include "fgclep/synth/rhythm.hpp"
 #include "fgclep/synth/simulator.hpp"
+
+// eval: macro AUC (sklearn-equal), zero-shot with the lead ensemble, linear probing, retrieval, .npy export, results
+#include "fgclep/eval/export.hpp"
+#include "fgclep/eval/linear_probe.hpp"
+#include "fgclep/eval/metrics.hpp"
+#include "fgclep/eval/prompts.hpp"
+#include "fgclep/eval/results.hpp"
+#include "fgclep/eval/retrieval.hpp"
+#include "fgclep/eval/zero_shot.hpp"
+
+// features: stage 2 without a server (the embedded knowledge base), validation by the stage-1 model, provenance
+#include "fgclep/features/candidate_source.hpp"
+#include "fgclep/features/ground_truth.hpp"
+#include "fgclep/features/knowledge_base.hpp"
+#include "fgclep/features/provenance.hpp"
+#include "fgclep/features/validation.hpp"
+
+// pipeline: the FG-CLEP stages as functions (stage 1 CLEP, stage 2 waveform features, stage 3 FG-CLEP, evaluation)
+#include "fgclep/pipeline/evaluation.hpp"
+#include "fgclep/pipeline/feature_stage.hpp"
+#include "fgclep/pipeline/model_config.hpp"
+#include "fgclep/pipeline/training_stages.hpp"

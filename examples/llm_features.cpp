@@ -1,0 +1,183 @@
+// Stage 2 with an LLM: candidate waveform features for each report, asked of an OpenAI-compatible server (vLLM,
+// llama.cpp's llama-server, Ollama), cached so a stopped run resumes without asking twice. See docs/llm.md.
+//
+//   llm_features /data/mimic-iv-ecg --out stage2/candidates.jsonl --cache stage2/llm_cache.jsonl
+//         --base-url http://127.0.0.1:8000/v1 --model meta-llama/Meta-Llama-3-8B-Instruct --concurrency 32
+//   llm_features reports.txt --out c.jsonl --base-url http://127.0.0.1:11434/v1 --model llama3   (one report a line)
+//
+// Writes one JSON line per report: {"id", "report", "status", "candidates", "error"?}; status is cached, answered,
+// failed, malformed or "not asked" (stopped by Ctrl-C or --max-requests). Ctrl-C stops starting requests, lets
+// those in flight finish and still writes the output; rerunning with the same --cache asks only what is missing.
+// Exit status: 0 when every report has candidates, 3 when some failed, were malformed or were not asked, 1 on
+// errors (bad input, bad prompt file), 2 on bad usage.
+#include "fgclep/data/datasets/mimic_iv_ecg.hpp"
+#include "fgclep/llm/llm_features.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using namespace fgclep::llm;
+
+namespace {
+
+std::atomic<bool> interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free);  // stored from a signal handler
+
+struct Args {
+    fs::path input, out, cache, prompt_file;
+    ChatOptions chat;
+    int concurrency = 8;
+    std::int64_t limit = -1, max_requests = -1;
+};
+
+[[noreturn]] void usage(const std::string& problem) {
+    fmt::print(stderr,
+               "llm_features: {}\nusage: llm_features REPORTS (MIMIC-IV-ECG directory or text file, one report a "
+               "line) --out FILE.jsonl [--base-url URL] [--model NAME] [--api-key-env VAR] [--concurrency N] "
+               "[--cache FILE.jsonl] [--prompt-file FILE] [--limit N] [--max-requests N] [--timeout SECONDS] "
+               "[--retries N] [--max-tokens N]\n",
+               problem);
+    std::exit(2);
+}
+
+std::int64_t to_count(const std::string& flag, const std::string& value) {
+    char* end = nullptr;
+    const long long n = std::strtoll(value.c_str(), &end, 10);
+    if (value.empty() || *end != '\0' || n < 0) usage(flag + " expects a count, got '" + value + "'");
+    return n;
+}
+
+Args parse(int argc, char** argv) {
+    Args a;
+    a.chat.model = "default";
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        const auto value = [&] {
+            if (i + 1 >= argc) usage(arg + " needs a value");
+            return std::string(argv[++i]);
+        };
+        if (arg == "--out") a.out = value();
+        else if (arg == "--cache") a.cache = value();
+        else if (arg == "--prompt-file") a.prompt_file = value();
+        else if (arg == "--base-url") a.chat.base_url = value();
+        else if (arg == "--model") a.chat.model = value();
+        else if (arg == "--api-key-env") a.chat.api_key_env = value();
+        else if (arg == "--concurrency") a.concurrency = static_cast<int>(to_count(arg, value()));
+        else if (arg == "--limit") a.limit = to_count(arg, value());
+        else if (arg == "--max-requests") a.max_requests = to_count(arg, value());
+        else if (arg == "--timeout") a.chat.read_timeout = std::chrono::seconds(to_count(arg, value()));
+        else if (arg == "--retries") a.chat.max_retries = static_cast<int>(to_count(arg, value()));
+        else if (arg == "--max-tokens") a.chat.max_tokens = static_cast<int>(to_count(arg, value()));
+        else if (arg == "-h" || arg == "--help") usage("help");
+        else if (arg.starts_with("--")) usage("unknown option " + arg);
+        else if (a.input.empty()) a.input = arg;
+        else usage("more than one REPORTS input");
+    }
+    if (a.input.empty()) usage("no REPORTS input given");
+    if (a.out.empty()) usage("--out is required");
+    if (a.concurrency < 1) usage("--concurrency must be at least 1");
+    return a;
+}
+
+// Reports and their ids: a MIMIC-IV-ECG directory (id = study id) or a text file (id = line number).
+void read_reports(const Args& a, std::vector<std::string>& ids, std::vector<std::string>& reports) {
+    if (fs::is_directory(a.input)) {
+        fgclep::data::MimicIvEcgOptions options;
+        options.limit = a.limit;
+        const auto dataset = fgclep::data::load_mimic_iv_ecg(a.input, options);
+        for (const auto& e : dataset.entries) {
+            ids.push_back(e.id);
+            reports.push_back(e.report);
+        }
+        if (dataset.issues.total() > 0) fmt::print(stderr, "llm_features: {}\n", dataset.issues.summary());
+        return;
+    }
+    std::ifstream in(a.input);
+    if (!in) fgclep::fail("cannot open {}", a.input.string());
+    std::string line;
+    for (std::int64_t n = 1; std::getline(in, line); ++n) {
+        if (a.limit >= 0 && static_cast<std::int64_t>(reports.size()) >= a.limit) break;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        if (line.back() == '\r') line.pop_back();
+        ids.push_back(std::to_string(n));
+        reports.push_back(line);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+    const Args a = parse(argc, argv);
+    std::vector<std::string> ids, reports;
+    read_reports(a, ids, reports);
+
+    LlmFeatureOptions options;
+    options.chat = a.chat;
+    if (!a.prompt_file.empty()) {
+        std::ifstream in(a.prompt_file);
+        if (!in) fgclep::fail("cannot open the prompt file {}", a.prompt_file.string());
+        std::stringstream text;
+        text << in.rdbuf();
+        options.prompt = FeaturePrompt::from_template(text.str());
+    }
+    options.cache_file = a.cache;
+    options.concurrency = a.concurrency;
+    options.max_requests = a.max_requests;
+    options.cancel = &interrupted;
+    options.on_progress = [](const LlmProgress& p) {
+        const double rate = p.seconds > 0 ? static_cast<double>(p.done) / p.seconds : 0.0;
+        fmt::print(stderr, "llm_features: {}/{} requests ({:.1f}/s, ~{:.0f} s left), failed {}, malformed {}\n",
+                   p.done, p.total, rate, rate > 0 ? static_cast<double>(p.total - p.done) / rate : 0.0,
+                   p.stats.failed, p.stats.malformed);
+    };
+    std::signal(SIGINT, [](int) { interrupted.store(true); });
+
+    LlmFeatureSource source(options);
+    fmt::print(stderr, "llm_features: {} reports, asking {} (model '{}'){}\n", reports.size(), source.client().url(),
+               a.chat.model, source.client().has_api_key() ? ", with an API key" : "");
+    if (const FeatureCache* cache = source.cache()) {
+        fmt::print(stderr, "llm_features: cache {}: {} entries for this model and prompt\n", cache->file().string(),
+                   cache->size());
+        for (const std::string& m : cache->issues().messages) fmt::print(stderr, "llm_features: {}\n", m);
+    }
+    const auto candidates = source.candidates(reports);
+
+    if (a.out.has_parent_path()) fs::create_directories(a.out.parent_path());
+    std::ofstream out(a.out);
+    if (!out) fgclep::fail("cannot write {}", a.out.string());
+    std::vector<std::string> errors(reports.size());
+    for (const ReportFailure& f : source.failures()) errors[f.index] = f.error;
+    for (std::size_t i = 0; i < reports.size(); ++i) {
+        nlohmann::ordered_json line = {{"id", ids[i]},
+                               {"report", reports[i]},
+                               {"status", to_string(source.statuses()[i])},
+                               {"candidates", candidates[i]}};
+        if (!errors[i].empty()) line["error"] = errors[i];
+        out << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
+    }
+    out.close();
+
+    const LlmStats& s = source.stats();
+    fmt::print("reports: {}, cached: {}, asked: {}, answered: {}, failed: {}, malformed: {}, not asked: {}, "
+               "duplicates: {}\n",
+               s.reports, s.cached, s.asked, s.answered, s.failed, s.malformed, s.not_asked, s.duplicates);
+    for (std::size_t k = 0; k < source.failures().size() && k < 5; ++k)
+        fmt::print("  {} report {}: {}\n", to_string(source.failures()[k].status), ids[source.failures()[k].index],
+                   source.failures()[k].error);
+    if (source.failures().size() > 5) fmt::print("  ... {} more in {}\n", source.failures().size() - 5, a.out.string());
+    fmt::print("wrote {}\n", a.out.string());
+    return source.complete() ? 0 : 3;
+} catch (const std::exception& e) {
+    fmt::print(stderr, "llm_features: {}\n", e.what());
+    return 1;
+}
