@@ -165,13 +165,11 @@ TEST_CASE("prompts: the benchmark's prompt file, fallbacks, synthetic identifier
     CHECK(class_prompts({"low_qrs_voltage"}, feature_prompts()).texts[0] == "low qrs voltage");
 
     // The real benchmark file: 131 codes, every PTB-XL super class present.
-    const std::filesystem::path ckepe = "/work/shared/data/benchmark/CKEPE_prompt.json";
-    if (std::filesystem::exists(ckepe)) {
-        const PromptMap real = load_prompt_file(ckepe);
-        CHECK(real.size() == 131);
-        const ClassPrompts sup = class_prompts({"NORM", "MI", "STTC", "CD", "HYP"}, real);
-        CHECK(sup.fallbacks.empty());
-    }
+    const std::filesystem::path ckepe = std::filesystem::path(FGCLEP_FIXTURES) / "eval_benchmark/CKEPE_prompt.json";
+    const PromptMap real = load_prompt_file(ckepe);
+    CHECK(real.size() == 131);
+    const ClassPrompts sup = class_prompts({"NORM", "MI", "STTC", "CD", "HYP"}, real);
+    CHECK(sup.fallbacks.empty());
     {
         std::ofstream f(dir / "bad.json");
         f << R"({"A": 3})";
@@ -204,12 +202,11 @@ TEST_CASE("probe_subset: the reference's rows when listed, else a seeded random 
     CHECK(probe_subset(5, 100).rows == std::vector<std::int64_t>{0, 1, 2, 3, 4});
 
     // The benchmark's own file: 1% of PTB-XL super class = floor(0.01 * 17084) = 170 rows, first row 2385 listed.
-    const std::filesystem::path real = "/work/shared/data/benchmark/linear_probe_subsets.csv";
-    if (std::filesystem::exists(real)) {
-        const ProbeSubset s = probe_subset(17084, 1, {.subsets_csv = real, .dataset = "ptbxl_super_class"});
-        CHECK(s.rows.size() == 170);
-        CHECK(std::find(s.rows.begin(), s.rows.end(), 2385) != s.rows.end());
-    }
+    const std::filesystem::path real =
+        std::filesystem::path(FGCLEP_FIXTURES) / "eval_benchmark/linear_probe_subsets_ptbxl_super_1pct.csv";
+    const ProbeSubset s = probe_subset(17084, 1, {.subsets_csv = real, .dataset = "ptbxl_super_class"});
+    CHECK(s.rows.size() == 170);
+    CHECK(std::find(s.rows.begin(), s.rows.end(), 2385) != s.rows.end());
 }
 
 TEST_CASE(".npy: byte-identical to numpy.save, read back, read numpy's files") {
