@@ -1,6 +1,7 @@
 // BatchStream and the preprocessed cache, over in-memory record sources: seeded order, every record once per
 // epoch, batches independent of the thread count, the prefetch memory bound, failing records skipped and named,
 // exceptions propagated, the PairSource protocol the Trainer uses, and the cache's round trip and refusals.
+#include "error_text.hpp"
 #include "fgclep/data/batch_stream.hpp"
 #include "fgclep/data/dataset.hpp"
 #include "fgclep/data/wfdb_writer.hpp"
@@ -17,6 +18,8 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+
+using fgclep::test::error_text;
 
 using namespace fgclep;
 using namespace fgclep::data;
@@ -91,15 +94,6 @@ std::filesystem::path scratch(const std::string& name) {
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     return dir;
-}
-
-std::string message_of(auto&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 }  // namespace
@@ -215,11 +209,11 @@ TEST_CASE("batch stream: failing and NaN-dropped records are skipped, counted an
     const HostPairs pairs = stream.load(some);
     CHECK(pairs.size() == 2);
     CHECK(pairs.ecg_shape == Shape{2, leads, out_length});
-    CHECK(message_of([&] { stream.load(none); }).find("none of the 2 records") != std::string::npos);
+    CHECK(error_text([&] { stream.load(none); }).find("none of the 2 records") != std::string::npos);
 
     // skip_failed = false: a data error reaches the consumer, naming the record
     BatchStream strict(src, plain(), {.batch_size = 4, .shuffle = false, .skip_failed = false});
-    const std::string strict_message = message_of([&] { collect(strict, 0); });
+    const std::string strict_message = error_text([&] { collect(strict, 0); });
     CHECK(strict_message.find("mem/0003") != std::string::npos);
     CHECK(strict_message.rfind("fgclep: ") == 0);  // one prefix, not "fgclep: record ...: fgclep: ..."
 }
@@ -242,10 +236,10 @@ TEST_CASE("batch stream: exceptions other than data errors propagate; shutdown m
     CHECK_THROWS_AS(BatchStream(ok, plain(), {.workers = 0}), Error);
     PreprocessOptions no_leads;
     no_leads.leads.target.clear();
-    CHECK(message_of([&] { BatchStream s(ok, Preprocessor(no_leads)); }).find("lead list") != std::string::npos);
+    CHECK(error_text([&] { BatchStream s(ok, Preprocessor(no_leads)); }).find("lead list") != std::string::npos);
     BatchStream stream(ok, plain());
     const std::vector<std::int64_t> outside{1, 30};
-    CHECK(message_of([&] { stream.load(outside); }).find("outside") != std::string::npos);
+    CHECK(error_text([&] { stream.load(outside); }).find("outside") != std::string::npos);
 }
 
 TEST_CASE("batch stream: the Trainer's protocol (prefetch the epoch's order, then load batch by batch)") {
@@ -344,23 +338,23 @@ TEST_CASE("record cache: built by the stream when missing; a mismatched key and 
     // other options: another key
     PreprocessOptions other;
     other.crop = {.keep = out_length, .length = out_length};
-    const std::string msg = message_of([&] { BatchStream s(src, Preprocessor(other), {.cache = path}); });
+    const std::string msg = error_text([&] { BatchStream s(src, Preprocessor(other), {.cache = path}); });
     CHECK(msg.find(path.string()) != std::string::npos);
     CHECK(msg.find("another record list or other preprocessing options") != std::string::npos);
     // another record list: another key
     MemorySource fewer(9);
-    CHECK(message_of([&] { RecordCache c(path, record_cache_key(fewer, plain())); }).find("another record list") !=
+    CHECK(error_text([&] { RecordCache c(path, record_cache_key(fewer, plain())); }).find("another record list") !=
           std::string::npos);
     CHECK(record_cache_key(src, plain()) == RecordCache(path).key());
 
     // truncated
     const auto size = std::filesystem::file_size(path);
     std::filesystem::resize_file(path, size - 10);
-    const std::string t = message_of([&] { RecordCache c(path, record_cache_key(src, plain())); });
+    const std::string t = error_text([&] { RecordCache c(path, record_cache_key(src, plain())); });
     CHECK(t.find(path.string()) != std::string::npos);
     CHECK(t.find("truncated") != std::string::npos);
     std::filesystem::resize_file(path, 20);
-    CHECK(message_of([&] { RecordCache c(path); }).find("truncated") != std::string::npos);
+    CHECK(error_text([&] { RecordCache c(path); }).find("truncated") != std::string::npos);
     // a corrupt shape whose count x leads x length x 4 wraps to 0 must not match a header-only file
     {
         detail::CacheHeader h{};
@@ -376,14 +370,14 @@ TEST_CASE("record cache: built by the stream when missing; a mismatched key and 
         f << std::string(h.data_offset - sizeof h - 1, '\0');
     }
     CHECK(std::filesystem::file_size(path) == 128);
-    CHECK(message_of([&] { RecordCache c(path); }).find("corrupt header") != std::string::npos);
+    CHECK(error_text([&] { RecordCache c(path); }).find("corrupt header") != std::string::npos);
     // not a cache
     {
         std::ofstream f(path, std::ios::binary | std::ios::trunc);
         f << std::string(200, 'x');
     }
-    CHECK(message_of([&] { RecordCache c(path); }).find("bad magic") != std::string::npos);
-    CHECK(message_of([&] { RecordCache c(dir / "missing.fgrc"); }).find("missing.fgrc") != std::string::npos);
+    CHECK(error_text([&] { RecordCache c(path); }).find("bad magic") != std::string::npos);
+    CHECK(error_text([&] { RecordCache c(dir / "missing.fgrc"); }).find("missing.fgrc") != std::string::npos);
     std::filesystem::remove_all(dir);
 }
 

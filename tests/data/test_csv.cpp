@@ -1,5 +1,6 @@
 // CsvReader: RFC 4180 quoting, line ends, BOM, blank lines, streaming across chunk boundaries, and errors that name
 // the file, the line and the column.
+#include "error_text.hpp"
 #include "fgclep/data/csv.hpp"
 
 #include <doctest/doctest.h>
@@ -7,10 +8,11 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <random>
 #include <string>
 #include <vector>
+
+using fgclep::test::error_text;
 
 using fgclep::data::CsvReader;
 namespace fs = std::filesystem;
@@ -24,15 +26,6 @@ std::vector<std::vector<std::string>> all_rows(CsvReader& csv) {
         for (std::size_t i = 0; i < csv.size(); ++i) rows.back().emplace_back(csv.field(i));
     }
     return rows;
-}
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const fgclep::Error& e) {
-        return e.what();
-    }
-    return "<no error>";
 }
 
 struct TempFile {
@@ -84,12 +77,12 @@ TEST_CASE("csv: blank lines are skipped, lone CR ends a line, a quote inside an 
 
 TEST_CASE("csv: errors name the file, the line and the column") {
     auto csv = CsvReader::from_string("a,b\n1,2\n", "dir/file.csv");
-    const std::string missing = error_of([&] { (void)csv.column("scp_codes"); });
+    const std::string missing = error_text([&] { (void)csv.column("scp_codes"); });
     CHECK(missing.find("dir/file.csv") != std::string::npos);
     CHECK(missing.find("'scp_codes'") != std::string::npos);
     CHECK(missing.find("'a', 'b'") != std::string::npos);  // and lists what it has
 
-    const std::string unterminated = error_of([] {
+    const std::string unterminated = error_text([] {
         auto c = CsvReader::from_string("a,b\n1,2\n3,\"open\n4,5\n", "open.csv");
         while (c.next()) {
         }
@@ -98,14 +91,14 @@ TEST_CASE("csv: errors name the file, the line and the column") {
     CHECK(unterminated.find("line 3") != std::string::npos);
     CHECK(unterminated.find("never closed") != std::string::npos);
 
-    const std::string fields = error_of([] {
+    const std::string fields = error_text([] {
         auto c = CsvReader::from_string("a,b\n1,2\n1,2,3\n", "wide.csv");
         while (c.next()) {
         }
     });
     CHECK(fields.find("wide.csv' line 3: row has 3 fields, the header has 2") != std::string::npos);
 
-    const std::string after = error_of([] {
+    const std::string after = error_text([] {
         auto c = CsvReader::from_string("a,b\n\"x\"y,2\n", "after.csv");
         while (c.next()) {
         }
@@ -113,8 +106,8 @@ TEST_CASE("csv: errors name the file, the line and the column") {
     CHECK(after.find("after.csv' line 2") != std::string::npos);
     CHECK(after.find("after the closing quote") != std::string::npos);
 
-    CHECK(error_of([] { CsvReader::from_string("", "empty.csv"); }).find("empty.csv' is empty") != std::string::npos);
-    CHECK(error_of([] { CsvReader c("/nonexistent/dir/x.csv"); }).find("/nonexistent/dir/x.csv") !=
+    CHECK(error_text([] { CsvReader::from_string("", "empty.csv"); }).find("empty.csv' is empty") != std::string::npos);
+    CHECK(error_text([] { CsvReader c("/nonexistent/dir/x.csv"); }).find("/nonexistent/dir/x.csv") !=
           std::string::npos);
     CHECK(csv.where(1) == "CSV file 'dir/file.csv' line 1 column 'b'");
 }

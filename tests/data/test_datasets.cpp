@@ -1,6 +1,7 @@
 // Dataset loaders on small directory trees laid out like the real datasets (made here in a temp dir from the real
 // metadata files in tests/fixtures/datasets), PTB-XL labels against the benchmark's split files, and bad input:
 // every problem is an error naming the file or a counted skip.
+#include "error_text.hpp"
 #include "fgclep/data/csv.hpp"
 #include "fgclep/data/datasets/benchmark_split.hpp"
 #include "fgclep/data/datasets/chapman.hpp"
@@ -13,12 +14,13 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <map>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
+
+using fgclep::test::error_text;
 
 namespace fs = std::filesystem;
 using namespace fgclep::data;
@@ -55,15 +57,6 @@ std::string slurp(const fs::path& p) {
     std::stringstream s;
     s << in.rdbuf();
     return s.str();
-}
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const fgclep::Error& e) {
-        return e.what();
-    }
-    return "<no error>";
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
@@ -150,10 +143,10 @@ TEST_CASE("mimic-iv-ecg: pairs by subject and study, cleans reports, counts ever
 
     // A file without a report column is an error naming the file and the column.
     t.write("mm_bad.csv", "subject_id,study_id,report_0\n1,2,x\n");
-    const std::string e = error_of([&] { load_mimic_iv_ecg(t.root, {.machine_measurements = "mm_bad.csv"}); });
+    const std::string e = error_text([&] { load_mimic_iv_ecg(t.root, {.machine_measurements = "mm_bad.csv"}); });
     CHECK(contains(e, "mm_bad.csv"));
     CHECK(contains(e, "'report_1'"));
-    CHECK(contains(error_of([&] { load_mimic_iv_ecg(t.root / "nowhere"); }), "record_list.csv"));
+    CHECK(contains(error_text([&] { load_mimic_iv_ecg(t.root / "nowhere"); }), "record_list.csv"));
 }
 
 // ------------------------------------------------------------------------------------------------------ PTB-XL
@@ -168,7 +161,7 @@ TEST_CASE("ptbxl: scp_codes dicts") {
     CHECK(parse_scp_codes(" {\"A\":1, 'B' : 2.5e1,} ", "x")[1].likelihood == 25.0);
     for (const char* bad : {"", "NORM", "{'NORM' 100.0}", "{'NORM': }", "{'NORM': 1", "{'NORM: 1}", "{'A': x}",
                             "{'A': 1} x", "{'A': 1 'B': 2}"}) {
-        const std::string e = error_of([&] { parse_scp_codes(bad, "db.csv line 7 column 'scp_codes'"); });
+        const std::string e = error_text([&] { parse_scp_codes(bad, "db.csv line 7 column 'scp_codes'"); });
         CHECK_MESSAGE(contains(e, "db.csv line 7 column 'scp_codes'"), bad);
         CHECK_MESSAGE(contains(e, "at character"), bad);
     }
@@ -211,9 +204,9 @@ TEST_CASE("ptbxl: the real database subset and scp_statements") {
     const auto two = load_ptbxl(root, {.class_names = {"NORM", "MI"}, .database = "ptbxl_database_subset.csv"});
     CHECK(two.class_names == std::vector<std::string>{"NORM", "MI"});
     CHECK(two.labels(0)[0] == 1.0f);
-    CHECK(contains(error_of([&] { load_ptbxl(root, {.class_names = {"XYZ"}, .database = "ptbxl_database_subset.csv"}); }),
+    CHECK(contains(error_text([&] { load_ptbxl(root, {.class_names = {"XYZ"}, .database = "ptbxl_database_subset.csv"}); }),
                    "'XYZ' is not a super_class class"));
-    CHECK(contains(error_of([&] { load_ptbxl(root); }), "ptbxl_database.csv"));  // the full file is not here
+    CHECK(contains(error_text([&] { load_ptbxl(root); }), "ptbxl_database.csv"));  // the full file is not here
 }
 
 TEST_CASE("ptbxl: labels agree with the benchmark split files, all four tasks, matched by column name") {
@@ -294,9 +287,9 @@ TEST_CASE("ptbxl: malformed scp_codes, unknown codes and bad rows are counted wi
     CHECK(contains(d.issues.examples("unknown scp code")[0], "'XYZ'"));
     CHECK(d.issues.count("missing header file") == 1);  // record 3 (MI) has no .hea
     CHECK(d.issues.count("malformed row") == 1);
-    CHECK(contains(error_of([&] { load_ptbxl(t.root, {.sampling_rate = 250}); }), "500 or 100"));
+    CHECK(contains(error_text([&] { load_ptbxl(t.root, {.sampling_rate = 250}); }), "500 or 100"));
     t.write("scp_statements.csv", ",description,diagnostic,form\nNORM,normal,1.0,\n");
-    CHECK(contains(error_of([&] { load_ptbxl(t.root); }), "scp_statements.csv' has no column 'rhythm'"));
+    CHECK(contains(error_text([&] { load_ptbxl(t.root); }), "scp_statements.csv' has no column 'rhythm'"));
 }
 
 // ---------------------------------------------------------------------------------------------------- CPSC2018
@@ -355,8 +348,8 @@ TEST_CASE("cpsc2018: a challenge-style tree") {
     CHECK(checked.size() == 1);  // only A0001.mat exists
     CHECK(checked.issues.count("missing signal file") == 3);
     CHECK(load_cpsc2018(t.root, {.class_names = {"STE"}}).size() == 1);
-    CHECK(contains(error_of([&] { load_cpsc2018(t.root, {.class_names = {"LVH"}}); }), "'LVH' is not a CPSC2018"));
-    CHECK(contains(error_of([&] { load_cpsc2018(t.root / "missing"); }), "is not a directory"));
+    CHECK(contains(error_text([&] { load_cpsc2018(t.root, {.class_names = {"LVH"}}); }), "'LVH' is not a CPSC2018"));
+    CHECK(contains(error_text([&] { load_cpsc2018(t.root / "missing"); }), "is not a directory"));
 }
 
 // ----------------------------------------------------------------------------------------------------- Chapman
@@ -400,10 +393,10 @@ TEST_CASE("chapman: the ecg-arrhythmia layout, with the real JS00001 record") {
     }
 
     t.write("ConditionNames_SNOMED-CT.csv", "Acronym,Snomed_CT\nAFIB,164889003\n");
-    CHECK(contains(error_of([&] { load_chapman(t.root); }),
+    CHECK(contains(error_text([&] { load_chapman(t.root); }),
                    "ConditionNames_SNOMED-CT.csv' has no column 'Acronym Name'"));
     fs::remove(t.root / "ConditionNames_SNOMED-CT.csv");
-    CHECK(contains(error_of([&] { load_chapman(t.root); }), "ConditionNames_SNOMED-CT.csv"));
+    CHECK(contains(error_text([&] { load_chapman(t.root); }), "ConditionNames_SNOMED-CT.csv"));
 }
 
 // ----------------------------------------------------------------------------------------------- split files
@@ -479,20 +472,20 @@ TEST_CASE("benchmark split: labels by name across files with different column or
 TEST_CASE("benchmark split: bad files are errors naming the file, line and column") {
     TempTree t;
     t.write("odd.csv", "a,b,c\n1,2,3\n");
-    const std::string layout = error_of([&] { load_benchmark_split(t.root / "odd.csv", t.root); });
+    const std::string layout = error_text([&] { load_benchmark_split(t.root / "odd.csv", t.root); });
     CHECK(contains(layout, "odd.csv' is not a benchmark split file"));
     CHECK(contains(layout, "a, b, c"));
     const fs::path super = fixtures / "benchmark/ptbxl/super_class/ptbxl_super_class_test.csv";
-    const std::string column = error_of([&] { load_benchmark_split(super, t.root, {.class_names = {"NORM", "AFIB"}}); });
+    const std::string column = error_text([&] { load_benchmark_split(super, t.root, {.class_names = {"NORM", "AFIB"}}); });
     CHECK(contains(column, "ptbxl_super_class_test.csv' has no column 'AFIB'"));
-    CHECK(contains(error_of([&] { load_benchmark_split(super, t.root, {.class_names = {"strat_fold"}}); }),
+    CHECK(contains(error_text([&] { load_benchmark_split(super, t.root, {.class_names = {"strat_fold"}}); }),
                    "'strat_fold' is a ptbxl column"));
     t.write("bad_label.csv", "ecg_path,age,diagnose,AF,SR\n/chapman/WFDBRecords/01/010/JS00001.mat,12,AF,1,2\n");
-    CHECK(contains(error_of([&] { load_benchmark_split(t.root / "bad_label.csv", t.root); }),
+    CHECK(contains(error_text([&] { load_benchmark_split(t.root / "bad_label.csv", t.root); }),
                    "bad_label.csv' line 2 column 'SR': label '2' is not 0 or 1"));
     t.write("bad_path.csv", "ecg_path,age,diagnose,AF\n/chapman/JS00001.mat,12,AF,1\n");
     const EcgDataset d = load_benchmark_split(t.root / "bad_path.csv", t.root);
     CHECK(d.size() == 0);
     CHECK(d.issues.count("malformed row") == 1);
-    CHECK(contains(error_of([&] { load_benchmark_split(t.root / "none.csv", t.root); }), "none.csv"));
+    CHECK(contains(error_text([&] { load_benchmark_split(t.root / "none.csv", t.root); }), "none.csv"));
 }

@@ -1,11 +1,14 @@
 // Preprocessing: lead order by name, resampling (against scipy.signal.resample_poly and on sines), crop/pad, the
 // normalisations, the NaN/Inf policy with its counts, and the Preprocessor's order of steps.
+#include "error_text.hpp"
 #include "fgclep/data/preprocess.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <limits>
+
+using fgclep::test::error_text;
 
 using namespace fgclep;
 using namespace fgclep::data;
@@ -29,15 +32,6 @@ EcgRecord tagged_record(std::vector<std::string> leads, std::int64_t length, dou
         for (std::int64_t t = 0; t < length; ++t)
             r.samples.push_back(1000.0 * static_cast<double>(c + 1) + static_cast<double>(t));
     return r;
-}
-
-std::string message_of(auto&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 }  // namespace
@@ -78,7 +72,7 @@ TEST_CASE("lead order: names match case-insensitively and without surrounding sp
 TEST_CASE("lead order: a missing lead is an error naming record and lead, or zero-filled and counted") {
     const EcgRecord r =
         tagged_record({"I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5"}, 3, 500, "ptbxl/00001_hr");
-    const std::string msg = message_of([&] { reorder_leads(r, mimic_lead_order()); });
+    const std::string msg = error_text([&] { reorder_leads(r, mimic_lead_order()); });
     CHECK(msg.find("ptbxl/00001_hr") != std::string::npos);
     CHECK(msg.find("'V6'") != std::string::npos);
 
@@ -91,7 +85,7 @@ TEST_CASE("lead order: a missing lead is an error naming record and lead, or zer
     CHECK(issues.examples("lead missing, zero-filled")[0].find("ptbxl/00001_hr") != std::string::npos);
 
     const EcgRecord dup = tagged_record({"I", "i"}, 2);
-    CHECK(message_of([&] { reorder_leads(dup, {"I"}); }).find("appears twice") != std::string::npos);
+    CHECK(error_text([&] { reorder_leads(dup, {"I"}); }).find("appears twice") != std::string::npos);
     // An empty target keeps the record's channels.
     CHECK(reorder_leads(dup, LeadOrderOptions{{}, MissingLead::error}).samples == dup.samples);
 }
@@ -236,8 +230,8 @@ TEST_CASE("resample: identity at equal rates, rational rates, errors") {
     CHECK(y[2] == 3.25);
     CHECK(resample_ratio(128.5, 500) == std::pair<std::int64_t, std::int64_t>{1000, 257});
     CHECK(resample_ratio(360, 500) == std::pair<std::int64_t, std::int64_t>{25, 18});
-    CHECK(message_of([] { resample_ratio(0, 500); }).find("positive") != std::string::npos);
-    CHECK(message_of([] { resample_ratio(pi, 500); }).find("not a fraction") != std::string::npos);
+    CHECK(error_text([] { resample_ratio(0, 500); }).find("positive") != std::string::npos);
+    CHECK(error_text([] { resample_ratio(pi, 500); }).find("not a fraction") != std::string::npos);
 }
 
 TEST_CASE("crop/pad: keep at most K from the start, then zeros to L (the CPSC 2500 -> 5000 case)") {
@@ -255,7 +249,7 @@ TEST_CASE("crop/pad: keep at most K from the start, then zeros to L (the CPSC 25
     CHECK(longer.samples.back() == 1000.0 + 4999);
     const EcgRecord shorter = crop_pad(tagged_record({"I"}, 10), {.keep = -1, .length = 12});
     CHECK(shorter.samples == std::vector<double>{1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008, 1009, 0, 0});
-    CHECK(message_of([&] { crop_pad(cpsc, {.keep = 0, .length = 5}); }).find("keep") != std::string::npos);
+    CHECK(error_text([&] { crop_pad(cpsc, {.keep = 0, .length = 5}); }).find("keep") != std::string::npos);
     // in place when the length is already right: the same result
     const EcgRecord five = tagged_record({"I", "II"}, 5000);
     EcgRecord moved = five;
@@ -357,7 +351,7 @@ TEST_CASE("NaN policy: error, drop, zero, and an all-NaN lead that drops the rec
     };
     {
         EcgRecord r = with_nan();
-        const std::string msg = message_of([&] { apply_nan_policy(r, {.policy = NanPolicy::error}); });
+        const std::string msg = error_text([&] { apply_nan_policy(r, {.policy = NanPolicy::error}); });
         CHECK(msg.find("mimic/s2") != std::string::npos);
         CHECK(msg.find("lead 'I'") != std::string::npos);
         CHECK(msg.find("sample 1") != std::string::npos);
@@ -467,6 +461,6 @@ TEST_CASE("Preprocessor: CPSC (keep 2500, pad to 5000, then min-max), drop, and 
 
     CHECK(Preprocessor().options().fingerprint() != cpsc.options().fingerprint());
     CHECK(Preprocessor().options().fingerprint() == PreprocessOptions{}.fingerprint());
-    CHECK(message_of([] { Preprocessor p(PreprocessOptions{.target_fs = -1}); }).find("target_fs") !=
+    CHECK(error_text([] { Preprocessor p(PreprocessOptions{.target_fs = -1}); }).find("target_fs") !=
           std::string::npos);
 }

@@ -1,6 +1,7 @@
 // The embedded knowledge base of stage 2: matching on crafted reports (word boundaries, synonyms, overlaps,
 // order), recall of the synthetic corpus's true features among the candidates of generated reports, user
 // knowledge bases from JSON, and errors naming the file.
+#include "error_text.hpp"
 #include "fgclep/features/candidate_source.hpp"
 #include "fgclep/features/knowledge_base.hpp"
 #include "fgclep/synth/conditions.hpp"
@@ -15,6 +16,8 @@
 #include <set>
 
 #include <unistd.h>
+
+using fgclep::test::error_text;
 
 using namespace fgclep;
 using features::KnowledgeBase;
@@ -31,15 +34,6 @@ std::filesystem::path temp_file(const std::string& name, const std::string& cont
     const auto path = dir / name;
     std::ofstream(path, std::ios::binary) << content;
     return path;
-}
-
-std::string error_of(auto&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 // A source with reports, as EcgDataset has them.
@@ -214,7 +208,7 @@ TEST_CASE("propose_candidates over a record source, in chunks") {
     struct Broken {
         std::vector<std::vector<std::string>> candidates(std::span<const std::string>) { return {}; }
     } broken;
-    CHECK(error_of([&] { features::propose_candidates(broken, reports); }).find("0 lists for 5 reports") !=
+    CHECK(error_text([&] { features::propose_candidates(broken, reports); }).find("0 lists for 5 reports") !=
           std::string::npos);
 }
 
@@ -250,29 +244,29 @@ TEST_CASE("a user knowledge base from JSON: added to the built-in one, replacing
 
 TEST_CASE("user knowledge base errors name the file and what is wrong") {
     const auto missing = std::filesystem::temp_directory_path() / "fgclep-no-such-kb.json";
-    CHECK(error_of([&] { KnowledgeBase::from_json_file(missing); }) ==
+    CHECK(error_text([&] { KnowledgeBase::from_json_file(missing); }) ==
           "fgclep: knowledge base '" + missing.string() + "': cannot open the file");
     const auto bad = temp_file("bad.json", "{\"afib\": [\"absent p waves\",]");
-    const std::string e1 = error_of([&] { KnowledgeBase::load({.user_file = bad}); });
+    const std::string e1 = error_text([&] { KnowledgeBase::load({.user_file = bad}); });
     CHECK(e1.find(bad.string()) != std::string::npos);
     CHECK(e1.find("not valid JSON") != std::string::npos);
     const auto list = temp_file("list.json", "[\"afib\"]");
-    CHECK(error_of([&] { KnowledgeBase::from_json_file(list); }).find("expected a JSON object") != std::string::npos);
+    CHECK(error_text([&] { KnowledgeBase::from_json_file(list); }).find("expected a JSON object") != std::string::npos);
     const auto number = temp_file("number.json", R"({"afib": ["absent p waves", 3]})");
-    const std::string e2 = error_of([&] { KnowledgeBase::from_json_file(number); });
+    const std::string e2 = error_text([&] { KnowledgeBase::from_json_file(number); });
     CHECK(e2.find(number.string()) != std::string::npos);
     CHECK(e2.find("statement 'afib': features must be strings, got 3") != std::string::npos);
     const auto not_list = temp_file("notlist.json", R"({"afib": "absent p waves"})");
-    CHECK(error_of([&] { KnowledgeBase::from_json_file(not_list); }).find("must be a list of strings, got a string") !=
+    CHECK(error_text([&] { KnowledgeBase::from_json_file(not_list); }).find("must be a list of strings, got a string") !=
           std::string::npos);
     const auto key = temp_file("key.json", R"({"afib": {"feature": ["absent p waves"]}})");
-    CHECK(error_of([&] { KnowledgeBase::from_json_file(key); }).find("unknown key 'feature'") != std::string::npos);
+    CHECK(error_text([&] { KnowledgeBase::from_json_file(key); }).find("unknown key 'feature'") != std::string::npos);
     const auto twice = temp_file("twice.json", R"({"AFib": ["a"], "afib": ["b"]})");
-    CHECK(error_of([&] { KnowledgeBase::from_json_file(twice); }).find("'afib' is given twice") != std::string::npos);
+    CHECK(error_text([&] { KnowledgeBase::from_json_file(twice); }).find("'afib' is given twice") != std::string::npos);
     const auto empty_statement = temp_file("empty.json", R"({" - ": ["a"]})");
-    CHECK(error_of([&] { KnowledgeBase::from_json_file(empty_statement); }).find("has no words to match") !=
+    CHECK(error_text([&] { KnowledgeBase::from_json_file(empty_statement); }).find("has no words to match") !=
           std::string::npos);
-    CHECK(error_of([&] {
+    CHECK(error_text([&] {
               KnowledgeBase::load({.user_file = {}, .replace_builtin = true});
           }).find("needs a user_file") != std::string::npos);
 }

@@ -2,6 +2,7 @@
 // augmented report, statistics, the provenance file and its loader, precision/recall against a ground truth;
 // then the whole stage on a small synthetic corpus with a tiny FgClep whose calibration (t', b) is set so that
 // its probabilities are known. This is the only file of test_features that instantiates FgClep.
+#include "error_text.hpp"
 #include "fgclep/data/datasets/mimic_iv_ecg.hpp"
 #include "fgclep/features/candidate_source.hpp"
 #include "fgclep/features/ground_truth.hpp"
@@ -22,6 +23,8 @@
 
 #include <unistd.h>
 
+using fgclep::test::error_text;
+
 using namespace fgclep;
 using namespace fgclep::features;
 
@@ -35,15 +38,6 @@ std::filesystem::path fresh_dir(const std::string& name) {
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     return dir;
-}
-
-std::string error_of(auto&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 // A stand-in model whose probabilities are a table: an ECG is a one-hot "kind" (its samples), a text embeds as its
@@ -216,16 +210,16 @@ TEST_CASE("validation errors: records outside the candidates, repeated records, 
     Setup s;
     Context<Dbl> ctx;
     std::vector<std::vector<std::string>> short_candidates(2);
-    CHECK(error_of([&] {
+    CHECK(error_text([&] {
               validate_features(s.model, ctx, ReportTokenizer{}, s.batches,
                                 std::span<const std::vector<std::string>>(short_candidates));
           }).find("a batch holds record 2 but candidates are given for 2 records") != std::string::npos);
     std::vector<data::Batch> twice{batch_of({0}, {0}, {"x"}), batch_of({0}, {0}, {"x"})};
-    CHECK(error_of([&] {
+    CHECK(error_text([&] {
               validate_features(s.model, ctx, ReportTokenizer{}, twice,
                                 std::span<const std::vector<std::string>>(s.candidates));
           }).find("record 0 comes twice") != std::string::npos);
-    CHECK(error_of([&] {
+    CHECK(error_text([&] {
               validate_features(s.model, ctx, ReportTokenizer{}, s.batches,
                                 std::span<const std::vector<std::string>>(s.candidates), {.threshold = 1.5});
           }).find("threshold must be in [0, 1]") != std::string::npos);
@@ -304,9 +298,9 @@ TEST_CASE("provenance: written atomically, read back, and turned into stage 3's 
 
     // Errors name the file and the line.
     std::ofstream(dir / "bad.jsonl") << first << "\n\n{\"report\": \"x\"}\n";
-    const std::string e = error_of([&] { read_provenance(dir / "bad.jsonl"); });
+    const std::string e = error_text([&] { read_provenance(dir / "bad.jsonl"); });
     CHECK(e.find((dir / "bad.jsonl").string() + "' line 3") != std::string::npos);
-    CHECK(error_of([&] { read_provenance(dir / "missing.jsonl"); }).find("cannot open") != std::string::npos);
+    CHECK(error_text([&] { read_provenance(dir / "missing.jsonl"); }).find("cannot open") != std::string::npos);
 }
 
 TEST_CASE("precision and recall of proposed and kept features against a hand-made ground truth") {
@@ -375,7 +369,7 @@ TEST_CASE("precision and recall of proposed and kept features against a hand-mad
 
     std::ofstream(dir / "bad.csv")
         << "subject_id,study_id,path,set,conditions,features\n1,2,p,pretrain,,absent_p_waves;nope\n";
-    CHECK(error_of([&] { read_feature_ground_truth(dir / "bad.csv"); }).find("unknown feature 'nope'") !=
+    CHECK(error_text([&] { read_feature_ground_truth(dir / "bad.csv"); }).find("unknown feature 'nope'") !=
           std::string::npos);
 }
 
@@ -485,7 +479,7 @@ TEST_CASE("stage 2 on a synthetic corpus with a tiny FgClep: knowledge base, val
         CHECK(stage3.entries[static_cast<std::size_t>(i)].report ==
               all.records[static_cast<std::size_t>(i)].augmented_report);
 
-    CHECK(error_of([&] {
+    CHECK(error_text([&] {
               std::vector<std::vector<std::string>> wrong(3);
               validate_dataset(keep_all, ctx, tokenizer, dataset, preprocessor,
                                std::span<const std::vector<std::string>>(wrong));
