@@ -29,7 +29,11 @@
 //   - Losses: ours computes the (batch x batch) similarity losses in double on the host; the peer in float.
 //
 //   bench_encoders [--case NAME[,NAME...]] [--batch 16] [--len 5000] [--seq 64] [--steps 3] [--threads T]
-// prints one JSON line per case.
+// prints one JSON line per case, with the thread count it ran with ("threads"), the compiler and compile flags it was
+// built with ("compiler", "flags": -O3 -march=native on top of the build type's, see benchmarks/CMakeLists.txt), the
+// vector extensions those allowed ("isa") and the CPU model ("cpu").
+#include "bench_info.hpp"
+
 #include <fgclep/fgclep.hpp>
 
 #include <fmt/format.h>
@@ -152,9 +156,13 @@ int main(int argc, char** argv) {
             return 2;
         }
         fmt::print("{{\"impl\": \"fgclep\", \"threads\": {}, \"case\": \"{}\", \"batch\": {}, \"len\": {}, "
-                   "\"seq\": {}, \"s_per_step\": {:.4f}, \"samples_per_s\": {:.3f}}}\n",
-                   ctx.state.thread_count(), name, batch, length, seq, seconds,
-                   static_cast<double>(batch) / seconds);
+                   "\"seq\": {}, \"steps\": {}, \"s_per_step\": {:.4f}, \"samples_per_s\": {:.3f}, "
+                   "\"compiler\": \"{}\", \"flags\": \"{}\", \"isa\": \"{}\", \"cpu\": \"{}\"}}\n",
+                   ctx.state.thread_count(), name, batch, length, seq, steps, seconds,
+                   static_cast<double>(batch) / seconds, fgclep_bench::json_escape(fgclep_bench::compiler()),
+                   fgclep_bench::json_escape(fgclep_bench::compile_flags()),
+                   fgclep_bench::json_escape(fgclep_bench::vector_isa()),
+                   fgclep_bench::json_escape(fgclep_bench::cpu_model()));
         std::fflush(stdout);
     }
 }
