@@ -103,6 +103,12 @@ struct RankingHingeLoss {
 
 namespace {
 
+// The headers this consumer compiles against are the version its build system found.
+void version_checks() {
+    check(std::string(FGCLEP_VERSION_STRING) == FGCLEP_FOUND_VERSION,
+          std::string("fgclep/version.hpp says ") + FGCLEP_VERSION_STRING + ", the build found " + FGCLEP_FOUND_VERSION);
+}
+
 void mlp_checks() {
     using B = fgclep::Cpu<float>;
     using Mlp = fgclep::Sequential<fgclep::Linear, fgclep::ReLU, fgclep::Linear>;
@@ -253,6 +259,7 @@ void custom_loss_checks() {
 
 int main() {
     try {
+        version_checks();
         mlp_checks();
         default_model_checks();
         custom_loss_checks();

@@ -2,6 +2,7 @@
 // epoch, batches independent of the thread count, the prefetch memory bound, failing records skipped and named,
 // exceptions propagated, the PairSource protocol the Trainer uses, and the cache's round trip and refusals.
 #include "error_text.hpp"
+#include "thread_start_failure.hpp"
 #include "fgclep/data/batch_stream.hpp"
 #include "fgclep/data/dataset.hpp"
 #include "fgclep/data/wfdb_writer.hpp"
@@ -240,6 +241,33 @@ TEST_CASE("batch stream: exceptions other than data errors propagate; shutdown m
     BatchStream stream(ok, plain());
     const std::vector<std::int64_t> outside{1, 30};
     CHECK(error_text([&] { stream.load(outside); }).find("outside") != std::string::npos);
+}
+
+TEST_CASE("batch stream and record cache: a worker thread that cannot be started is an error, not std::terminate") {
+    MemorySource src(30);
+    {
+        test::FailThreadStart fail(1);  // BatchStream's second worker (the first is running, waiting for work)
+        const std::string e = error_text([&] { BatchStream s(src, plain(), {.workers = 3}); });
+        CHECK(e.find("BatchStream: cannot start a worker thread (1 of 3 started)") != std::string::npos);
+        CHECK(e.find("Resource temporarily unavailable") != std::string::npos);
+    }
+    const auto dir = scratch("thread-start");
+    {
+        test::FailThreadStart fail(0);  // the cache build's first chunk: the caller is worker 0, one thread to start
+        const std::string e = error_text([&] {
+            build_record_cache(src, plain(), dir / "c.fgrc", {.workers = 2, .chunk = 8, .progress = {}});
+        });
+        const std::string cache = "record cache '" + (dir / "c.fgrc").string() + "'";
+        CHECK(e.find(cache + ": cannot start a worker thread (0 of 1 started)") != std::string::npos);
+    }
+    CHECK(std::filesystem::is_empty(dir));  // no cache and no temporary file left behind
+    BatchStream stream(src, plain(), {.batch_size = 10, .workers = 3, .shuffle = false, .cache = dir / "c.fgrc"});
+    CHECK(collect(stream, 0).size() == 3);  // the same calls work once threads can be started
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("record list hash: the cache key's record-list part is unchanged (caches on disk stay valid)") {
+    CHECK(record_list_hash(MemorySource(2)) == 0x822a3b4ac604a0b0ull);  // FNV-1a from the legacy basis
 }
 
 TEST_CASE("batch stream: the Trainer's protocol (prefetch the epoch's order, then load batch by batch)") {

@@ -378,19 +378,25 @@ TEST_CASE("chapman: the ecg-arrhythmia layout, with the real JS00001 record") {
     CHECK(contains(d.issues.examples("unknown Dx code")[0], "251146004"));
     CHECK(load_chapman(t.root, {.check_files = true}).size() == 1);
 
-    // The signal, read through the dataset once the WFDB reader exists.
-    try {
-        const EcgRecord r = d.read(0);
-        CHECK(r.fs == 500);
-        CHECK(r.length == 5000);
-        REQUIRE(r.channels() == 12);
-        CHECK(r.leads[0] == "I");
-        CHECK(r.leads[4] == "aVL");
-        CHECK(r.samples.size() == 12u * 5000u);
-    } catch (const fgclep::Error& e) {
-        if (!contains(e.what(), "not implemented yet")) throw;
-        WARN_MESSAGE(false, "read_ecg is still the placeholder: signal reading not checked");
+    // The signal, read through the dataset: the record under the dataset root, in mV, leads named by the header.
+    const EcgRecord r = d.read(0);
+    CHECK(r.fs == 500);
+    CHECK(r.length == 5000);
+    REQUIRE(r.channels() == 12);
+    CHECK(r.leads == std::vector<std::string>{"I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"});
+    CHECK(r.units == std::vector<std::string>(12, "mV"));
+    REQUIRE(r.samples.size() == 12u * 5000u);
+    // The first sample of each lead is the header's initial value (adu) over the gain of 1000 adu/mV.
+    const int initial[12] = {-254, 264, 517, -5, -386, 390, -98, -312, -98, 810, 810, 527};
+    for (std::int64_t c = 0; c < 12; ++c) {
+        CAPTURE(c);
+        CHECK(r.channel(c)[0] == doctest::Approx(initial[c] / 1000.0).epsilon(1e-12));
     }
+    // Every sample is the fixture's own, read directly (the dataset resolved the right file, in full).
+    const EcgRecord direct = read_ecg(wfdb_fixtures / "JS00001");
+    CHECK(r.samples == direct.samples);
+    // A record whose signal file is missing is an error naming that file, not a silent empty record.
+    CHECK(contains(error_text([&] { d.read(1); }), "JS00002.mat"));
 
     t.write("ConditionNames_SNOMED-CT.csv", "Acronym,Snomed_CT\nAFIB,164889003\n");
     CHECK(contains(error_text([&] { load_chapman(t.root); }),

@@ -62,6 +62,37 @@ std::vector<data::Batch> batches(std::int64_t n, std::int64_t batch_size, std::u
     }
     return out;
 }
+
+// Macro ROC AUC (percent) by its definition, independent of eval::macro_auc: over the classes with both label values,
+// the mean share of (positive, negative) pairs ranked right, ties one half. The scores here and the library's come
+// from different batchings, so pairs closer than `eps` may be ordered either way: `low` counts them wrong, `high` right.
+struct MacroBounds {
+    double low = 0, high = 0;
+    std::int64_t classes = 0;
+};
+MacroBounds reference_macro_auc(const HostMatrix& scores, const std::vector<std::vector<float>>& labels, double eps) {
+    MacroBounds m;
+    for (Eigen::Index c = 0; c < scores.cols(); ++c) {
+        double low = 0, high = 0, pairs = 0;
+        for (std::size_t p = 0; p < labels.size(); ++p) {
+            if (labels[p][static_cast<std::size_t>(c)] != 1) continue;
+            for (std::size_t n = 0; n < labels.size(); ++n) {
+                if (labels[n][static_cast<std::size_t>(c)] != 0) continue;
+                pairs += 1;
+                const double d = scores(static_cast<Eigen::Index>(p), c) - scores(static_cast<Eigen::Index>(n), c);
+                low += d > eps;
+                high += d >= -eps;
+            }
+        }
+        if (pairs == 0) continue;
+        m.low += low / pairs;
+        m.high += high / pairs;
+        ++m.classes;
+    }
+    m.low *= 100.0 / static_cast<double>(m.classes);
+    m.high *= 100.0 / static_cast<double>(m.classes);
+    return m;
+}
 }  // namespace
 
 TEST_CASE("encode_ecgs, zero_shot (plain and lead ensemble) and retrieval with a tiny FgClep") {
@@ -101,7 +132,19 @@ TEST_CASE("encode_ecgs, zero_shot (plain and lead ensemble) and retrieval with a
     for (Eigen::Index i = 0; i < 13; ++i)
         for (Eigen::Index c = 0; c < 3; ++c) CHECK(plain.scores(i, c) == doctest::Approx(cos(i, c)).epsilon(1e-4));
     CHECK(plain.texts.size() == 3);
-    CHECK(plain.auc.macro == doctest::Approx(macro_auc(plain.scores, split.labels).macro));
+    // The AUC against one counted here from the hand-computed cosines and the batches' own labels (records in the
+    // order given): a zero-shot that scored the wrong records, misaligned labels or ranked ties wrongly differs.
+    std::vector<std::vector<float>> labels;
+    for (const auto& b : data)
+        for (std::int64_t i = 0; i < b.size(); ++i)
+            labels.emplace_back(b.labels.begin() + i * 3, b.labels.begin() + (i + 1) * 3);
+    REQUIRE(labels.size() == 13);
+    const MacroBounds expected = reference_macro_auc(cos, labels, 1e-5);
+    REQUIRE(expected.classes == 3);
+    REQUIRE(expected.high - expected.low < 1e-9);  // no near-ties among these scores: the value is exact
+    CHECK(plain.auc.macro == doctest::Approx(expected.low).epsilon(1e-12));
+    CHECK(plain.auc.macro > 0);  // an untrained model ranks at random, not perfectly or perfectly wrong
+    CHECK(plain.auc.macro < 100);
 
     // The ensemble: 13 texts per class, score = max of their cosines, so never below the plain score.
     const ZeroShotResult ens = zero_shot(model, ctx, tokenizer, split, prompts, {.ensemble = true});
@@ -109,11 +152,16 @@ TEST_CASE("encode_ecgs, zero_shot (plain and lead ensemble) and retrieval with a
     CHECK(ens.texts[14] == "atrial fibrillation in lead i");
     const HostMatrix ens_cos =
         model.similarity(ctx, ecg_all, model.encode_text(ctx, tokenizer, ens.texts));
+    HostMatrix ens_expected(13, 3);
     for (Eigen::Index i = 0; i < 13; ++i)
         for (Eigen::Index c = 0; c < 3; ++c) {
+            ens_expected(i, c) = ens_cos.row(i).segment(13 * c, 13).maxCoeff();
             CHECK(ens.scores(i, c) >= plain.scores(i, c) - 1e-12);
-            CHECK(ens.scores(i, c) == doctest::Approx(ens_cos.row(i).segment(13 * c, 13).maxCoeff()).epsilon(1e-4));
+            CHECK(ens.scores(i, c) == doctest::Approx(ens_expected(i, c)).epsilon(1e-4));
         }
+    const MacroBounds ens_auc = reference_macro_auc(ens_expected, labels, 1e-5);
+    REQUIRE(ens_auc.high - ens_auc.low < 1e-9);
+    CHECK(ens.auc.macro == doctest::Approx(ens_auc.low).epsilon(1e-12));
 
     // Labels made from the model's own similarity (a different code path): zero-shot must then rank perfectly,
     // which fails if classes, prompts or records were misaligned anywhere.

@@ -235,6 +235,69 @@ TEST_CASE(".npy: byte-identical to numpy.save, read back, read numpy's files") {
     CHECK_THROWS_WITH(read_npy(fixtures + "/eval.safetensors"), doctest::Contains("is not a .npy file"));
 }
 
+TEST_CASE(".npy: numpy's header for any rank (room for axis 0 to grow, then 1 to 64 spaces)") {
+    // numpy 1.24: np.save of np.zeros((1,) * 15) has a 192-byte header; without the growth room it would be 128.
+    const auto path = temp_dir() / "rank15.npy";
+    const std::vector<std::int64_t> shape(15, 1);
+    const double one = 1;
+    write_npy(path, shape, &one, NpyType::float64);
+    const std::string dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "
+                             "1, 1, 1), }";
+    const std::string header = std::string("\x93NUMPY\x01\x00\xb6\x00", 10) + dict +
+                               std::string(182 - 1 - dict.size(), ' ') + "\n";
+    CHECK(file_bytes(path).substr(0, 192) == header);
+    CHECK(file_bytes(path).size() == 200);
+    CHECK(read_npy(path).shape == shape);
+}
+
+namespace {
+// A .npy file with this header dict (padded as numpy pads) and `data` after it.
+std::filesystem::path raw_npy(const std::string& name, const std::string& dict, std::size_t data_bytes = 0) {
+    std::string h = dict;
+    h.append(64 - (10 + h.size() + 1) % 64, ' ');
+    h += '\n';
+    std::string bytes = std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(h.size() & 0xff) +
+                        static_cast<char>(h.size() >> 8) + h + std::string(data_bytes, '\0');
+    const auto path = temp_dir() / name;
+    std::ofstream(path, std::ios::binary) << bytes;
+    return path;
+}
+std::string npy_dict(const std::string& shape, const std::string& descr = "<f8") {
+    return "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+}
+}  // namespace
+
+TEST_CASE(".npy: malformed shapes and headers are fgclep::Errors naming the file, never std::length_error") {
+    const auto refused = [](const std::filesystem::path& path, const std::string& message) {
+        CHECK_THROWS_WITH_AS(read_npy(path), doctest::Contains(("read_npy: '" + path.string() + "'").c_str()), Error);
+        CHECK_THROWS_WITH_AS(read_npy(path), doctest::Contains(message.c_str()), Error);
+    };
+    refused(raw_npy("neg.npy", npy_dict("(-1, 3)"), 64), "has a negative dimension -1 in its shape (-1, 3)");
+    refused(raw_npy("neg2.npy", npy_dict("(2, -3)"), 64), "negative dimension -3");
+    refused(raw_npy("word.npy", npy_dict("(a, 3)"), 64), "malformed shape (a, 3): 'a' is not a dimension");
+    refused(raw_npy("nocomma.npy", npy_dict("(2 3)"), 64), "'2 3' is not a dimension");
+    refused(raw_npy("empty.npy", npy_dict("(2,,3)"), 64), "'' is not a dimension");
+    refused(raw_npy("float.npy", npy_dict("(2.5,)"), 64), "'2.5' is not a dimension");
+    refused(raw_npy("huge.npy", npy_dict("(99999999999999999999,)"), 64), "is not a dimension");
+    refused(raw_npy("overflow.npy", npy_dict("(4294967296, 4294967296)"), 64), "of more elements than any file holds");
+    // A shape far larger than the file: refused before allocating 8 TB.
+    refused(raw_npy("short.npy", npy_dict("(1000000000, 1000)"), 64), "ends before its 1000000000000 values");
+    refused(raw_npy("noshape.npy", "{'descr': '<f8', 'fortran_order': False, }"), "has no shape");
+    refused(raw_npy("big_endian.npy", npy_dict("(2,)", ">f8"), 16), "is not little-endian float32/float64");
+    {
+        const auto path = temp_dir() / "cut_header.npy";
+        std::ofstream(path, std::ios::binary) << std::string("\x93NUMPY\x01\x00\x76\x00{'descr': '<f8'", 24);
+        refused(path, "ends inside its 118-byte header");
+    }
+    // The well-formed edge cases numpy writes: a scalar "()" and an empty array "(0, 3)".
+    const NpyArray scalar = read_npy(raw_npy("scalar.npy", npy_dict("()"), 8));
+    CHECK(scalar.shape.empty());
+    CHECK(scalar.values.size() == 1);
+    const NpyArray empty = read_npy(raw_npy("zero.npy", npy_dict("(0, 3)")));
+    CHECK(empty.shape == std::vector<std::int64_t>{0, 3});
+    CHECK(empty.values.empty());
+}
+
 TEST_CASE("results: table and JSON") {
     EvaluationResults results;
     MacroAuc auc;

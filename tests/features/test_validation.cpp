@@ -15,6 +15,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -375,13 +376,14 @@ TEST_CASE("precision and recall of proposed and kept features against a hand-mad
 
 // ---------------------------------------------------------------------------------------------------------------
 // The whole stage on a synthetic corpus, with a tiny FgClep: exp(t') = 1e-4 makes the cosine negligible, so every
-// probability is sigmoid(b) within 1e-4, and b decides what is kept.
+// probability is sigmoid(b) within 1e-4, and b decides what is kept; then (t', b) set so that the probabilities vary
+// with record and candidate across the threshold, each recomputed here from the model's embeddings.
 
 namespace {
 
 using Tiny = FgClep<ResNet1D18, Bert, SigmoidLoss>;
 
-Tiny::Options tiny_options(double bias) {
+Tiny::Options tiny_options(double bias, double scale = 1e-4) {
     Tiny::Options o;
     o.ecg.backbone = {.leads = 12, .base_width = 2, .stages = {1, 1}, .input_length = 128};
     o.ecg.head.embed_dim = 8;
@@ -394,7 +396,7 @@ Tiny::Options tiny_options(double bias) {
     o.text.bert.intermediate_size = 16;
     o.text.bert.max_position_embeddings = 32;
     o.text.head = {0, 8, 8};
-    o.loss<SigmoidLoss>().logit_scale = std::log(1e-4);
+    o.loss<SigmoidLoss>().logit_scale = std::log(scale);
     o.loss<SigmoidLoss>().logit_bias = bias;
     return o;
 }
@@ -469,6 +471,111 @@ TEST_CASE("stage 2 on a synthetic corpus with a tiny FgClep: knowledge base, val
     const FeatureRecovery m0 = evaluate_feature_recovery(truth, none);
     CHECK(m0.kept.true_positives == 0);
     CHECK(m0.kept.recall() == 0.0);
+
+    // Probabilities that vary with the record and the candidate. The untrained model's cosines lie within ~1e-2 of
+    // one value, so (t', b) are set from them: the middle half spans logits -4..4. The expectation, by hand: the
+    // records read and preprocessed one by one, encoded in the batches validation forms (records with candidates,
+    // 5 at a time: the same shapes give the same embeddings to the last bit), each candidate encoded alone (so is it in
+    // validation, text_batch_size = 1), the cosine of the two embeddings, p = sigmoid(exp(t') cos + b) with the
+    // model's own (t', b). The threshold is put in a gap near the median of these probabilities, so that about half
+    // are kept.
+    Tiny varied(tiny_options(0.0, 1.0), 1);
+    std::vector<std::int64_t> with_candidates;
+    for (std::int64_t i = 0; i < 12; ++i)
+        if (!all.records[static_cast<std::size_t>(i)].proposed.empty()) with_candidates.push_back(i);
+    REQUIRE(with_candidates.size() > 5);
+    std::map<std::int64_t, std::vector<float>> ecg_embedding;
+    for (std::size_t begin = 0; begin < with_candidates.size(); begin += 5) {
+        const std::size_t end = std::min(with_candidates.size(), begin + 5);
+        std::vector<float> x;
+        for (std::size_t j = begin; j < end; ++j) {
+            const auto rec = preprocessor.apply(dataset.read(with_candidates[j]));
+            REQUIRE(rec.has_value());
+            x.insert(x.end(), rec->samples.begin(), rec->samples.end());
+        }
+        const auto n = static_cast<std::int64_t>(end - begin);
+        const auto e = ctx.to_host(varied.encode_ecg(ctx, ctx.from_host(Shape{n, preprocessor.leads(), preprocessor.length()}, x)));
+        const std::size_t dim = e.size() / static_cast<std::size_t>(n);
+        for (std::size_t j = begin; j < end; ++j)
+            ecg_embedding[with_candidates[j]].assign(e.begin() + static_cast<std::ptrdiff_t>((j - begin) * dim),
+                                                     e.begin() + static_cast<std::ptrdiff_t>((j - begin + 1) * dim));
+    }
+    std::map<std::string, std::vector<float>> text_embedding;
+    std::vector<std::vector<double>> cosines(12);
+    std::vector<double> all_cos;
+    for (std::int64_t i : with_candidates) {
+        const auto& e = ecg_embedding[i];
+        for (const auto& c : all.records[static_cast<std::size_t>(i)].proposed) {
+            if (!text_embedding.contains(c))
+                text_embedding[c] = ctx.to_host(varied.encode_text(ctx, tokenizer, std::vector<std::string>{c}));
+            const auto& t = text_embedding[c];
+            REQUIRE(t.size() == e.size());
+            double cos = 0;  // both embeddings are L2-normalised by the model
+            for (std::size_t k = 0; k < e.size(); ++k) cos += static_cast<double>(e[k]) * static_cast<double>(t[k]);
+            cosines[static_cast<std::size_t>(i)].push_back(cos);
+            all_cos.push_back(cos);
+        }
+    }
+    std::sort(all_cos.begin(), all_cos.end());
+    REQUIRE(all_cos.size() > 20);
+    const double q1 = all_cos[all_cos.size() / 4], median = all_cos[all_cos.size() / 2], q3 = all_cos[3 * all_cos.size() / 4];
+    REQUIRE(q3 > q1);
+    {
+        const std::vector<float> t{static_cast<float>(std::log(8 / (q3 - q1)))}, bias{static_cast<float>(-8 / (q3 - q1) * median)};
+        Cpu<float>::upload(ctx.state, varied.parameter("sigmoid_loss.logit_scale").value.data(), t.data(), 1);
+        Cpu<float>::upload(ctx.state, varied.parameter("sigmoid_loss.logit_bias").value.data(), bias.data(), 1);
+    }
+    const double scale = std::exp(static_cast<double>(ctx.to_host(varied.parameter("sigmoid_loss.logit_scale").value)[0]));
+    const double b = ctx.to_host(varied.parameter("sigmoid_loss.logit_bias").value)[0];
+    std::vector<std::vector<double>> expected(12);
+    std::vector<double> all_p;
+    for (std::size_t i = 0; i < 12; ++i)
+        for (double cos : cosines[i]) {
+            expected[i].push_back(1 / (1 + std::exp(-(scale * cos + b))));
+            all_p.push_back(expected[i].back());
+        }
+    std::sort(all_p.begin(), all_p.end());
+    REQUIRE(all_p.size() > 20);
+    double threshold = -1;
+    for (std::size_t d = 0; d + 1 < all_p.size() / 2 && threshold < 0; ++d)  // outwards from the median
+        for (std::size_t k : {all_p.size() / 2 - 1 - d, all_p.size() / 2 + d})
+            if (threshold < 0 && k + 1 < all_p.size() && all_p[k + 1] - all_p[k] > 1e-3)
+                threshold = (all_p[k] + all_p[k + 1]) / 2;
+    REQUIRE(threshold > 0);
+    REQUIRE(threshold < 1);
+    options.threshold = threshold;
+    options.text_batch_size = 1;
+    const ValidationResult mixed = validate_dataset(varied, ctx, tokenizer, dataset, preprocessor,
+                                                    std::span<const std::vector<std::string>>(candidates), options);
+    REQUIRE(mixed.records.size() == 12);
+    std::int64_t kept = 0, dropped = 0, records_with_both = 0, records_varying = 0;
+    for (std::int64_t i = 0; i < 12; ++i) {
+        CAPTURE(i);
+        const auto& r = mixed.records[static_cast<std::size_t>(i)];
+        const auto& want = expected[static_cast<std::size_t>(i)];
+        REQUIRE(r.probabilities.size() == want.size());
+        std::vector<KeptFeature> should_keep;
+        for (std::size_t k = 0; k < want.size(); ++k) {
+            CHECK(r.probabilities[k] == doctest::Approx(want[k]).epsilon(1e-9));
+            if (want[k] > threshold) should_keep.push_back({r.proposed[k], r.probabilities[k]});
+        }
+        CHECK(r.kept == should_keep);
+        CHECK(r.augmented_report == augment_report(r.report, r.kept_features()));
+        const auto k = static_cast<std::int64_t>(should_keep.size()), n = static_cast<std::int64_t>(want.size());
+        kept += k;
+        dropped += n - k;
+        records_with_both += k > 0 && k < n;
+        const auto [lowest, highest] = std::minmax_element(want.begin(), want.end());
+        records_varying += *highest - *lowest > 1e-3;
+    }
+    // Both sides of the threshold are exercised (one record straddles it), and a record's candidates have different
+    // probabilities (so the comparison above also catches a probability given to the wrong candidate).
+    CHECK(kept > 20);
+    CHECK(dropped > 20);
+    CHECK(records_with_both >= 1);
+    CHECK(records_varying >= 6);
+    CHECK(mixed.statistics.kept == kept);
+    CHECK(mixed.statistics.proposed == kept + dropped);
 
     // Provenance to stage 3: the dataset with the augmented reports.
     write_provenance(dir / "features.jsonl", all);

@@ -2,11 +2,14 @@
 #include <doctest/doctest.h>
 
 #include "fgclep/backend/cpu.hpp"
+#include "fgclep/eval/export.hpp"
 #include "fgclep/interop/xtensor.hpp"
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
 
 using namespace fgclep;
 
@@ -52,5 +55,25 @@ TEST_CASE(".npy files round-trip and are checked") {
     std::filesystem::resize_file(dir / "a.npy", std::filesystem::file_size(dir / "a.npy") - 8);
     CHECK_THROWS_WITH_AS(interop::load_npy<float>(ctx, dir / "a.npy"), doctest::Contains("is truncated"), Error);
     CHECK_THROWS_WITH_AS(interop::load_npy<float>(ctx, dir / "missing.npy"), doctest::Contains("cannot open the .npy file"), Error);
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("save_npy (xtensor's xt::dump_npy) writes the bytes of the library's own writer (eval::write_npy)") {
+    const auto dir = std::filesystem::temp_directory_path() / "fgclep_test_npy_same";
+    std::filesystem::create_directories(dir);
+    const auto bytes = [](const std::filesystem::path& p) {
+        std::ifstream in(p, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    };
+    const std::vector<double> v{0.5, -1, 2, 3.25, 4, 1e-3};
+    Context<Cpu<float>> cf;
+    interop::save_npy(cf, dir / "xf.npy", cf.from_host(Shape{2, 3}, std::vector<float>(v.begin(), v.end())));
+    eval::write_npy(dir / "ef.npy", {2, 3}, v.data(), eval::NpyType::float32);
+    CHECK(bytes(dir / "xf.npy") == bytes(dir / "ef.npy"));
+    Context<Cpu<double>> cd;
+    interop::save_npy(cd, dir / "xd.npy", cd.from_host(Shape{6}, v));
+    eval::write_npy(dir / "ed.npy", {6}, v.data(), eval::NpyType::float64);
+    CHECK(bytes(dir / "xd.npy") == bytes(dir / "ed.npy"));
+    CHECK(eval::read_npy(dir / "xd.npy").values == v);
     std::filesystem::remove_all(dir);
 }

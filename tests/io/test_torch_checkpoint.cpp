@@ -229,7 +229,7 @@ namespace {
 std::vector<char> with_pickle(std::vector<char> zip, std::size_t central, std::size_t begin,
                               const std::vector<char>& pickle) {
     std::memcpy(zip.data() + begin, pickle.data(), pickle.size());
-    const std::uint32_t crc = io::torch_detail::crc32(pickle.data(), pickle.size());
+    const std::uint32_t crc = io::crc32(pickle.data(), pickle.size());
     std::memcpy(zip.data() + central + 16, &crc, 4);
     return zip;
 }

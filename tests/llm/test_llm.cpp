@@ -1,5 +1,6 @@
 // Stage 2's LLM client (include/fgclep/llm) against a small OpenAI-compatible server on loopback that answers from
-// a table and misbehaves on request: slow answers, 500s, 429s, garbage bodies, malformed lists, code fences.
+// a table and misbehaves on request: answers held past the client's timeout, 500s, 429s, garbage bodies, malformed
+// lists, code fences. No test measures time.
 #include "fgclep/llm/chat_client.hpp"
 #include "fgclep/llm/feature_cache.hpp"
 #include "fgclep/llm/feature_prompt.hpp"
@@ -12,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -30,12 +32,17 @@ namespace {
 
 // Answers POST /v1/chat/completions. The report is what follows "Symptoms (ECG report): " in the user message (the
 // default prompt), else the whole user message. Its first word picks the behaviour:
-//   slow ...       sleeps 1.5 s, then answers          flaky ...  HTTP 500 the first time, then answers
+//   hold ...       answers only once the test calls release() (or after a 3 s safety cap: longer than any client
+//                  timeout a test sets, shorter than httplib's default read timeout of 5 s)
+//   gate ...       waits until open_gate_at(n) requests are in flight at once (or a 3 s safety cap), then answers
+//   flaky ...      HTTP 500 the first time, then answers
 //   busy ...       HTTP 429 the first time, then answers  down ... always HTTP 500 (body "model overloaded")
 //   reject ...     HTTP 400 {"error":"unknown model"}   garbage ... HTTP 200 "<html>oops</html>"
 //   noprose ...    a sentence, no list                  fenced ...  a list in a ```python fence with chatter
-//   delay ...      sleeps 150 ms, then answers          cutoff ... half a list, finish_reason "length"
+//   cutoff ...     half a list, finish_reason "length"
 //   anything else: ['Feature of <report>', 'Shared.']
+// No test measures time: the waits make the order of events deterministic instead (a held answer is released only
+// after the client has given up; gated requests answer only once enough of them overlap).
 class FakeLlm {
 public:
     FakeLlm() {
@@ -48,12 +55,37 @@ public:
         for (int i = 0; i < 200 && !server_.is_running(); ++i) std::this_thread::sleep_for(5ms);
     }
     ~FakeLlm() {
+        release();
         server_.stop();
         thread_.join();
     }
     std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
     int requests() const { return requests_.load(); }
+    // Lets every held request answer (and every later one answer at once).
+    void release() {
+        {
+            std::lock_guard lock(mutex_);
+            released_ = true;
+            gate_open_ = true;
+        }
+        cv_.notify_all();
+    }
+    // Held requests that answered: before release(), only by the safety cap.
+    int held_answered() {
+        std::lock_guard lock(mutex_);
+        return held_answered_;
+    }
+    // Gated requests wait until n of them are in flight together.
+    void open_gate_at(int n) {
+        std::lock_guard lock(mutex_);
+        gate_ = n;
+    }
+    // Whether the gate opened because n requests were in flight (not by the safety cap).
+    bool gate_opened_by_overlap() {
+        std::lock_guard lock(mutex_);
+        return gate_opened_by_overlap_;
+    }
     int max_in_flight() const { return max_in_flight_.load(); }
     int asked(const std::string& report) {
         std::lock_guard lock(mutex_);
@@ -102,8 +134,22 @@ private:
         }
         const auto starts = [&](const char* word) { return report.rfind(word, 0) == 0; };
         std::string content = answer_for(report);
-        if (starts("slow")) std::this_thread::sleep_for(1500ms);
-        if (starts("delay")) std::this_thread::sleep_for(150ms);
+        if (starts("hold")) {
+            std::unique_lock lock(mutex_);
+            cv_.wait_for(lock, 3s, [&] { return released_; });
+            ++held_answered_;
+        }
+        if (starts("gate")) {
+            std::unique_lock lock(mutex_);
+            ++gated_in_flight_;
+            if (!gate_open_ && gated_in_flight_ >= gate_) {
+                gate_open_ = gate_opened_by_overlap_ = true;
+                cv_.notify_all();
+            }
+            cv_.wait_for(lock, 3s, [&] { return gate_open_; });
+            gate_open_ = true;  // after the cap, too: later requests do not wait again
+            --gated_in_flight_;
+        }
         if ((starts("flaky") && count == 1) || starts("down")) {
             res.status = 500;
             res.set_content("model overloaded", "text/plain");
@@ -136,6 +182,9 @@ private:
     int port_ = 0;
     std::atomic<int> requests_{0}, in_flight_{0}, max_in_flight_{0};
     std::mutex mutex_;
+    std::condition_variable cv_;
+    bool released_ = false, gate_open_ = false, gate_opened_by_overlap_ = false;
+    int held_answered_ = 0, gate_ = 1, gated_in_flight_ = 0;
     std::map<std::string, int> asked_;
     Json last_body_;
     std::string last_authorization_;
@@ -270,15 +319,19 @@ TEST_CASE("a slow server runs into the read timeout; a closed port is a connecti
     ChatOptions o = fast_options(server);
     o.read_timeout = 200ms;
     o.max_retries = 1;
-    const auto t0 = std::chrono::steady_clock::now();
-    ChatResult r = ChatClient(o).complete({{"user", "slow answer"}});
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    // The server holds its answer until released, which happens only after the client has returned: so the client
+    // can only have returned by giving up on its own, on both attempts. (A client without the read timeout would
+    // wait for the server's 3 s safety cap and get the answer.)
+    ChatResult r = ChatClient(o).complete({{"user", "hold answer"}});
+    CHECK(server.held_answered() == 0);  // no attempt got an answer: each one timed out
+    server.release();
     CHECK_FALSE(r.ok);
     CHECK(r.status == 0);
     CHECK(r.attempts == 2);
-    CHECK(seconds < 1.4);  // gave up on each attempt after ~0.2 s, not after the server's 1.5 s
-    CHECK(contains(r.error, "no complete answer within the read timeout of 200 ms"));
-    CHECK(contains(r.error, server.base_url()));
+    CHECK(server.asked("hold answer") == 2);  // the attempt and its one retry both reached the server
+    CHECK(r.error == "POST " + server.base_url() +
+                         "/v1/chat/completions: no complete answer within the read timeout of 200 ms (or the connection "
+                         "was closed) (after 2 attempts)");
 
     int closed_port;
     {
@@ -494,19 +547,21 @@ TEST_CASE("stopped after K requests or cancelled, then resumed: the union is com
 TEST_CASE("concurrent requests overlap at the server") {
     FakeLlm server;
     std::vector<std::string> reports;
-    for (int i = 0; i < 8; ++i) reports.push_back("delay " + std::to_string(i));
+    for (int i = 0; i < 8; ++i) reports.push_back("gate " + std::to_string(i));
+    // The server answers none of them until 4 are in flight together: only 4 concurrent requests get past it
+    // (sequential ones would each wait for the safety cap, and the gate would not open by overlap).
+    server.open_gate_at(4);
     LlmFeatureOptions o;
     o.chat = fast_options(server);
     o.concurrency = 4;
     LlmFeatureSource source(o);  // no cache file: every call asks
-    const auto t0 = std::chrono::steady_clock::now();
     const auto c = source.candidates(reports);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     CHECK(source.complete());
-    CHECK(c[7] == std::vector<std::string>{"feature of delay 7", "shared"});
-    CHECK(server.max_in_flight() > 1);
-    CHECK(server.max_in_flight() <= 4);
-    CHECK(seconds < 8 * 0.150);  // sequential would take 8 x 150 ms
+    for (std::size_t i = 0; i < reports.size(); ++i)
+        CHECK(c[i] == std::vector<std::string>{"feature of gate " + std::to_string(i), "shared"});
+    CHECK(server.gate_opened_by_overlap());
+    CHECK(server.max_in_flight() == 4);  // never more than the concurrency asked for
+    CHECK(server.requests() == 8);       // one request each: none timed out and was retried
     LlmFeatureOptions none;
     none.concurrency = 0;
     CHECK_THROWS_WITH(LlmFeatureSource{none}, doctest::Contains("concurrency must be >= 1, got 0"));

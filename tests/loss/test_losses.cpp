@@ -143,10 +143,12 @@ TEST_CASE_TEMPLATE("FG-CLEP's objective L_sig + 0.5 L_fnm matches PyTorch and re
 }
 
 namespace {
-// Raw embeddings as probes of gradcheck_scalar.
+// Raw embeddings as probes of gradcheck_scalar. `uses_features`: the objective reads the pooled text features (FNM
+// with that source); when it does not, their gradient must be zero, and the checker is told so.
 template <class Objective>
 testing::GradcheckResult gradcheck_objective(const typename Objective::Options& o, std::int64_t N, std::int64_t P,
-                                             std::uint64_t seed, double logit_scale = 0.7, double bias = -1.5) {
+                                             std::uint64_t seed, double logit_scale = 0.7, double bias = -1.5,
+                                             bool uses_features = false) {
     using B = Cpu<double>;
     Context<B> ctx;
     Bound<Objective, B> b(ctx, o);
@@ -170,7 +172,10 @@ testing::GradcheckResult gradcheck_objective(const typename Objective::Options& 
     };
     return testing::gradcheck_scalar(b.arena, ctx, evaluate,
                                      {{"ecg", ecg, &decg}, {"text", text, &dtext}, {"features", features, &dfeatures}},
-                                     {.eps = 1e-6, .tolerance = 1e-6});
+                                     {.eps = 1e-6,
+                                      .tolerance = 1e-6,
+                                      .expect_zero_gradient = uses_features ? std::vector<std::string>{}
+                                                                            : std::vector<std::string>{"features"}});
 }
 }  // namespace
 
@@ -193,7 +198,8 @@ TEST_CASE("every loss passes a finite-difference gradient check in double, its p
         for (FnmSource source : {FnmSource::projected, FnmSource::features}) {
             ContrastiveObjective<FnmLoss>::Options o;
             std::get<0>(o.losses) = {0.5, source, false};
-            auto r = gradcheck_objective<ContrastiveObjective<FnmLoss>>(o, 6, 5, 14);
+            auto r = gradcheck_objective<ContrastiveObjective<FnmLoss>>(o, 6, 5, 14, 0.7, -1.5,
+                                                                        source == FnmSource::features);
             CHECK_MESSAGE(r.ok, r.report());
         }
     }

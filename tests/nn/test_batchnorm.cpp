@@ -98,7 +98,9 @@ TEST_CASE_TEMPLATE("BatchNorm1d matches torch in evaluation mode with loaded run
 
 TEST_CASE("BatchNorm1d passes the gradient check in training and evaluation modes") {
     using B = Cpu<double>;
-    const Shape shapes[] = {{3, 4, 5}, {6, 4}, {1, 4, 2}};  // (N, C, L), (N, C), and a single sample
+    // A single sample of length 3: with length 2 the batch statistics map every pair to +-1 and the input gradient
+    // is nearly zero (O(eps / var)), too small for the check to mean anything.
+    const Shape shapes[] = {{3, 4, 5}, {6, 4}, {1, 4, 3}};  // (N, C, L), (N, C), and a single sample
     std::uint64_t seed = 10;
     for (const Shape& shape : shapes) {
         for (bool running : {false, true}) {

@@ -1,8 +1,13 @@
 // The pipeline's stage functions on a tiny generated corpus: stage 1 writes checkpoints and resumes (a second run
-// continues, it does not restart), stage 2 writes provenance for every record and reuses it, stage 3 starts from the
-// stage-1 weights, and the evaluation returns macro AUCs in [0, 100].
+// continues, it does not restart), stage 2 writes provenance for every record (one JSON line each, read back here
+// without the library's reader) and reuses it, stage 3 starts from the stage-1 weights, and the evaluation's macro
+// AUCs equal an AUC computed here from the model's own embeddings (a tiny FgClep, and a stand-in whose scores are
+// known). Each test case stands alone (the corpus is made by whichever case runs first; every case writes under its
+// own directory), so any one runs with -tc.
 #include <doctest/doctest.h>
 
+#include "fgclep/core/hash.hpp"
+#include "fgclep/data/datasets/benchmark_split.hpp"
 #include "fgclep/data/datasets/mimic_iv_ecg.hpp"
 #include "fgclep/features/knowledge_base.hpp"
 #include "fgclep/pipeline/evaluation.hpp"
@@ -13,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -98,6 +104,85 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
     return d;
 }
 
+// ROC AUC by its definition (the share of (positive, negative) pairs ranked right), computed independently of
+// fgclep::eval. Scores computed here and by the library may differ in the last bits (other summation orders), so
+// pairs closer than `eps` may be ordered either way: `low` counts them as wrong, `high` as right (the library counts
+// a tie one half), and the library's AUC must lie in [low, high]. NaN bounds: the class has one label value only.
+struct AucBounds {
+    double low = std::nan(""), high = std::nan("");
+};
+AucBounds reference_auc(const std::vector<double>& scores, const std::vector<float>& labels, double eps) {
+    double low = 0, high = 0, pairs = 0;
+    for (std::size_t p = 0; p < scores.size(); ++p) {
+        if (labels[p] != 1) continue;
+        for (std::size_t n = 0; n < scores.size(); ++n) {
+            if (labels[n] != 0) continue;
+            pairs += 1;
+            const double d = scores[p] - scores[n];
+            if (d > eps) {
+                low += 1;
+                high += 1;
+            } else if (d >= -eps) {
+                high += 1;
+            }
+        }
+    }
+    if (pairs == 0) return {};
+    return {low / pairs, high / pairs};
+}
+
+// A stand-in model whose scores are known: an ECG embeds as 8 of its preprocessed samples (fixed leads and times),
+// a text as a unit vector drawn from a seed hashed from the text, both L2-normalised. So every text, each lead
+// variant of the ensemble included, has its own direction, and the test computes every score from the signal alone.
+struct KnownScores {
+    static constexpr std::int64_t dim = 8;
+    static std::vector<float> normalised(std::vector<float> v) {
+        double n = 0;
+        for (float x : v) n += static_cast<double>(x) * x;
+        for (float& x : v) x = static_cast<float>(x / std::sqrt(n));
+        return v;
+    }
+    // One record, (leads, length) channel-major.
+    static std::vector<float> ecg_embedding(const float* record, std::int64_t leads, std::int64_t length) {
+        std::vector<float> e(dim);
+        for (std::int64_t k = 0; k < dim; ++k) e[k] = record[(k % leads) * length + (97 * k + 13) % length];
+        return normalised(e);
+    }
+    static std::vector<float> text_embedding(const std::string& text) {
+        HostRng rng(fnv1a64(text));
+        std::vector<float> t(dim);
+        for (auto& x : t) x = static_cast<float>(rng.normal());
+        return normalised(t);
+    }
+    Tensor<Cpu<float>> encode_ecg(Context<Cpu<float>>& ctx, const Tensor<Cpu<float>>& ecg) {
+        const auto x = ctx.to_host(ecg);
+        const std::int64_t n = ecg.size(0), leads = ecg.size(1), length = ecg.size(2);
+        std::vector<float> out;
+        for (std::int64_t i = 0; i < n; ++i) {
+            const auto e = ecg_embedding(x.data() + i * leads * length, leads, length);
+            out.insert(out.end(), e.begin(), e.end());
+        }
+        return ctx.from_host(Shape{n, dim}, out);
+    }
+    template <class Texts>
+    Tensor<Cpu<float>> encode_text(Context<Cpu<float>>& ctx, const ReportTokenizer&, const Texts& texts) {
+        std::vector<float> out;
+        for (const auto& t : texts) {
+            const auto e = text_embedding(t);
+            out.insert(out.end(), e.begin(), e.end());
+        }
+        return ctx.from_host(Shape{static_cast<std::int64_t>(texts.size()), dim}, out);
+    }
+};
+
+// One line of a JSONL file per element.
+std::vector<nlohmann::json> read_jsonl(const fs::path& path) {
+    std::vector<nlohmann::json> lines;
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+    return lines;
+}
+
 }  // namespace
 
 TEST_CASE("pipeline: model configurations and the vocabulary") {
@@ -118,6 +203,7 @@ TEST_CASE("pipeline: stage 1 writes checkpoints and weights, and a second run re
     auto& f = fixture();
     Context<Cpu<float>> ctx(Cpu<float>::State{2});
     const fs::path run = f.dir / "stage1";
+    fs::remove_all(run);  // this case starts the run itself
     auto o = stage_options(2, 1e-3);  // 64 pairs / 16 = 4 steps per epoch, 8 in all
     o.trainer.max_steps = 3;
     {
@@ -153,23 +239,79 @@ TEST_CASE("pipeline: stage 1 writes checkpoints and weights, and a second run re
 TEST_CASE("pipeline: stage 2 validates every record's candidates and stage 3 starts from the stage-1 weights") {
     auto& f = fixture();
     Context<Cpu<float>> ctx(Cpu<float>::State{2});
-    const fs::path stage1 = f.dir / "stage1";
-    REQUIRE(fs::exists(pipeline::weights_path(stage1)));  // the previous test case
+    // This case's own directory and its own stage-1 weights (a model of another seed than the two below), so that it
+    // needs no other case to have run.
+    const fs::path run = f.dir / "stages23";
+    fs::remove_all(run);
+    const fs::path stage1 = run / "stage1";
+    fs::create_directories(stage1);
+    {
+        TestModel stage1_model(test_options(f.vocab()), 11);
+        pipeline::save_weights(pipeline::weights_path(stage1), ctx, stage1_model);
+    }
     TestModel model(test_options(f.vocab()), 5);
+    const std::vector<float> own_weights = values(ctx, model);
     pipeline::load_weights(pipeline::weights_path(stage1), ctx, model);
     const std::vector<float> stage1_weights = values(ctx, model);
+    CHECK(max_abs_diff(own_weights, stage1_weights) > 1e-2);
 
     auto kb = features::KnowledgeBase::builtin();
     pipeline::FeatureStageOptions fo;
     fo.preprocess = pipeline::preprocess_options(pipeline::ModelSize::tiny);
     fo.threshold = 0.5;
-    const pipeline::FeatureStageResult r2 = pipeline::run_features(model, ctx, f.tokenizer, f.pairs, kb, f.dir / "stage2", fo);
+    const fs::path stage2 = run / "stage2";
+    const pipeline::FeatureStageResult r2 = pipeline::run_features(model, ctx, f.tokenizer, f.pairs, kb, stage2, fo);
     CHECK_FALSE(r2.reused);
     CHECK(r2.records.size() == f.pairs.entries.size());
     CHECK(r2.statistics.proposed > 0);
-    CHECK(fs::exists(f.dir / "stage2" / "features.jsonl"));
-    CHECK(fs::exists(f.dir / "stage2" / "statistics.txt"));
-    const pipeline::FeatureStageResult again = pipeline::run_features(model, ctx, f.tokenizer, f.pairs, kb, f.dir / "stage2", fo);
+    CHECK(r2.provenance == stage2 / "features.jsonl");
+
+    // The provenance file, parsed here: one line per record, in order, with the record's id, path and report, the
+    // knowledge base's candidates, a probability for each, and kept = those above the threshold.
+    const auto candidates = features::propose_candidates(kb, f.pairs);
+    const auto lines = read_jsonl(stage2 / "features.jsonl");
+    REQUIRE(lines.size() == f.pairs.entries.size());
+    std::int64_t proposed = 0, kept = 0;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        CAPTURE(i);
+        const auto& l = lines[i];
+        const auto& e = f.pairs.entries[i];
+        CHECK(l.at("index").get<std::int64_t>() == static_cast<std::int64_t>(i));
+        CHECK(l.at("id").get<std::string>() == e.id);
+        CHECK(l.at("record").get<std::string>() == e.record.string());
+        CHECK(l.at("report").get<std::string>() == e.report);
+        CHECK(l.at("threshold").get<double>() == 0.5);
+        std::vector<std::string> distinct;  // the candidates, each once, in the order proposed
+        for (const auto& c : candidates[i])
+            if (std::find(distinct.begin(), distinct.end(), c) == distinct.end()) distinct.push_back(c);
+        const auto proposed_here = l.at("proposed").get<std::vector<std::string>>();
+        CHECK(proposed_here == distinct);
+        const auto p = l.at("probabilities").get<std::vector<double>>();
+        REQUIRE(p.size() == proposed_here.size());
+        std::vector<std::string> above;
+        for (std::size_t k = 0; k < p.size(); ++k) {
+            CHECK(p[k] >= 0);
+            CHECK(p[k] <= 1);
+            if (p[k] > 0.5) above.push_back(proposed_here[k]);
+        }
+        std::vector<std::string> kept_here;
+        for (const auto& k : l.at("kept")) kept_here.push_back(k.at("feature").get<std::string>());
+        CHECK(kept_here == above);
+        CHECK(l.at("augmented_report").get<std::string>() == features::augment_report(e.report, kept_here));
+        // The result returned is what was written.
+        CHECK(r2.records[i].proposed == proposed_here);
+        CHECK(r2.records[i].kept_features() == kept_here);
+        proposed += static_cast<std::int64_t>(proposed_here.size());
+        kept += static_cast<std::int64_t>(kept_here.size());
+    }
+    CHECK(proposed == r2.statistics.proposed);
+    CHECK(kept == r2.statistics.kept);
+    {
+        std::ifstream in(stage2 / "statistics.txt");
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        CHECK(text == r2.statistics.summary());
+    }
+    const pipeline::FeatureStageResult again = pipeline::run_features(model, ctx, f.tokenizer, f.pairs, kb, stage2, fo);
     CHECK(again.reused);
     CHECK(again.statistics.kept == r2.statistics.kept);
     CHECK(again.statistics.proposed == r2.statistics.proposed);
@@ -184,37 +326,162 @@ TEST_CASE("pipeline: stage 2 validates every record's candidates and stage 3 sta
     const std::vector<float> fresh_weights = values(ctx, fresh);
     CHECK(max_abs_diff(fresh_weights, stage1_weights) > 1e-2);
     const TrainResult r3 = pipeline::run_fgclep(fresh, ctx, f.tokenizer, augmented, pipeline::weights_path(stage1),
-                                                f.dir / "stage3", stage_options(1, 1e-12));
+                                                run / "stage3", stage_options(1, 1e-12));
     CHECK(r3.finished);
     CHECK_FALSE(r3.resumed);
     CHECK(r3.steps == 4);
     CHECK(max_abs_diff(values(ctx, fresh), stage1_weights) < 1e-6);
-    CHECK(fs::exists(pipeline::weights_path(f.dir / "stage3")));
+    CHECK(fs::exists(pipeline::weights_path(run / "stage3")));
 
-    CHECK_THROWS_WITH_AS(pipeline::run_fgclep(fresh, ctx, f.tokenizer, augmented, f.dir / "none.safetensors",
-                                              f.dir / "stage3b", stage_options(1, 1e-3)),
+    CHECK_THROWS_WITH_AS(pipeline::run_fgclep(fresh, ctx, f.tokenizer, augmented, run / "none.safetensors",
+                                              run / "stage3b", stage_options(1, 1e-3)),
                          doctest::Contains("do not exist"), Error);
 }
 
-TEST_CASE("pipeline: the evaluation gives zero-shot macro AUCs in [0, 100] for both synthetic tasks") {
+TEST_CASE("pipeline: the evaluation's zero-shot macro AUCs equal an AUC computed here from the model's embeddings") {
     auto& f = fixture();
     Context<Cpu<float>> ctx(Cpu<float>::State{2});
     TestModel model(test_options(f.vocab()), 1);
     pipeline::EvaluateOptions eo;
     eo.preprocess = pipeline::preprocess_options(pipeline::ModelSize::tiny);
     eo.model_label = "test";
-    const eval::EvaluationResults r = pipeline::evaluate(model, ctx, f.tokenizer, pipeline::synthetic_tasks(f.corpus), eo);
+    const auto tasks = pipeline::synthetic_tasks(f.corpus);
+    const eval::EvaluationResults r = pipeline::evaluate(model, ctx, f.tokenizer, tasks, eo);
     REQUIRE(r.rows.size() == 4);
-    for (const auto& row : r.rows) {
-        INFO(row.task << " " << row.method);
-        CHECK((row.task == "diagnosis" || row.task == "feature"));
-        CHECK(row.model == "test");
-        CHECK(row.records > 0);
-        CHECK(std::isfinite(row.macro_auc));
-        CHECK(row.macro_auc >= 0);
-        CHECK(row.macro_auc <= 100);
-    }
     CHECK(r.rows[0].method == "zero-shot");
     CHECK(r.rows[1].method == "zero-shot ensemble");
     CHECK(r.rows[2].per_class.size() == synth::feature_count);
+
+    // The expectation, by hand: each test record read and preprocessed on its own, all encoded in one batch; each
+    // class text (and its 12 "in lead x" variants for the ensemble) encoded; the score of a class is the cosine of
+    // the embeddings (the maximum over the 13 texts for the ensemble), and its AUC is counted pair by pair.
+    const data::Preprocessor preprocessor(eo.preprocess);
+    for (std::size_t t = 0; t < tasks.size(); ++t) {
+        const data::EcgDataset test = data::load_benchmark_split(tasks[t].split("test"), tasks[t].root);
+        const auto n = static_cast<std::size_t>(test.size());
+        REQUIRE(n > 10);
+        std::vector<float> ecg;
+        for (std::int64_t i = 0; i < test.size(); ++i) {
+            const auto rec = preprocessor.apply(test.read(i));
+            REQUIRE(rec.has_value());
+            ecg.insert(ecg.end(), rec->samples.begin(), rec->samples.end());
+        }
+        const auto dim = static_cast<std::size_t>(test_options(f.vocab()).ecg.head.output_dim);
+        const auto e = ctx.to_host(model.encode_ecg(
+            ctx, ctx.from_host(Shape{test.size(), preprocessor.leads(), preprocessor.length()}, ecg)));
+        const eval::ClassPrompts prompts = eval::class_prompts(test.class_names, tasks[t].prompts);
+        for (bool ensemble : {false, true}) {
+            const eval::EvaluationResult& row = r.rows[2 * t + (ensemble ? 1 : 0)];
+            INFO(row.task << " " << row.method);
+            CHECK(row.task == tasks[t].name);
+            CHECK(row.method == (ensemble ? "zero-shot ensemble" : "zero-shot"));
+            CHECK(row.model == "test");
+            CHECK(row.records == test.size());
+            REQUIRE(row.per_class.size() == test.class_names.size());
+            double low_sum = 0, high_sum = 0, classes = 0;
+            for (std::size_t c = 0; c < test.class_names.size(); ++c) {
+                CAPTURE(test.class_names[c]);
+                std::vector<std::string> texts{prompts.texts[c]};
+                if (ensemble) texts = eval::lead_ensemble(prompts.texts[c]);
+                const auto te = ctx.to_host(model.encode_text(ctx, f.tokenizer, texts));
+                std::vector<double> scores(n, -2);
+                std::vector<float> labels(n);
+                for (std::size_t i = 0; i < n; ++i) {
+                    labels[i] = test.entries[i].labels[c];
+                    for (std::size_t k = 0; k < texts.size(); ++k) {
+                        double cos = 0;  // the embeddings are L2-normalised by the model
+                        for (std::size_t d = 0; d < dim; ++d)
+                            cos += static_cast<double>(e[i * dim + d]) * static_cast<double>(te[k * dim + d]);
+                        scores[i] = std::max(scores[i], cos);
+                    }
+                }
+                const AucBounds ref = reference_auc(scores, labels, 1e-12);
+                if (std::isnan(ref.low)) {
+                    CHECK(std::isnan(row.per_class[c]));
+                    continue;
+                }
+                CHECK(row.per_class[c] >= ref.low - 1e-12);
+                CHECK(row.per_class[c] <= ref.high + 1e-12);
+                low_sum += ref.low;
+                high_sum += ref.high;
+                classes += 1;
+            }
+            REQUIRE(classes >= 2);
+            const double low = 100 * low_sum / classes, high = 100 * high_sum / classes;
+            REQUIRE(high - low < 1);  // the near-ties leave little room: the comparison below means something
+            CHECK(row.macro_auc >= low - 1e-9);
+            CHECK(row.macro_auc <= high + 1e-9);
+        }
+    }
+}
+
+TEST_CASE("pipeline: the evaluation of a model whose scores are known gives the AUCs counted here, ensemble included") {
+    // Every text has its own embedding here (unlike the untrained FgClep's, which barely depend on the text), so the
+    // ensemble's scores differ from the plain ones, and a prompt given to the wrong class, a record scored against the
+    // wrong labels or an ensemble not taken changes the AUCs.
+    auto& f = fixture();
+    Context<Cpu<float>> ctx(Cpu<float>::State{2});
+    KnownScores model;
+    pipeline::EvaluateOptions eo;
+    eo.preprocess = pipeline::preprocess_options(pipeline::ModelSize::tiny);
+    eo.model_label = "known";
+    eo.batch_size = 5;  // several batches per split
+    const auto tasks = pipeline::synthetic_tasks(f.corpus);
+    const eval::EvaluationResults r = pipeline::evaluate(model, ctx, f.tokenizer, tasks, eo);
+    REQUIRE(r.rows.size() == 4);
+    const data::Preprocessor preprocessor(eo.preprocess);
+    for (std::size_t t = 0; t < tasks.size(); ++t) {
+        const data::EcgDataset test = data::load_benchmark_split(tasks[t].split("test"), tasks[t].root);
+        const auto n = static_cast<std::size_t>(test.size());
+        std::vector<std::vector<float>> ecg_embeddings;
+        for (std::int64_t i = 0; i < test.size(); ++i) {
+            const auto rec = preprocessor.apply(test.read(i));
+            REQUIRE(rec.has_value());
+            const std::vector<float> x(rec->samples.begin(), rec->samples.end());
+            ecg_embeddings.push_back(KnownScores::ecg_embedding(x.data(), rec->channels(), rec->length));
+        }
+        const eval::ClassPrompts prompts = eval::class_prompts(test.class_names, tasks[t].prompts);
+        double plain_sum = 0, ensemble_sum = 0;
+        for (bool ensemble : {false, true}) {
+            const eval::EvaluationResult& row = r.rows[2 * t + (ensemble ? 1 : 0)];
+            INFO(row.task << " " << row.method);
+            CHECK(row.task == tasks[t].name);
+            CHECK(row.method == (ensemble ? "zero-shot ensemble" : "zero-shot"));
+            CHECK(row.model == "known");
+            CHECK(row.records == test.size());
+            REQUIRE(row.per_class.size() == test.class_names.size());
+            double sum = 0, classes = 0;
+            for (std::size_t c = 0; c < test.class_names.size(); ++c) {
+                CAPTURE(test.class_names[c]);
+                std::vector<std::string> texts{prompts.texts[c]};
+                if (ensemble) texts = eval::lead_ensemble(prompts.texts[c]);
+                REQUIRE(texts.size() == (ensemble ? 13u : 1u));
+                std::vector<double> scores(n, -2);
+                std::vector<float> labels(n);
+                for (std::size_t i = 0; i < n; ++i) {
+                    labels[i] = test.entries[i].labels[c];
+                    for (const auto& text : texts) {
+                        const auto te = KnownScores::text_embedding(text);
+                        double cos = 0;
+                        for (std::int64_t d = 0; d < KnownScores::dim; ++d)
+                            cos += static_cast<double>(ecg_embeddings[i][d]) * static_cast<double>(te[d]);
+                        scores[i] = std::max(scores[i], cos);
+                    }
+                }
+                const AucBounds ref = reference_auc(scores, labels, 1e-12);
+                if (std::isnan(ref.low)) {
+                    CHECK(std::isnan(row.per_class[c]));
+                    continue;
+                }
+                REQUIRE(ref.high - ref.low < 1e-9);  // no near-ties: the expected value is exact
+                CHECK(row.per_class[c] == doctest::Approx(ref.low).epsilon(1e-12));
+                sum += ref.low;
+                classes += 1;
+            }
+            REQUIRE(classes >= 2);
+            CHECK(row.macro_auc == doctest::Approx(100 * sum / classes).epsilon(1e-12));
+            (ensemble ? ensemble_sum : plain_sum) = sum;
+        }
+        CHECK(plain_sum != ensemble_sum);  // the ensemble does make a difference here
+    }
 }

@@ -1,6 +1,8 @@
 // The synthetic corpus (synth/corpus.hpp): the real MIMIC-IV-ECG loader reads it with no issues, the reports and
 // the ground truth agree, the evaluation splits load with their labels, and the output is byte-identical for a
 // seed whatever the thread count.
+#include "thread_start_failure.hpp"
+
 #include "fgclep/data/csv.hpp"
 #include "fgclep/data/datasets/benchmark_split.hpp"
 #include "fgclep/data/datasets/mimic_iv_ecg.hpp"
@@ -354,6 +356,19 @@ TEST_CASE("bad options are refused before the directory is touched; any thread c
     write_corpus(c.root, o);
     CHECK(tree(a.root) == tree(b.root));
     CHECK(tree(a.root) == tree(c.root));
+}
+
+TEST_CASE("a worker thread that cannot be started is an fgclep::Error after the others were stopped and joined") {
+    TempDir dir;
+    CorpusOptions o = small(5, 4, 40, 0);
+    o.progress = false;
+    {
+        fgclep::test::FailThreadStart fail(2);  // 2 of the 3 threads besides the caller start, then one fails
+        CHECK_THROWS_WITH_AS(write_corpus(dir.root, o),
+                             doctest::Contains("write_corpus: cannot start a worker thread (2 of 3 started)"),
+                             fgclep::Error);
+    }
+    CHECK(!fs::exists(dir.root / "record_list.csv"));  // visibly incomplete
 }
 
 // Not part of ctest (run `test_corpus --no-skip -tc="time*"`): the issue's "10,000 records in under a minute

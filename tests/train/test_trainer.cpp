@@ -9,8 +9,11 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <map>
 
 using namespace fgclep;
 
@@ -78,6 +81,77 @@ TrainerOptions small_run(const std::filesystem::path& dir) {
     return o;
 }
 
+// Byte-for-byte equality (NaN payloads and signed zeros included), as the resume guarantee states.
+template <class T>
+bool same_bytes(const std::vector<T>& a, const std::vector<T>& b) {
+    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+}
+
+// Everything a checkpoint load may write: parameters, buffers (BatchNorm running statistics), counters
+// (num_batches_tracked), both AdamW moments, its per-parameter step counts and its step count.
+struct TrainingSnapshot {
+    std::vector<float> values, buffers, exp_avg, exp_avg_sq;
+    std::vector<std::int64_t> counters, parameter_steps;
+    std::int64_t step_count = 0;
+};
+
+TrainingSnapshot snapshot(Context<Cpu<float>>& ctx, const ParameterArena<Cpu<float>>& arena,
+                          const AdamW<Cpu<float>>& optimizer) {
+    TrainingSnapshot s;
+    s.values = ctx.to_host(arena.values());
+    s.buffers = ctx.to_host(arena.buffer_values());
+    for (const auto& c : arena.counters()) s.counters.push_back(c.counter->value);
+    s.exp_avg = ctx.to_host(optimizer.exp_avg());
+    s.exp_avg_sq = ctx.to_host(optimizer.exp_avg_sq());
+    s.parameter_steps = optimizer.parameter_steps();
+    s.step_count = optimizer.step_count();
+    return s;
+}
+
+// Checks, part by part (so that a failure says which part changed), that two snapshots are identical.
+void check_same(const TrainingSnapshot& a, const TrainingSnapshot& b) {
+    CHECK(same_bytes(a.values, b.values));
+    CHECK(same_bytes(a.buffers, b.buffers));
+    CHECK(a.counters == b.counters);
+    CHECK(same_bytes(a.exp_avg, b.exp_avg));
+    CHECK(same_bytes(a.exp_avg_sq, b.exp_avg_sq));
+    CHECK(a.parameter_steps == b.parameter_steps);
+    CHECK(a.step_count == b.step_count);
+}
+
+// Gives an optimizer a state no checkpoint of these tests holds: step 5, unequal per-parameter counts, moments
+// that differ element by element. A refused load that wrote any of it would show.
+void distinct_optimizer_state(Context<Cpu<float>>& ctx, const ParameterArena<Cpu<float>>& arena,
+                              AdamW<Cpu<float>>& optimizer) {
+    const auto n = static_cast<std::size_t>(arena.values().numel());
+    std::vector<float> m(n), v(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        m[i] = 1e-3f * static_cast<float>(i % 7) - 3e-3f;
+        v[i] = 1e-4f * static_cast<float>(i % 5 + 1);
+    }
+    std::vector<std::int64_t> steps(arena.params().size(), 5);
+    steps[0] = 3;
+    optimizer.load_state(ctx, 5, steps, m, v);
+}
+
+// A copy of checkpoint `good` with `edit` applied to the tensors' bytes and `metadata` overriding entries, its
+// checksum recomputed: a forged file that passes the checksum.
+io::SafetensorsWriter forged(const io::SafetensorsFile& good,
+                             const std::function<void(const std::string&, std::vector<char>&)>& edit,
+                             const std::map<std::string, std::string>& metadata = {}) {
+    io::SafetensorsWriter w;
+    for (const auto& name : good.names()) {
+        const auto bytes = good.bytes(name);
+        std::vector<char> data(bytes.begin(), bytes.end());
+        if (edit) edit(name, data);
+        w.add_raw(name, good.entry(name).dtype, good.shape(name), data.data(), data.size());
+    }
+    for (const auto& [k, v] : good.metadata()) w.metadata(k, v);
+    for (const auto& [k, v] : metadata) w.metadata(k, v);
+    w.metadata("crc32", detail::checkpoint_crc(w.content_crc32(), w.metadata()));
+    return w;
+}
+
 std::vector<nlohmann::json> read_log(const std::filesystem::path& path) {
     std::vector<nlohmann::json> lines;
     std::ifstream in(path);
@@ -128,6 +202,12 @@ TEST_CASE("train N steps, stop, resume, train M more: bit-for-bit the parameters
     CHECK(std::memcmp(ba.data(), bc.data(), ba.size() * sizeof(float)) == 0);
     const auto ma = ctx_a.to_host(trainer_a.optimizer().exp_avg_sq()), mc = ctx_c.to_host(trainer_c.optimizer().exp_avg_sq());
     CHECK(std::memcmp(ma.data(), mc.data(), ma.size() * sizeof(float)) == 0);
+    // Both moments and the step counts (a resume that dropped exp_avg, or restarted the bias correction, differs).
+    const auto sa = snapshot(ctx_a, a.arena(), trainer_a.optimizer()), sc = snapshot(ctx_c, c.arena(), trainer_c.optimizer());
+    check_same(sa, sc);
+    CHECK(sa.step_count == 6);
+    CHECK(sa.parameter_steps == std::vector<std::int64_t>(a.arena().params().size(), 6));
+    CHECK(std::any_of(sa.exp_avg.begin(), sa.exp_avg.end(), [](float x) { return x != 0; }));
     CHECK(ctx_a.offset == ctx_c.offset);
     CHECK(full.last.loss.total == rest.last.loss.total);
     // Training did move the weights (the comparison above is not between two untouched models).
@@ -203,8 +283,25 @@ TEST_CASE("corrupted or truncated checkpoints give an error naming the file, and
 
     Small other(small_options(), 2);
     AdamW<Cpu<float>> optimizer(other.arena());
-    const auto before = ctx.to_host(other.arena().values());
-    auto unchanged = [&] { CHECK(ctx.to_host(other.arena().values()) == before); };
+    distinct_optimizer_state(ctx, other.arena(), optimizer);
+    // Parameters, buffers, counters and the whole optimizer state: a refused checkpoint changes none of them.
+    const TrainingSnapshot before = snapshot(ctx, other.arena(), optimizer);
+    {
+        // The checkpoint differs from that state in every part, so a load that wrote any part would show.
+        Small loaded(small_options(), 2);
+        AdamW<Cpu<float>> loaded_optimizer(loaded.arena());
+        distinct_optimizer_state(ctx, loaded.arena(), loaded_optimizer);
+        load_checkpoint(good, ctx, loaded.arena(), loaded_optimizer);
+        const TrainingSnapshot after = snapshot(ctx, loaded.arena(), loaded_optimizer);
+        REQUIRE_FALSE(same_bytes(after.values, before.values));
+        REQUIRE_FALSE(same_bytes(after.buffers, before.buffers));
+        REQUIRE(after.counters != before.counters);
+        REQUIRE_FALSE(same_bytes(after.exp_avg, before.exp_avg));
+        REQUIRE_FALSE(same_bytes(after.exp_avg_sq, before.exp_avg_sq));
+        REQUIRE(after.parameter_steps != before.parameter_steps);
+        REQUIRE(after.step_count != before.step_count);
+    }
+    auto unchanged = [&] { check_same(snapshot(ctx, other.arena(), optimizer), before); };
 
     const auto flipped = dir / "flipped.safetensors";
     {
@@ -225,6 +322,7 @@ TEST_CASE("corrupted or truncated checkpoints give an error naming the file, and
     const auto empty = dir / "empty.safetensors";
     std::ofstream(empty, std::ios::binary) << "";
     CHECK_THROWS_WITH(load_checkpoint(empty, ctx, other.arena(), optimizer), doctest::Contains(empty.string().c_str()));
+    unchanged();
 
     // A weights-only safetensors file (not a training checkpoint).
     const auto weights = dir / "weights.safetensors";
@@ -235,6 +333,7 @@ TEST_CASE("corrupted or truncated checkpoints give an error naming the file, and
     }
     CHECK_THROWS_WITH(load_checkpoint(weights, ctx, other.arena(), optimizer),
                       doctest::Contains("is not an fgclep training checkpoint"));
+    unchanged();
 
     // A checkpoint of a different model: the names do not match.
     using Other = FgClep<ResNet1D18, Bert, SigmoidLoss>;
@@ -248,7 +347,10 @@ TEST_CASE("corrupted or truncated checkpoints give an error naming the file, and
     wider.text.head = {0, 16, 8};
     Small mismatched(wider);
     AdamW<Cpu<float>> mismatched_optimizer(mismatched.arena());
+    distinct_optimizer_state(ctx, mismatched.arena(), mismatched_optimizer);
+    const TrainingSnapshot mismatched_before = snapshot(ctx, mismatched.arena(), mismatched_optimizer);
     CHECK_THROWS_WITH(load_checkpoint(good, ctx, mismatched.arena(), mismatched_optimizer), doctest::Contains("has shape"));
+    check_same(snapshot(ctx, mismatched.arena(), mismatched_optimizer), mismatched_before);
 
     // Resuming a run whose newest checkpoint is corrupt stops with the file's name (it does not start over).
     std::filesystem::copy_file(flipped, checkpoint_path(opts.checkpoint_dir, 99));
@@ -467,6 +569,94 @@ TEST_CASE("checkpoints with consistent checksums but inconsistent contents are r
         CHECK_THROWS_WITH(load_checkpoint(dir / "float.safetensors", ctx, model.arena(), optimizer),
                           doctest::Contains("'step' must be an integer >= 0, got 1.5"));
     }
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a checkpoint whose weights load but whose optimizer state is refused: the weights are rolled back") {
+    // load_checkpoint writes the model's state first and then gives the optimizer its state; if the optimizer
+    // refuses it (its invariants are checked only there), the model must be put back as it was.
+    auto pairs = small_pairs(16);  // 2 steps
+    const auto dir = fresh_dir("rollback");
+    Context<Cpu<float>> ctx;
+    Small trained(small_options(), 1);
+    auto opts = small_run(dir);
+    opts.epochs = 1;
+    Trainer trainer(trained, small_tokenizer(), opts);
+    trainer.fit(ctx, pairs);
+    const auto good = io::SafetensorsFile::read(*latest_checkpoint(opts.checkpoint_dir));
+    REQUIRE(good.metadata().at("optimizer_steps") == "2");
+
+    Small model(small_options(), 2);
+    AdamW<Cpu<float>> optimizer(model.arena());
+    distinct_optimizer_state(ctx, model.arena(), optimizer);
+    const TrainingSnapshot before = snapshot(ctx, model.arena(), optimizer);
+    // The checkpoint's model part differs from the model's in every part (else a missing rollback would not show).
+    const TrainingSnapshot trained_state = snapshot(ctx, trained.arena(), trainer.optimizer());
+    REQUIRE_FALSE(same_bytes(trained_state.values, before.values));
+    REQUIRE_FALSE(same_bytes(trained_state.buffers, before.buffers));
+    REQUIRE(trained_state.counters != before.counters);
+
+    // (a) The recorded optimizer step count (1) is below the parameters' own counts (2): every name, shape and the
+    // checksum are fine, so the weights are written before AdamW::load_state refuses.
+    const auto steps_path = dir / "steps.safetensors";
+    forged(good, nullptr, {{"optimizer_steps", "1"}}).write(steps_path);
+    const std::string steps_error = [&] {
+        try {
+            load_checkpoint(steps_path, ctx, model.arena(), optimizer);
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    }();
+    // One "fgclep: " prefix, then the file, then AdamW's own reason (without a second prefix).
+    CHECK(steps_error.starts_with("fgclep: '" + steps_path.string() + "': AdamW state: parameter '"));
+    CHECK(steps_error.find("fgclep: ", 1) == std::string::npos);  // refused by AdamW::load_state
+    CHECK(steps_error.find("has step count 2, outside [0, 1]") != std::string::npos);
+    check_same(snapshot(ctx, model.arena(), optimizer), before);
+
+    // (b) A negative second moment (AdamW's other invariant), checksum recomputed.
+    const auto negative_path = dir / "negative.safetensors";
+    forged(good, [](const std::string& name, std::vector<char>& bytes) {
+        if (name != "optimizer.exp_avg_sq.proj_t.0.weight") return;
+        const float minus_one = -1.0f;
+        std::memcpy(bytes.data(), &minus_one, sizeof minus_one);
+    }).write(negative_path);
+    CHECK_THROWS_WITH(load_checkpoint(negative_path, ctx, model.arena(), optimizer),
+                      doctest::Contains(("'" + negative_path.string() + "': ").c_str()));
+    CHECK_THROWS_WITH(load_checkpoint(negative_path, ctx, model.arena(), optimizer),
+                      doctest::Contains("AdamW state: exp_avg_sq must be >= 0 everywhere, but element"));
+    check_same(snapshot(ctx, model.arena(), optimizer), before);
+
+    // (c) The other order: the optimizer part is fine, a buffer of the model part has the wrong shape (checksum
+    // recomputed). Refused while the model's state is checked, and the optimizer, which would accept its part, keeps
+    // its own state too.
+    const auto buffer_path = dir / "buffer.safetensors";
+    {
+        io::SafetensorsWriter w;
+        for (const auto& name : good.names()) {
+            const auto bytes = good.bytes(name);
+            if (name == "ecg_encoder.bn1.running_mean") {
+                std::vector<char> longer(bytes.begin(), bytes.end());
+                longer.resize(longer.size() + sizeof(float), 0);
+                w.add_raw(name, "F32", Shape{good.shape(name).numel() + 1}, longer.data(), longer.size());
+            } else {
+                w.add_raw(name, good.entry(name).dtype, good.shape(name), bytes.data(), bytes.size());
+            }
+        }
+        for (const auto& [k, v] : good.metadata()) w.metadata(k, v);
+        w.metadata("crc32", detail::checkpoint_crc(w.content_crc32(), w.metadata()));
+        w.write(buffer_path);
+    }
+    CHECK_THROWS_WITH(load_checkpoint(buffer_path, ctx, model.arena(), optimizer),
+                      doctest::Contains(("'" + buffer_path.string() + "': tensor 'ecg_encoder.bn1.running_mean' has shape").c_str()));
+    check_same(snapshot(ctx, model.arena(), optimizer), before);
+
+    // The same file with its optimizer state left alone loads, and then does change the model: the refusals above
+    // were of the optimizer part, after the weights had been written.
+    const auto fine_path = dir / "fine.safetensors";
+    forged(good, nullptr).write(fine_path);
+    load_checkpoint(fine_path, ctx, model.arena(), optimizer);
+    check_same(snapshot(ctx, model.arena(), optimizer), trained_state);
     std::filesystem::remove_all(dir);
 }
 
