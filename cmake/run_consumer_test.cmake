@@ -45,12 +45,33 @@ endif()
 if(MODE STREQUAL "package")
   set(prefix "${WORK_DIR}/prefix")
   step("${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${prefix}" --config "${BUILD_TYPE}")
-  foreach(f include/fgclep/fgclep.hpp include/fgclep/core/model.hpp)
+  foreach(f include/fgclep/fgclep.hpp include/fgclep/core/model.hpp include/fgclep/version.hpp share/pkgconfig/fgclep.pc)
     if(NOT EXISTS "${prefix}/${f}")
       message(FATAL_ERROR "cmake --install did not install ${f}")
     endif()
   endforeach()
   list(APPEND configure "-DCMAKE_PREFIX_PATH=${prefix}" "-DFGCLEP_EXPECTED_PREFIX=${prefix}")
+
+  # The pkg-config file: a build without CMake finds the installed headers and compiles against them.
+  find_program(PKG_CONFIG_EXECUTABLE NAMES pkg-config pkgconf REQUIRED)
+  set(ENV{PKG_CONFIG_PATH} "${prefix}/share/pkgconfig")
+  execute_process(COMMAND "${PKG_CONFIG_EXECUTABLE}" --cflags --libs fgclep RESULT_VARIABLE rc
+                  OUTPUT_VARIABLE pc_flags ERROR_VARIABLE pc_error OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "pkg-config --cflags --libs fgclep failed: ${pc_error}")
+  endif()
+  separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
+  file(WRITE "${WORK_DIR}/pkg_config_consumer.cpp" [=[
+#include <fgclep/core/shape.hpp>
+#include <fgclep/version.hpp>
+#include <cstdio>
+int main() {
+    std::printf("fgclep %s through pkg-config\n", FGCLEP_VERSION_STRING);
+    return fgclep::Shape{2, 3}.numel() == 6 ? 0 : 1;
+}
+]=])
+  step("${CXX_COMPILER}" "${WORK_DIR}/pkg_config_consumer.cpp" -o "${WORK_DIR}/pkg_config_consumer" ${pc_flags})
+  step("${WORK_DIR}/pkg_config_consumer")
 elseif(MODE STREQUAL "subdirectory")
   list(APPEND configure "-DFGCLEP_SOURCE_DIR=${SOURCE_DIR}" ${OPTIONS})
 else()

@@ -12,12 +12,15 @@
 // errors (bad input, bad prompt file), 2 on bad usage.
 #include "fgclep/data/datasets/mimic_iv_ecg.hpp"
 #include "fgclep/llm/llm_features.hpp"
+#include "fgclep/train/progress.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -134,11 +137,16 @@ int main(int argc, char** argv) try {
     options.concurrency = a.concurrency;
     options.max_requests = a.max_requests;
     options.cancel = &interrupted;
-    options.on_progress = [](const LlmProgress& p) {
+    // A bar on a terminal, a line every 10 s in a log: the reporter throttles, so every request reports.
+    fgclep::ProgressReporter progress(fgclep::ProgressMode::automatic, 10);
+    options.progress_interval = std::chrono::milliseconds(0);
+    options.on_progress = [&progress](const LlmProgress& p) {
         const double rate = p.seconds > 0 ? static_cast<double>(p.done) / p.seconds : 0.0;
-        fmt::print(stderr, "llm_features: {}/{} requests ({:.1f}/s, ~{:.0f} s left), failed {}, malformed {}\n",
-                   p.done, p.total, rate, rate > 0 ? static_cast<double>(p.total - p.done) / rate : 0.0,
-                   p.stats.failed, p.stats.malformed);
+        const double eta = rate > 0 ? static_cast<double>(p.total - p.done) / rate : -1;
+        progress.update("llm_features: requests", static_cast<std::int64_t>(p.done), static_cast<std::int64_t>(p.total),
+                        fmt::format("{:.1f}/s ETA {}, failed {}, malformed {}", rate,
+                                    fgclep::ProgressReporter::duration(eta), p.stats.failed, p.stats.malformed),
+                        p.done == p.total);
     };
     std::signal(SIGINT, [](int) { interrupted.store(true); });
 
@@ -151,6 +159,7 @@ int main(int argc, char** argv) try {
         for (const std::string& m : cache->issues().messages) fmt::print(stderr, "llm_features: {}\n", m);
     }
     const auto candidates = source.candidates(reports);
+    progress.finish();
 
     if (a.out.has_parent_path()) fs::create_directories(a.out.parent_path());
     std::ofstream out(a.out);

@@ -2,6 +2,7 @@
 // fgclep::Error: every error the library raises, worded as a sentence that says where it happened.
 #include <fmt/format.h>
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -26,6 +27,13 @@ template <class... Args>
 template <class... Args>
 [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {
     throw Error("fgclep: " + fmt::format(format, std::forward<Args>(args)...));
+}
+
+// An error's message without its "fgclep: " prefix, for wrapping it in another message that adds its own.
+inline std::string_view reason(const std::exception& e) {
+    std::string_view what = e.what();
+    if (what.starts_with("fgclep: ")) what.remove_prefix(8);
+    return what;
 }
 
 }  // namespace fgclep

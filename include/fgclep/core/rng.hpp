@@ -1,6 +1,7 @@
 #pragma once
 // Counter-based random numbers (Philox4x32-10, Salmon et al. 2011) usable on host and device, plus a small
 // host generator for parameter initialisation.
+#include "fgclep/core/hash.hpp"
 #include "fgclep/core/platform.hpp"
 
 #include <cmath>
@@ -59,9 +60,7 @@ public:
     // A generator derived from this seed and a name, so that each parameter's initial values do not depend on
     // the order in which parameters are visited.
     static HostRng for_name(std::uint64_t seed, std::string_view name) {
-        std::uint64_t h = 1469598103934665603ull;  // FNV-1a
-        for (char c : name) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-        return HostRng(seed ^ h);
+        return HostRng(seed ^ fnv1a64(name, fnv1a64_legacy_basis));  // legacy basis: seeded weights stay the same
     }
 
 private:

@@ -25,6 +25,7 @@
 #include "fgclep/core/error.hpp"
 #include "fgclep/core/rng.hpp"
 #include "fgclep/core/shape.hpp"
+#include "fgclep/core/workers.hpp"
 #include "fgclep/data/record_cache.hpp"
 #include "fgclep/data/record_source.hpp"
 #include "fgclep/train/pair_source.hpp"
@@ -38,7 +39,6 @@
 #include <memory>
 #include <mutex>
 #include <numeric>
-#include <thread>
 #include <vector>
 
 namespace fgclep::data {
@@ -108,16 +108,10 @@ public:
             }
             cache_ = std::make_unique<RecordCache>(options_.cache, key);
         }
-        for (int w = 0; w < options_.workers; ++w) workers_.emplace_back([this] { work(); });
+        // Last: a worker that cannot be started stops and joins the others, and the constructor throws.
+        workers_.start("BatchStream", options_.workers, [this](int) { work(); }, [this] { stop(); });
     }
-    ~BatchStream() {
-        {
-            std::lock_guard lock(mutex_);
-            stop_ = true;
-        }
-        changed_.notify_all();
-        for (auto& t : workers_) t.join();
-    }
+    ~BatchStream() { workers_.stop_and_join(); }
     BatchStream(const BatchStream&) = delete;
     BatchStream& operator=(const BatchStream&) = delete;
 
@@ -263,6 +257,14 @@ private:
         return slot;
     }
 
+    void stop() {
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        changed_.notify_all();
+    }
+
     // A worker: claims the next record of the first prefetch_batches planned batches, loads it, stores it.
     void work() {
         std::unique_lock lock(mutex_);
@@ -375,7 +377,7 @@ private:
     std::condition_variable done_;     // a batch is complete
     std::deque<std::shared_ptr<Slot>> plan_;
     bool stop_ = false;
-    std::vector<std::thread> workers_;
+    WorkerThreads workers_;  // last: destroyed (stopped and joined) first
 };
 
 }  // namespace fgclep::data

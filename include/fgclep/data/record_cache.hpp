@@ -23,6 +23,7 @@
 // none. A cache whose key differs (other records, other options) is refused with an error naming the file; so is
 // a file of the wrong size (truncated). The key does not see the records' contents: rebuild after editing files.
 #include "fgclep/core/error.hpp"
+#include "fgclep/core/workers.hpp"
 #include "fgclep/data/record_source.hpp"
 
 #include <fcntl.h>
@@ -33,12 +34,9 @@
 #include <atomic>
 #include <bit>
 #include <cstring>
-#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <mutex>
-#include <thread>
 
 namespace fgclep::data {
 
@@ -48,7 +46,7 @@ inline constexpr std::uint32_t record_cache_version = 1;
 // The key a cache of `source` preprocessed by `preprocessor` must carry.
 template <RecordSource S>
 std::uint64_t record_cache_key(const S& source, const Preprocessor& preprocessor) {
-    return fnv1a(preprocessor.options().fingerprint(), record_list_hash(source));
+    return fnv1a64(preprocessor.options().fingerprint(), record_list_hash(source));
 }
 
 namespace detail {
@@ -218,23 +216,14 @@ CacheBuildReport build_record_cache(const S& source, const Preprocessor& preproc
             const std::int64_t count = std::min(options.chunk, n - begin);
             chunk.assign(static_cast<std::size_t>(count), {});
             std::atomic<std::int64_t> next{0};
-            std::exception_ptr error;
-            std::mutex error_mutex;
-            auto work = [&] {
-                for (std::int64_t j; (j = next++) < count;) {
-                    try {
+            run_workers(
+                fmt::format("record cache '{}'", path.string()),
+                static_cast<int>(std::min<std::int64_t>(options.workers, count)),
+                [&](int) {
+                    for (std::int64_t j; (j = next++) < count;)
                         chunk[static_cast<std::size_t>(j)] = prepare_record(source, begin + j, preprocessor);
-                    } catch (...) {
-                        std::lock_guard lock(error_mutex);
-                        if (!error) error = std::current_exception();
-                    }
-                }
-            };
-            std::vector<std::thread> threads;
-            for (int w = 1; w < std::min<std::int64_t>(options.workers, count); ++w) threads.emplace_back(work);
-            work();
-            for (auto& t : threads) t.join();
-            if (error) std::rethrow_exception(error);
+                },
+                [&] { next = count; });
             for (std::int64_t j = 0; j < count; ++j) {
                 PreparedRecord& r = chunk[static_cast<std::size_t>(j)];
                 status[static_cast<std::size_t>(begin + j)] = static_cast<std::uint8_t>(r.status);

@@ -11,6 +11,7 @@
 // A source may name its records for messages and for the cache key with record_path(i) (EcgDataset) or
 // record_name(i); without either, records are named by index and the cache key hashes the reports instead.
 #include "fgclep/core/error.hpp"
+#include "fgclep/core/hash.hpp"
 #include "fgclep/data/ecg_record.hpp"
 #include "fgclep/data/load_issues.hpp"
 #include "fgclep/data/preprocess.hpp"
@@ -49,25 +50,20 @@ std::string record_label(const S& source, std::int64_t i) {
         return fmt::format("record {}", i);
 }
 
-// FNV-1a, 64 bits: stable across runs and platforms (std::hash is neither).
-inline std::uint64_t fnv1a(std::string_view text, std::uint64_t h = 1469598103934665603ull) {
-    for (char c : text) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-    return h;
-}
-
 // A hash of the source's record list: the record paths (or names, or reports) in order, and their number.
+// FNV-1a from the legacy basis (see core/hash.hpp), so existing record caches keep their keys.
 template <RecordSource S>
 std::uint64_t record_list_hash(const S& source) {
     const auto n = static_cast<std::int64_t>(source.size());
-    std::uint64_t h = fnv1a(fmt::format("n={};", n));
+    std::uint64_t h = fnv1a64(fmt::format("n={};", n), fnv1a64_legacy_basis);
     for (std::int64_t i = 0; i < n; ++i) {
         if constexpr (requires { source.record_path(i).string(); })
-            h = fnv1a(source.record_path(i).string(), h);
+            h = fnv1a64(source.record_path(i).string(), h);
         else if constexpr (requires { std::string(source.record_name(i)); })
-            h = fnv1a(std::string(source.record_name(i)), h);
+            h = fnv1a64(std::string(source.record_name(i)), h);
         else
-            h = fnv1a(std::string(source.report(i)), h);
-        h = fnv1a("\n", h);
+            h = fnv1a64(std::string(source.report(i)), h);
+        h = fnv1a64("\n", h);
     }
     return h;
 }
@@ -103,9 +99,7 @@ PreparedRecord prepare_record_into(const S& source, std::int64_t i, const Prepro
     } catch (const Error& e) {
         result.status = PreparedRecord::Status::failed;
         // Without the error's own "fgclep: " prefix: the message is re-raised (or listed) with one prefix.
-        std::string_view what = e.what();
-        if (what.starts_with("fgclep: ")) what.remove_prefix(8);
-        result.message = fmt::format("{}: {}", record_label(source, i), what);
+        result.message = fmt::format("{}: {}", record_label(source, i), reason(e));
     }
     return result;
 }

@@ -19,6 +19,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
 #include <vector>
 
 namespace fgclep::interop {
@@ -41,15 +42,16 @@ auto from_xtensor(Context<B>& ctx, const X& expression) {
     return ctx.from_host(shape, std::vector<E>(a.begin(), a.end()));
 }
 
-// Writes a tensor as a .npy file (little-endian, C order), readable by numpy.load.
+// Writes a tensor as a .npy file (little-endian, C order), readable by numpy.load. The bytes are xtensor's public
+// xt::dump_npy, for any element type; fgclep's own writer (eval::write_npy) needs no xtensor.
 template <Backend B, class E>
 void save_npy(Context<B>& ctx, const std::filesystem::path& path, const Tensor<B, E>& t) {
     const std::vector<E> host = ctx.to_host(t);
     std::vector<std::size_t> shape(t.shape().begin(), t.shape().end());
-    auto view = xt::adapt(host.data(), host.size(), xt::no_ownership(), shape);
+    const std::string bytes = xt::dump_npy(xt::adapt(host.data(), host.size(), xt::no_ownership(), shape));
     std::ofstream out(path, std::ios::binary);
     if (!out) fail("cannot write the .npy file '{}'", path.string());
-    xt::detail::dump_npy_stream(out, view);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     if (!out) fail("writing the .npy file '{}' failed (disk full?)", path.string());
 }
 

@@ -1,6 +1,8 @@
 #pragma once
-// CRC-32 (IEEE 802.3, the zlib/PNG polynomial), to detect a checkpoint corrupted on disk: safetensors itself has
-// no checksum, so checkpoints record one over their tensor bytes in the metadata.
+// CRC-32 as zlib, PNG and ZIP define it (IEEE 802.3 polynomial, reflected, initial value and final xor
+// 0xFFFFFFFF; crc32("123456789") == 0xCBF43926). The one CRC of the library: checkpoints record one over their
+// tensor bytes (safetensors itself has no checksum), and the torch.save reader checks each ZIP record's.
+// Crc32 is incremental: update() over pieces equals crc32() over their concatenation.
 #include <array>
 #include <cstddef>
 #include <cstdint>

@@ -13,11 +13,11 @@
 // compresses, and supporting them would make this header-only library link zlib).
 #include "fgclep/core/error.hpp"
 #include "fgclep/core/shape.hpp"
+#include "fgclep/io/crc32.hpp"
 #include "fgclep/io/safetensors.hpp"
 
 #include <fmt/ranges.h>
 
-#include <array>
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -34,22 +34,6 @@
 namespace fgclep::io {
 
 namespace torch_detail {
-
-// CRC-32 (the ZIP polynomial), to detect corrupt records.
-inline std::uint32_t crc32(const char* data, std::size_t size) {
-    static const std::array<std::uint32_t, 256> table = [] {
-        std::array<std::uint32_t, 256> t{};
-        for (std::uint32_t i = 0; i < 256; ++i) {
-            std::uint32_t c = i;
-            for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            t[i] = c;
-        }
-        return t;
-    }();
-    std::uint32_t c = 0xFFFFFFFFu;
-    for (std::size_t i = 0; i < size; ++i) c = table[(c ^ static_cast<std::uint8_t>(data[i])) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
-}
 
 // Little-endian reads with bounds checks against the whole buffer.
 struct Reader {
@@ -601,7 +585,7 @@ private:
             fail("'{}': record '{}' is compressed (zip method {}); only uncompressed records, as torch.save writes "
                  "them, are supported", source_, name, rec.method == 8 ? "8, deflate" : std::to_string(rec.method));
         std::span<const char> s(bytes_->data() + rec.data_offset, rec.size);
-        if (torch_detail::crc32(s.data(), s.size()) != rec.crc)
+        if (crc32(s.data(), s.size()) != rec.crc)  // ZIP records carry the standard CRC-32
             fail("'{}' is corrupt: record '{}' fails its CRC check", source_, name);
         return s;
     }

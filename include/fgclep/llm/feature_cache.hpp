@@ -16,6 +16,7 @@
 // in issues() and cut off the file, so appends start on a fresh line; any other unreadable line is reported and
 // skipped. find() and put() may be called from many threads.
 #include "fgclep/core/error.hpp"
+#include "fgclep/core/hash.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -34,14 +35,6 @@
 #include <unistd.h>
 
 namespace fgclep::llm {
-
-inline std::uint64_t fnv1a64(std::string_view text, std::uint64_t hash = 0xcbf29ce484222325ull) {
-    for (const char c : text) {
-        hash ^= static_cast<unsigned char>(c);
-        hash *= 0x100000001b3ull;
-    }
-    return hash;
-}
 
 struct FeatureCacheOptions {
     bool store_answers = true;  // keep the raw LLM answer next to the parsed features (provenance)

@@ -14,6 +14,7 @@
 // Successes are cached as they arrive (flushed per entry), so a run killed at any point loses at most the requests
 // in flight. Invariant: cached + answered + failed + malformed + not_asked == reports.
 #include "fgclep/core/error.hpp"
+#include "fgclep/core/workers.hpp"
 #include "fgclep/llm/chat_client.hpp"
 #include "fgclep/llm/feature_cache.hpp"
 #include "fgclep/llm/feature_prompt.hpp"
@@ -29,7 +30,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -83,7 +83,7 @@ struct LlmFeatureOptions {
     int concurrency = 4;                         // requests in flight at once
     std::int64_t max_requests = -1;              // per call: stop starting requests after this many (-1: no limit)
     const std::atomic<bool>* cancel = nullptr;   // when set to true: no new requests; those in flight finish
-    std::function<void(const LlmProgress&)> on_progress;  // called from worker threads, one at a time
+    std::function<void(const LlmProgress&)> on_progress;  // called from the asking threads, one at a time
     std::chrono::milliseconds progress_interval{10'000};
 };
 
@@ -141,8 +141,9 @@ public:
         std::size_t done = 0;
         LlmStats running = stats_;  // progress counts requests (distinct texts); cached reports come from stats_
         auto last_report = start;
-        const auto worker = [&] {
-            while (!(options_.cancel && options_.cancel->load())) {
+        std::atomic<bool> stopping{false};  // a worker threw (the progress callback, the cache): the others stop
+        const auto worker = [&](int) {
+            while (!stopping && !(options_.cancel && options_.cancel->load())) {
                 if (options_.max_requests >= 0 && started.fetch_add(1) >= options_.max_requests) break;
                 const std::size_t u = next.fetch_add(1);
                 if (u >= unique_first.size()) break;
@@ -163,9 +164,7 @@ public:
         };
         const std::size_t threads = std::min<std::size_t>(static_cast<std::size_t>(options_.concurrency),
                                                           unique_first.size());
-        std::vector<std::thread> pool;
-        for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
-        for (std::thread& t : pool) t.join();
+        run_workers("LLM features", static_cast<int>(threads), worker, [&] { stopping = true; });
 
         stats_.asked = 0;
         for (const Outcome& o : outcomes) stats_.asked += o.status != CandidateStatus::not_asked;

@@ -20,10 +20,12 @@
 // record_list.csv last: a corpus without record_list.csv is incomplete.
 #include "fgclep/core/error.hpp"
 #include "fgclep/core/rng.hpp"
+#include "fgclep/core/workers.hpp"
 #include "fgclep/data/wfdb_writer.hpp"
 #include "fgclep/synth/conditions.hpp"
 #include "fgclep/synth/report.hpp"
 #include "fgclep/synth/simulator.hpp"
+#include "fgclep/train/progress.hpp"
 
 #include <fmt/format.h>
 
@@ -33,19 +35,14 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
-#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include <unistd.h>
 
 namespace fgclep::synth {
 
@@ -472,37 +469,21 @@ inline CorpusSummary write_corpus(const std::filesystem::path& dir, const Corpus
                                                        : static_cast<int>(std::thread::hardware_concurrency()),
                                    1, 256);
     const std::int64_t chunk = std::max<std::int64_t>(256, 64 * threads);
-    const bool show_progress = options.progress && ::isatty(::fileno(stderr)) && total >= 1000;
+    // A bar on a terminal only: logs of scripted runs stay free of it.
+    ProgressReporter progress(options.progress && total >= 1000 ? ProgressMode::terminal : ProgressMode::off);
     std::vector<RecordRows> rows;
     for (std::int64_t begin = 0; begin < total; begin += chunk) {
         const std::int64_t end = std::min(total, begin + chunk);
         rows.assign(static_cast<std::size_t>(end - begin), RecordRows{});
         std::atomic<std::int64_t> next{begin};
-        std::exception_ptr error;
-        std::mutex error_mutex;
-        const auto work = [&] {
-            for (std::int64_t i = next++; i < end; i = next++) {
-                try {
-                    rows[static_cast<std::size_t>(i - begin)] = make_record(dir, i, plan, options, subject_ids, study_ids);
-                } catch (...) {
-                    std::lock_guard lock(error_mutex);
-                    if (!error) error = std::current_exception();
-                    next = end;
-                }
-            }
-        };
-        const int n = static_cast<int>(std::min<std::int64_t>(threads, end - begin));
-        std::vector<std::thread> pool;
-        try {
-            for (int t = 1; t < n; ++t) pool.emplace_back(work);
-        } catch (...) {  // a thread could not be started: stop and join the ones running, then report it
-            next = end;
-            for (auto& t : pool) t.join();
-            throw;
-        }
-        work();
-        for (auto& t : pool) t.join();
-        if (error) std::rethrow_exception(error);
+        run_workers(
+            "write_corpus", static_cast<int>(std::min<std::int64_t>(threads, end - begin)),
+            [&](int) {
+                for (std::int64_t i = next++; i < end; i = next++)
+                    rows[static_cast<std::size_t>(i - begin)] =
+                        make_record(dir, i, plan, options, subject_ids, study_ids);
+            },
+            [&] { next = end; });
 
         for (const RecordRows& r : rows) {
             ground_truth.append(r.ground_truth);
@@ -518,14 +499,14 @@ inline CorpusSummary write_corpus(const std::filesystem::path& dir, const Corpus
                 (r.eval_split == 0 ? summary.eval_train : r.eval_split == 1 ? summary.eval_val : summary.eval_test) += 1;
             }
         }
-        if (show_progress) {
-            const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-            std::fprintf(stderr, "\rgenerated %lld/%lld records (%.0f records/s)", static_cast<long long>(end),
-                         static_cast<long long>(total), s > 0 ? static_cast<double>(end) / s : 0.0);
-            std::fflush(stderr);
-        }
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double rate = s > 0 ? static_cast<double>(end) / s : 0.0;
+        progress.update("write_corpus: records", end, total,
+                        fmt::format("{:.0f} records/s ETA {}", rate,
+                                    ProgressReporter::duration(rate > 0 ? static_cast<double>(total - end) / rate : -1)),
+                        end == total);
     }
-    if (show_progress) std::fprintf(stderr, "\n");
+    progress.finish();
     // The pre-training entry point last: without record_list.csv the corpus is visibly incomplete.
     ground_truth.commit();
     for (auto& f : eval_files) f->commit();

@@ -220,7 +220,7 @@ TrainingState load_checkpoint(const std::filesystem::path& path, Context<B>& ctx
         B::upload(ctx.state, arena.values().data(), values0.data(), values0.size());
         B::upload(ctx.state, arena.buffer_values().data(), buffers0.data(), buffers0.size());
         for (std::size_t i = 0; i < counters0.size(); ++i) arena.counters()[i].counter->value = counters0[i];
-        fail("'{}': {}", source, e.what());
+        fail("'{}': {}", source, reason(e));
     }
     return state;
 }

@@ -1,24 +1,31 @@
 #pragma once
 // Progress of long work on the terminal: a bar redrawn in place when stderr is a terminal, otherwise (CI logs,
-// files) one line every `line_interval` seconds, so logs stay readable.
+// files) one line every `line_interval` seconds, so logs stay readable. The one progress printer: the Trainer,
+// synth::write_corpus and the llm_features example all draw through it.
 //
 //   epoch 2/10 [########------------]  41% 120/290 loss 0.4123 (sigmoid_loss 0.31 fnm_loss 0.20) 35.2 samples/s ETA 3m12s
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <unistd.h>
 
 namespace fgclep {
 
-enum class ProgressMode { automatic, bar, lines, off };
+// automatic: a bar on a terminal, else lines; terminal: a bar on a terminal, else nothing.
+enum class ProgressMode { automatic, bar, lines, off, terminal };
 
 class ProgressReporter {
 public:
     explicit ProgressReporter(ProgressMode mode = ProgressMode::automatic, double line_interval = 30, std::FILE* out = stderr)
         : out_(out), line_interval_(line_interval) {
-        mode_ = mode == ProgressMode::automatic ? (::isatty(::fileno(out)) ? ProgressMode::bar : ProgressMode::lines) : mode;
+        const bool tty = ::isatty(::fileno(out));
+        mode_ = mode == ProgressMode::automatic ? (tty ? ProgressMode::bar : ProgressMode::lines)
+                : mode == ProgressMode::terminal ? (tty ? ProgressMode::bar : ProgressMode::off)
+                                                 : mode;
     }
 
     // done of total units; `status` is appended (loss, rate, ...). Redraws at most 10 times a second.

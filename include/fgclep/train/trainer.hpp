@@ -161,7 +161,7 @@ public:
                 } catch (const Error& e) {
                     const auto all = list_checkpoints(options_.checkpoint_dir);
                     if (all.size() < 2) throw;
-                    fail("{}\n(the previous checkpoint is '{}': move the broken one away to resume from it)", e.what(),
+                    fail("{}\n(the previous checkpoint is '{}': move the broken one away to resume from it)", reason(e),
                          all[all.size() - 2].string());
                 }
                 check_resumable(*latest, state, expected, steps_per_epoch);
