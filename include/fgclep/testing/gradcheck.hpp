@@ -206,6 +206,28 @@ inline void check_frozen(GradcheckResult& result, const std::string& name, const
             return;
         }
 }
+
+// Every parameter of the arena: a frozen one must have kept G0, a trainable one's gradient (what backward added to
+// G0) is compared with central differences of `probe`.
+template <class Probe>
+void check_parameters(GradcheckResult& result, const GradcheckOptions& options, HostRng& rng,
+                      ParameterArena<Cpu<double>>& arena, const std::vector<double>& grads, const std::vector<double>& g0,
+                      Probe&& probe) {
+    for (auto& e : arena.params()) {
+        if (!e.param->trainable) {
+            check_frozen(result, e.name, grads.data() + e.offset, g0.data() + e.offset, e.numel());
+            continue;
+        }
+        double* value = e.param->value.data();
+        check_tensor(
+            result, options, rng, e.name, e.numel(),
+            [&](std::int64_t i) { return central_difference(value + i, options.eps, probe); },
+            [&](std::int64_t i) {
+                const std::size_t at = static_cast<std::size_t>(e.offset + i);
+                return grads[at] - g0[at];
+            });
+    }
+}
 }  // namespace detail
 
 // Checks the input gradient (if the input is a double tensor and options.check_input) and every parameter
@@ -279,20 +301,7 @@ GradcheckResult gradcheck(Model<S, Cpu<double>>& model, Context<Cpu<double>>& ct
     }
 
     // Parameter gradients.
-    for (auto& e : arena.params()) {
-        if (!e.param->trainable) {
-            detail::check_frozen(result, e.name, grads.data() + e.offset, g0.data() + e.offset, e.numel());
-            continue;
-        }
-        double* value = e.param->value.data();
-        detail::check_tensor(
-            result, options, rng, e.name, e.numel(),
-            [&](std::int64_t i) { return detail::central_difference(value + i, options.eps, [&] { return probe(x); }); },
-            [&](std::int64_t i) {
-                const std::size_t at = static_cast<std::size_t>(e.offset + i);
-                return grads[at] - g0[at];
-            });
-    }
+    detail::check_parameters(result, options, rng, arena, grads, g0, [&] { return probe(x); });
     return result;
 }
 
@@ -348,20 +357,7 @@ GradcheckResult gradcheck_scalar(ParameterArena<Cpu<double>>& arena, Context<Cpu
             [&](std::int64_t i) { return detail::central_difference(data + i, options.eps, probe); },
             [&](std::int64_t i) { return probe_grads[k][static_cast<std::size_t>(i)]; });
     }
-    for (auto& e : arena.params()) {
-        if (!e.param->trainable) {
-            detail::check_frozen(result, e.name, grads.data() + e.offset, g0.data() + e.offset, e.numel());
-            continue;
-        }
-        double* value = e.param->value.data();
-        detail::check_tensor(
-            result, options, rng, e.name, e.numel(),
-            [&](std::int64_t i) { return detail::central_difference(value + i, options.eps, probe); },
-            [&](std::int64_t i) {
-                const std::size_t at = static_cast<std::size_t>(e.offset + i);
-                return grads[at] - g0[at];
-            });
-    }
+    detail::check_parameters(result, options, rng, arena, grads, g0, probe);
     B::upload(ctx.state, arena.grads().data(), grads_before.data(), grads_before.size());
     return result;
 }
