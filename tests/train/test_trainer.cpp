@@ -675,3 +675,35 @@ TEST_CASE("validation covers every pair: a last batch of one joins the batch bef
     REQUIRE(r.validations.size() == 1);
     CHECK(r.validations[0].pairs == 9);
 }
+
+// Guards the round trip of unequal per-parameter AdamW step counts (torch's state["step"], which differ once a
+// layer was frozen for some steps): a load_checkpoint that gave every parameter the global optimizer_steps as its
+// count passed the resume test (there all counts equal the global step) and was noticed only through the rollback
+// test's error message. The saved state is distinct_optimizer_state's (counts 3 and 5); the loading optimizer
+// starts from a different state (counts 6), so only a faithful load makes the two snapshots equal.
+TEST_CASE("a checkpoint round-trips unequal per-parameter step counts and both moments exactly") {
+    const auto dir = fresh_dir("parameter-steps");
+    Context<Cpu<float>> ctx;
+    Small saved(small_options(), 1);
+    AdamW<Cpu<float>> saved_optimizer(saved.arena());
+    distinct_optimizer_state(ctx, saved.arena(), saved_optimizer);
+    REQUIRE(saved_optimizer.parameter_steps().front() != saved_optimizer.step_count());
+    const auto path = dir / "state.safetensors";
+    TrainingState state;
+    state.step = saved_optimizer.step_count();
+    state.schedule = WarmupCosine::from_fraction(1e-3, 10, 0.1);
+    save_checkpoint(path, ctx, saved.arena(), saved_optimizer, state);
+
+    Small loaded(small_options(), 2);
+    AdamW<Cpu<float>> loaded_optimizer(loaded.arena());
+    {
+        // A loading state that differs from the saved one in every per-parameter count.
+        const auto n = static_cast<std::size_t>(loaded.arena().values().numel());
+        loaded_optimizer.load_state(ctx, 7, std::vector<std::int64_t>(loaded.arena().params().size(), 6),
+                                    std::vector<float>(n, 0.5f), std::vector<float>(n, 0.25f));
+    }
+    load_checkpoint(path, ctx, loaded.arena(), loaded_optimizer);
+    check_same(snapshot(ctx, loaded.arena(), loaded_optimizer), snapshot(ctx, saved.arena(), saved_optimizer));
+    CHECK(loaded_optimizer.parameter_steps() == saved_optimizer.parameter_steps());
+    std::filesystem::remove_all(dir);
+}
