@@ -147,13 +147,10 @@ TEST_CASE_TEMPLATE("Bert matches PyTorch's nn.TransformerEncoderLayer stack with
     expect_close_model(ctx, bert.module().pooler_output(), f, "torch_layers.pooler_output");
     bert.zero_grad(ctx);
     bert.module().backward(ctx, test::tensor_from<B>(ctx, f, "d_hidden"), test::tensor_from<B>(ctx, f, "d_pooled"));
-    std::size_t checked = 0;
-    for (auto& e : bert.arena().params()) {
+    for (auto& e : bert.arena().params()) {  // all 39, as the test above counts
         INFO(e.name);
         expect_grad_close(ctx, bert, e.param->grad, f, e.name, "torch_layers.");
-        ++checked;
     }
-    CHECK(checked == 5 + 16 * 2 + 2);
 
     ctx.training = false;  // token types, in evaluation mode
     const Tensor<B> h = bert.forward(ctx, fixture_input(ctx, f, true));
