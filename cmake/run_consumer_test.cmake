@@ -45,7 +45,8 @@ endif()
 if(MODE STREQUAL "package")
   set(prefix "${WORK_DIR}/prefix")
   step("${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${prefix}" --config "${BUILD_TYPE}")
-  foreach(f include/fgclep/fgclep.hpp include/fgclep/core/model.hpp include/fgclep/version.hpp share/pkgconfig/fgclep.pc)
+  foreach(f include/fgclep/fgclep.hpp include/fgclep/models.hpp include/fgclep/core/model.hpp include/fgclep/version.hpp
+          share/pkgconfig/fgclep.pc share/pkgconfig/fgclep-models.pc)
     if(NOT EXISTS "${prefix}/${f}")
       message(FATAL_ERROR "cmake --install did not install ${f}")
     endif()
@@ -55,12 +56,6 @@ if(MODE STREQUAL "package")
   # The pkg-config file: a build without CMake finds the installed headers and compiles against them.
   find_program(PKG_CONFIG_EXECUTABLE NAMES pkg-config pkgconf REQUIRED)
   set(ENV{PKG_CONFIG_PATH} "${prefix}/share/pkgconfig")
-  execute_process(COMMAND "${PKG_CONFIG_EXECUTABLE}" --cflags --libs fgclep RESULT_VARIABLE rc
-                  OUTPUT_VARIABLE pc_flags ERROR_VARIABLE pc_error OUTPUT_STRIP_TRAILING_WHITESPACE)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "pkg-config --cflags --libs fgclep failed: ${pc_error}")
-  endif()
-  separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
   file(WRITE "${WORK_DIR}/pkg_config_consumer.cpp" [=[
 #include <fgclep/core/shape.hpp>
 #include <fgclep/version.hpp>
@@ -70,8 +65,21 @@ int main() {
     return fgclep::Shape{2, 3}.numel() == 6 ? 0 : 1;
 }
 ]=])
-  step("${CXX_COMPILER}" "${WORK_DIR}/pkg_config_consumer.cpp" -o "${WORK_DIR}/pkg_config_consumer" ${pc_flags})
-  step("${WORK_DIR}/pkg_config_consumer")
+  # fgclep (the application) and fgclep-models (the model library: no nlohmann-json or utf8proc in Requires).
+  foreach(package fgclep fgclep-models)
+    execute_process(COMMAND "${PKG_CONFIG_EXECUTABLE}" --cflags --libs ${package} RESULT_VARIABLE rc
+                    OUTPUT_VARIABLE pc_flags ERROR_VARIABLE pc_error OUTPUT_STRIP_TRAILING_WHITESPACE)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR "pkg-config --cflags --libs ${package} failed: ${pc_error}")
+    endif()
+    execute_process(COMMAND "${PKG_CONFIG_EXECUTABLE}" --print-requires ${package} OUTPUT_VARIABLE requires)
+    if(package STREQUAL "fgclep-models" AND requires MATCHES "nlohmann|utf8proc")
+      message(FATAL_ERROR "fgclep-models.pc requires ${requires}")
+    endif()
+    separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
+    step("${CXX_COMPILER}" "${WORK_DIR}/pkg_config_consumer.cpp" -o "${WORK_DIR}/pkg_config_${package}" ${pc_flags})
+    step("${WORK_DIR}/pkg_config_${package}")
+  endforeach()
 elseif(MODE STREQUAL "subdirectory")
   list(APPEND configure "-DFGCLEP_SOURCE_DIR=${SOURCE_DIR}" ${OPTIONS})
 else()

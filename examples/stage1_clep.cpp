@@ -34,7 +34,7 @@ int main(int argc, char** argv) try {
         pairs.entries.resize(static_cast<std::size_t>(n));
     fmt::print("stage 1 (CLEP): {} ECG-report pairs from {}\n", pairs.entries.size(), pairs.root.string());
 
-    const ReportTokenizer tokenizer = pipeline::make_tokenizer(size, args.str("--vocab"));
+    const ReportTokenizer tokenizer = pipeline::make_tokenizer(size, args.str("--vocab"), FGCLEP_DEFAULT_VOCAB);
     const pipeline::TrainStageOptions options = cli::training_options(args, size, 4, 10);
     Context<Cpu<float>> ctx(Cpu<float>::State{static_cast<int>(args.integer("--threads", 0))});
 

@@ -40,7 +40,7 @@ int main(int argc, char** argv) try {
     data::EcgDataset pairs = data::load_mimic_iv_ecg(corpus);
     if (const auto n = args.integer("--max-records", 0); n > 0 && n < static_cast<std::int64_t>(pairs.entries.size()))
         pairs.entries.resize(static_cast<std::size_t>(n));
-    const ReportTokenizer tokenizer = pipeline::make_tokenizer(size, args.str("--vocab"));
+    const ReportTokenizer tokenizer = pipeline::make_tokenizer(size, args.str("--vocab"), FGCLEP_DEFAULT_VOCAB);
     pipeline::FeatureStageOptions options;
     options.preprocess = pipeline::preprocess_options(size);
     options.threshold = args.real("--threshold", 0.95);

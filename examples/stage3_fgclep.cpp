@@ -40,7 +40,7 @@ int main(int argc, char** argv) try {
         features::with_augmented_reports(pairs, pipeline::provenance_path(stage2), &replaced);
     fmt::print("stage 3 (FG-CLEP): {} pairs, {} with a stage-2 line\n", augmented.entries.size(), replaced);
 
-    const ReportTokenizer tokenizer = pipeline::make_tokenizer(size, args.str("--vocab"));
+    const ReportTokenizer tokenizer = pipeline::make_tokenizer(size, args.str("--vocab"), FGCLEP_DEFAULT_VOCAB);
     const pipeline::TrainStageOptions options = cli::training_options(args, size, 2, 3);
     Context<Cpu<float>> ctx(Cpu<float>::State{static_cast<int>(args.integer("--threads", 0))});
     const auto seed = static_cast<std::uint64_t>(args.integer("--seed", 1));

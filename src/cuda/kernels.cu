@@ -3,6 +3,7 @@
 #include "fgclep/backend/cuda/kernels.cuh"
 
 #include <cstdint>
+#include <tuple>
 
 namespace fgclep::cuda::launch {
 
@@ -28,83 +29,26 @@ cudaError_t fill_bytes(cudaStream_t stream, void* data, std::int64_t n, std::uin
 
 }  // namespace fgclep::cuda::launch
 
-// Explicit instantiations: the definitions that the host-only ops headers link against.
-#define FGCLEP_INSTANTIATE_UNARY(T, F)                                                                             \
-    template cudaError_t fgclep::cuda::launch::unary<T, F>(cudaStream_t, F, std::int64_t, const T*, T*);          \
-    template cudaError_t fgclep::cuda::launch::unary_backward<T, F>(cudaStream_t, F, std::int64_t, const T*,      \
-                                                                    const T*, const T*, T*);
-
-#define FGCLEP_INSTANTIATE(T)                                                                                      \
-    FGCLEP_INSTANTIATE_UNARY(T, fgclep::fn::Relu)                                                                  \
-    FGCLEP_INSTANTIATE_UNARY(T, fgclep::fn::GeluErf)                                                               \
-    FGCLEP_INSTANTIATE_UNARY(T, fgclep::fn::Tanh)                                                                  \
-    template cudaError_t fgclep::cuda::launch::scale_matrices<T>(cudaStream_t, std::int64_t, std::int64_t,         \
-                                                                 std::int64_t, std::int64_t, std::int64_t, T, T*); \
-    template cudaError_t fgclep::cuda::launch::add<T>(cudaStream_t, std::int64_t, const T*, const T*, T*);        \
-    template cudaError_t fgclep::cuda::launch::axpy<T>(cudaStream_t, std::int64_t, T, const T*, T*);              \
-    template cudaError_t fgclep::cuda::launch::scale<T>(cudaStream_t, std::int64_t, T, const T*, T*);             \
-    template cudaError_t fgclep::cuda::launch::add_bias_rows<T>(cudaStream_t, std::int64_t, std::int64_t,         \
-                                                                const T*, T*);                                     \
-    template cudaError_t fgclep::cuda::launch::add_bias_channels<T>(cudaStream_t, std::int64_t, std::int64_t,     \
-                                                                    std::int64_t, const T*, T*);                   \
-    template cudaError_t fgclep::cuda::launch::transpose_middle<T>(cudaStream_t, const T*, std::int64_t,          \
-                                                                   std::int64_t, std::int64_t, std::int64_t, T*);  \
-    template cudaError_t fgclep::cuda::launch::dropout<T>(cudaStream_t, std::int64_t, float, T, std::uint64_t,    \
-                                                          std::uint64_t, const T*, T*);                            \
-    template cudaError_t fgclep::cuda::launch::im2col_1d<T>(cudaStream_t, const T*, std::int64_t, std::int64_t,   \
-                                                            std::int64_t, std::int64_t, std::int64_t, std::int64_t, \
-                                                            std::int64_t, std::int64_t, T*);                       \
-    template cudaError_t fgclep::cuda::launch::col2im_1d<T>(cudaStream_t, const T*, std::int64_t, std::int64_t,   \
-                                                            std::int64_t, std::int64_t, std::int64_t, std::int64_t, \
-                                                            std::int64_t, std::int64_t, T*);                       \
-    template cudaError_t fgclep::cuda::launch::batch_norm_forward_train<T>(                                        \
-        cudaStream_t, const T*, std::int64_t, std::int64_t, std::int64_t, const T*, const T*, T, T, T*, T*, T*, T*, \
-        T*);                                                                                                       \
-    template cudaError_t fgclep::cuda::launch::batch_norm_forward_eval<T>(cudaStream_t, const T*, std::int64_t,   \
-                                                                          std::int64_t, std::int64_t, const T*,    \
-                                                                          const T*, const T*, const T*, T, T*, T*, \
-                                                                          T*);                                     \
-    template cudaError_t fgclep::cuda::launch::batch_norm_backward<T>(cudaStream_t, const T*, const T*,           \
-                                                                      std::int64_t, std::int64_t, std::int64_t,    \
-                                                                      const T*, const T*, const T*, bool, T*, T*,  \
-                                                                      T*);                                         \
-    template cudaError_t fgclep::cuda::launch::layer_norm_forward<T>(cudaStream_t, const T*, std::int64_t,        \
-                                                                     std::int64_t, const T*, const T*, T, T*, T*,  \
-                                                                     T*);                                          \
-    template cudaError_t fgclep::cuda::launch::layer_norm_backward<T>(cudaStream_t, const T*, const T*,           \
-                                                                      std::int64_t, std::int64_t, const T*,        \
-                                                                      const T*, const T*, T*, T*, T*, double*,     \
-                                                                      std::int64_t);                               \
-    template cudaError_t fgclep::cuda::launch::masked_softmax_forward<T>(cudaStream_t, const T*, std::int64_t,    \
-                                                                         std::int64_t, std::int64_t,               \
-                                                                         const std::int32_t*, T, T*);              \
-    template cudaError_t fgclep::cuda::launch::softmax_backward<T>(cudaStream_t, const T*, const T*,              \
-                                                                   std::int64_t, std::int64_t, T, T*);             \
-    template cudaError_t fgclep::cuda::launch::sum_rows<T>(cudaStream_t, std::int64_t, std::int64_t, const T*, T, \
-                                                           T*, double*, std::int64_t);                             \
-    template cudaError_t fgclep::cuda::launch::sum_channels<T>(cudaStream_t, std::int64_t, std::int64_t,          \
-                                                               std::int64_t, const T*, T*);                        \
-    template cudaError_t fgclep::cuda::launch::mean_last<T>(cudaStream_t, std::int64_t, std::int64_t, const T*,   \
-                                                            T*);                                                   \
-    template cudaError_t fgclep::cuda::launch::broadcast_last<T>(cudaStream_t, std::int64_t, std::int64_t, T,     \
-                                                                 const T*, T*);                                    \
-    template cudaError_t fgclep::cuda::launch::max_pool_1d_forward<T>(cudaStream_t, const T*, std::int64_t,       \
-                                                                      std::int64_t, std::int64_t, std::int64_t,    \
-                                                                      std::int64_t, std::int64_t, T*,              \
-                                                                      std::int32_t*);                              \
-    template cudaError_t fgclep::cuda::launch::max_pool_1d_backward<T>(cudaStream_t, const T*,                    \
-                                                                       const std::int32_t*, std::int64_t,          \
-                                                                       std::int64_t, std::int64_t, T*);            \
-    template cudaError_t fgclep::cuda::launch::sum_squares<T>(cudaStream_t, std::int64_t, const T*, double*,      \
-                                                              std::int64_t, double*);                              \
-    template cudaError_t fgclep::cuda::launch::embedding_gather<T>(cudaStream_t, const T*, std::int64_t,          \
-                                                                   std::int64_t, const std::int32_t*,              \
-                                                                   std::int64_t, T*, unsigned long long*);         \
-    template cudaError_t fgclep::cuda::launch::embedding_scatter_add<T>(cudaStream_t, const T*,                   \
-                                                                        const std::int32_t*, std::int64_t,         \
-                                                                        std::int64_t, std::int64_t, T*);           \
-    template cudaError_t fgclep::cuda::launch::adamw_update<T>(cudaStream_t, std::int64_t,                        \
-                                                               fgclep::fn::AdamWStep<T>, T*, const T*, T*, T*);
-
-FGCLEP_INSTANTIATE(float)
-FGCLEP_INSTANTIATE(double)
+// Every launcher for float and double (and unary, unary_backward for the functors of backend/functors.hpp), emitted
+// into this library for the host-only headers to link against. Taking each launcher's address instantiates it
+// with the signature launch.hpp declares, so no signature is restated here: a launcher added to launch.hpp and
+// kernels/ is instantiated by adding its name to this table.
+namespace fgclep::cuda::launch {
+namespace {
+template <class T>
+struct Instantiate {
+    template <class F>
+    static constexpr auto unary_launchers = std::make_tuple(&unary<T, F>, &unary_backward<T, F>);
+    static constexpr auto launchers = std::make_tuple(
+        unary_launchers<fn::Relu>, unary_launchers<fn::GeluErf>, unary_launchers<fn::Tanh>, &scale_matrices<T>,
+        &add<T>, &axpy<T>, &scale<T>, &add_bias_rows<T>, &add_bias_channels<T>, &transpose_middle<T>, &dropout<T>,
+        &im2col_1d<T>, &col2im_1d<T>, &batch_norm_forward_train<T>, &batch_norm_forward_eval<T>,
+        &batch_norm_backward<T>, &layer_norm_forward<T>, &layer_norm_backward<T>, &masked_softmax_forward<T>,
+        &softmax_backward<T>, &sum_rows<T>, &sum_channels<T>, &mean_last<T>, &broadcast_last<T>,
+        &max_pool_1d_forward<T>, &max_pool_1d_backward<T>, &sum_squares<T>, &embedding_gather<T>,
+        &embedding_scatter_add<T>, &adamw_update<T>);
+};
+}  // namespace
+// ODR-used from an exported symbol, so the compiler must emit every launcher in the table.
+const void* instantiated_launchers[] = {&Instantiate<float>::launchers, &Instantiate<double>::launchers};
+}  // namespace fgclep::cuda::launch

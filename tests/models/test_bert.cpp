@@ -6,6 +6,7 @@
 // shape and length errors.
 #include "fixture.hpp"
 
+#include "fgclep/io/bert_config.hpp"
 #include "fgclep/models/bert.hpp"
 #include "fgclep/models/text_encoder.hpp"
 #include "fgclep/testing/gradcheck.hpp"
@@ -183,8 +184,8 @@ TEST_CASE_TEMPLATE("Bert: frozen embeddings and bottom layers keep their gradien
         bert.forward(ctx, fixture_input(ctx, f));
         m.backward(ctx, test::tensor_from<B>(ctx, f, "d_hidden"), test::tensor_from<B>(ctx, f, "d_pooled"));
         // The frozen layer's backward never ran: its saved state is still there.
-        CHECK(m.layer(0).attention.self.core.has_saved());
-        CHECK(!m.layer(1).attention.self.core.has_saved());
+        CHECK(m.layer(0).attention.self.attention.has_saved());
+        CHECK(!m.layer(1).attention.self.attention.has_saved());
         int frozen = 0;
         for (auto& e : bert.arena().params()) {
             INFO(e.name);
@@ -208,7 +209,7 @@ TEST_CASE_TEMPLATE("Bert: frozen embeddings and bottom layers keep their gradien
         bert.zero_grad(ctx);
         bert.forward(ctx, fixture_input(ctx, f));
         m.backward(ctx, Tensor<B>(), test::tensor_from<B>(ctx, f, "d_pooled"));
-        CHECK(m.layer(1).attention.self.core.has_saved());
+        CHECK(m.layer(1).attention.self.attention.has_saved());
         const auto g = ctx.to_host(bert.parameter("encoder.layer.1.output.dense.weight").grad);
         CHECK(g == std::vector<T>(g.size(), T(0)));
         CHECK(ctx.to_host(bert.parameter("pooler.dense.bias").grad) != std::vector<T>(16, T(0)));

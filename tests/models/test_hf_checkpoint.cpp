@@ -4,6 +4,7 @@
 #include "fixture.hpp"
 
 #include "fgclep/io/hf_checkpoint.hpp"
+#include "fgclep/text/hf_vocab.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -52,7 +53,7 @@ TEST_CASE("a checkpoint directory with pytorch_model.bin loads and reproduces Py
     test::check_close(ctx, hidden, f, "last_hidden_state");
     test::check_close(ctx, pooled, f, "pooler_output");
     // The checkpoint's tokenizer comes from the same directory.
-    auto tokenizer = dir.tokenizer({.lower_case = false});
+    auto tokenizer = text::hf_wordpiece(dir, {.lower_case = false});
     CHECK(tokenizer.encode("sinus rhythm").size() >= 2);
 }
 
@@ -141,6 +142,6 @@ TEST_CASE("missing files, missing tensors and shape mismatches are errors that n
                          doctest::Contains("has no tensor for the model's 'pooler.dense.weight'"), Error);
     CHECK(ctx.to_host(bert.arena().values()) == before);  // nothing was loaded
     // No vocab.txt: only asking for the tokenizer fails.
-    CHECK_THROWS_WITH_AS(io::HfBertDirectory::open(d).tokenizer(), doctest::Contains("has no vocab.txt"), Error);
+    CHECK_THROWS_WITH_AS(text::hf_wordpiece(io::HfBertDirectory::open(d)), doctest::Contains("has no vocab.txt"), Error);
     fs::remove_all(fs::temp_directory_path() / "fgclep_test_hf");
 }

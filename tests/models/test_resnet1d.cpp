@@ -72,7 +72,7 @@ std::vector<double> uniform_stream(std::uint64_t seed, std::int64_t n) {
 template <class S, class B>
 void fill_deterministic(Model<S, B>& model) {
     using T = typename B::value_type;
-    auto fill = [](const std::string& name, const Shape& shape, const Tensor<B>& value) {
+    auto fill = [](const std::string& name, const Shape& shape, Tensor<B> value) {
         const auto u = uniform_stream(name_hash(name), shape.numel());
         T* out = value.data();
         for (std::size_t i = 0; i < u.size(); ++i) {

@@ -96,7 +96,7 @@ TEST_CASE("MultiHeadSelfAttention names its parameters query, key, value, out un
     std::vector<std::string> expected;
     for (auto n : parameter_names) expected.push_back(std::string("blocks.0.attn.") + n);
     CHECK(names == expected);
-    CHECK(model.module().out.path() == "blocks.0.attn.out");
+    CHECK(model.module().out->path() == "blocks.0.attn.out");
     CHECK(model.parameter("blocks.0.attn.query.weight").decay == Decay::yes);
     CHECK(model.parameter("blocks.0.attn.query.bias").decay == Decay::no);
 }

@@ -32,7 +32,7 @@ void set_grads(Model<Mlp, B>& model, Context<B>& ctx, const io::SafetensorsFile&
 
 // The slice of a flat, arena-aligned state tensor that belongs to parameter `name`.
 template <class B>
-Tensor<B> slice_of(const Model<Mlp, B>& model, const Tensor<B>& flat, const std::string& name) {
+Tensor<B> slice_of(const Model<Mlp, B>& model, Tensor<B> flat, const std::string& name) {
     for (auto& e : model.arena().params())
         if (e.name == name) return Tensor<B>(e.param->shape, flat.storage(), flat.data() + e.offset);
     FAIL("no parameter ", name);

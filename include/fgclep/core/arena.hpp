@@ -131,6 +131,10 @@ public:
     const Tensor<B>& values() const { return values_; }
     const Tensor<B>& grads() const { return grads_; }
     const Tensor<B>& buffer_values() const { return buffer_values_; }
+    // Writable views of the same storage, for the optimizer, checkpoints and zero_grad.
+    Tensor<B>& values() { return values_; }
+    Tensor<B>& grads() { return grads_; }
+    Tensor<B>& buffer_values() { return buffer_values_; }
     const std::vector<ParamEntry>& params() const { return params_; }
     const std::vector<BufferEntry>& buffers() const { return buffers_; }
     const std::vector<CounterEntry>& counters() const { return counters_; }
@@ -168,7 +172,7 @@ private:
         return name.size() == prefix.size() || prefix.back() == '.' || name[prefix.size()] == '.';
     }
 
-    static void fill_init(typename B::State& state, const Tensor<B>& t, const Init& init, HostRng rng) {
+    static void fill_init(typename B::State& state, Tensor<B>& t, const Init& init, HostRng rng) {
         std::vector<T> host(static_cast<std::size_t>(t.numel()));
         for (auto& x : host) {
             switch (init.kind) {

@@ -1,25 +1,14 @@
 #pragma once
-// The layer contract, as C++20 concepts.
+// The layer contract, as C++20 concepts (docs/layers.md has the full text).
 //
-// A *layer spec* is a short type users name in compositions (Linear, Conv1d, Sequential<...>): it has
-//   - `Options`, an aggregate of run-time sizes (channels, features, ...),
-//   - `name`, the type name printed in errors and summaries,
-//   - `template <Backend B> struct impl`, the implementation for one backend.
-// A *layer* is such an impl. For input x (of type `input_type`, a Tensor<B> unless the layer says otherwise):
-//   forward(ctx, x) -> Tensor<B>
-//       requires: x has the shape the layer documents (checked; a wrong shape throws fgclep::Error naming the
-//                 module path).
-//       ensures:  when ctx.training, the layer keeps what backward needs (shallow copies); otherwise it keeps
-//                 nothing. Inputs are never modified.
-//   backward(ctx, dy) -> Tensor<B> (the gradient wrt x; void for non-differentiable inputs such as token ids)
-//       requires: the last call was forward(ctx, x) in training mode; dy has the shape of that output.
-//       ensures:  the returned gradient is *assigned*: a fresh tensor, except that layers which pass gradients
-//                 through unchanged (Identity, Dropout in evaluation mode) may return dy itself, so callers treat
-//                 a returned gradient as read-only. Parameter gradients are *accumulated* (+=) into the gradient
-//                 arena, skipping frozen parameters.
-//   visit(v)
-//       calls v.param / v.buffer / v.counter / v.module(name, child) in PyTorch state_dict order. One traversal
-//       drives binding to the arenas, initialisation, the optimizer, checkpoints, printing and gradient checks.
+// A *layer spec* has `Options` (run-time sizes), `name` (for errors and summaries) and a nested
+// `template <Backend B> struct impl`, the implementation for one backend. A *layer* is such an impl:
+//   forward(ctx, x) -> Tensor<B>   checks x's shape (errors name the module path); keeps what backward needs only
+//                                  when ctx.training; never modifies x.
+//   backward(ctx, dy)              after a training forward: returns the input gradient (assigned; void for token
+//                                  ids) and *accumulates* parameter gradients, skipping frozen parameters.
+//   visit(v)                       v.param / v.buffer / v.counter / v.module(name, child) in state_dict order: one
+//                                  traversal drives arenas, initialisation, the optimizer, checkpoints, printing.
 #include "fgclep/core/backend.hpp"
 #include "fgclep/core/context.hpp"
 #include "fgclep/core/module.hpp"
@@ -91,6 +80,19 @@ struct require_layer_spec {
                   "fgclep: this type is not a layer spec, so it cannot be composed. A layer spec has `Options`, a "
                   "`name` and a nested `template <fgclep::Backend B> struct impl` (see docs/layers.md); the "
                   "offending type is the template argument of require_layer_spec named in this note.");
+    static constexpr bool value = true;
+};
+
+// Instantiated by compositions (Sequential, Residual, Repeat) for each child's impl, so that a child which is a spec
+// but not a layer for this backend (no backward, a forward that returns something else) is refused with this
+// sentence, in the composition, rather than deep inside its forward or backward.
+template <class M, class B>
+struct require_layer {
+    static_assert(Layer<M, B>,
+                  "fgclep: a child of this composition is not a layer for this backend: its impl<B> must derive from "
+                  "fgclep::Module and have forward(ctx, x) -> Tensor<B>, backward(ctx, dy) and visit(v) (see "
+                  "docs/layers.md); the offending impl is the first template argument of require_layer named in "
+                  "this note.");
     static constexpr bool value = true;
 };
 

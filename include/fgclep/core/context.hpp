@@ -77,9 +77,9 @@ public:
         B::download(state, values.data(), t.data(), values.size());
         return values;
     }
-    // Copies src into dst, which must have the same element count.
+    // Copies src into dst (a tensor handle: its storage is written), which must have the same element count.
     template <class E>
-    void copy(const Tensor<B, E>& dst, const Tensor<B, E>& src) {
+    void copy(Tensor<B, E> dst, const Tensor<B, E>& src) {
         if (dst.numel() != src.numel()) fail("cannot copy a tensor of shape {} into one of shape {}", src.shape(), dst.shape());
         B::copy(state, dst.data(), src.data(), src.numel());
     }

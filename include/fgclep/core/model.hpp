@@ -33,13 +33,25 @@ std::string parameter_table(const ParameterArena<B>& arena) {
     return out;
 }
 
+namespace detail {
+// A spec that declares `static constexpr bool root_only = true` is a model's root that is not itself a layer (FgClep's
+// module tree): Model holds it and its arenas, and does not ask it for forward and backward.
+template <class S>
+constexpr bool root_only = [] {
+    if constexpr (requires { S::root_only; })
+        return bool(S::root_only);
+    else
+        return false;
+}();
+}  // namespace detail
+
 template <LayerSpec S, Backend B>
 class Model {
 public:
     using module_type = typename S::template impl<B>;
     using input_type = layer_input_t<module_type, B>;
     using T = typename B::value_type;
-    static_assert(Layer<module_type, B>,
+    static_assert(Layer<module_type, B> || detail::root_only<S>,
                   "fgclep: the impl<> of this spec does not satisfy fgclep::Layer: it must derive from fgclep::Module "
                   "and have public forward(ctx, x) -> Tensor<B>, backward(ctx, dy) and visit(v) (see "
                   "core/concepts.hpp); the compiler's notes name the requirement that failed.");

@@ -51,7 +51,11 @@ public:
     int rank() const { return shape_.rank(); }
     std::int64_t numel() const { return shape_.numel(); }
     std::int64_t size(int dim) const { return shape_[dim]; }
-    E* data() const { return data_; }
+    // Const-correct access: a const tensor hands out read-only elements, so that an input a layer received as
+    // `const Tensor&` cannot be written through (shallow copies still share storage: copy to a non-const Tensor
+    // only what the code owns, such as a tensor it just made).
+    const E* data() const { return data_; }
+    E* data() { return data_; }
     const std::shared_ptr<E[]>& storage() const { return storage_; }
 
     // The same elements under another shape with the same element count.
@@ -71,12 +75,22 @@ public:
     }
 
     // Host access; only for backends whose memory the CPU can read.
-    std::span<E> host() const
+    std::span<const E> host() const
         requires(B::host_accessible)
     {
         return {data_, static_cast<std::size_t>(numel())};
     }
-    E& operator[](std::int64_t i) const
+    std::span<E> host()
+        requires(B::host_accessible)
+    {
+        return {data_, static_cast<std::size_t>(numel())};
+    }
+    const E& operator[](std::int64_t i) const
+        requires(B::host_accessible)
+    {
+        return data_[i];
+    }
+    E& operator[](std::int64_t i)
         requires(B::host_accessible)
     {
         return data_[i];

@@ -5,17 +5,17 @@
 //   auto dir = fgclep::io::HfBertDirectory::open("Bio_ClinicalBERT");
 //   fgclep::Model<fgclep::Bert, fgclep::Cpu<float>> bert(dir.options);
 //   fgclep::io::load_bert_weights(bert.arena(), ctx.state, dir);
-//   auto tokenizer = dir.tokenizer({.lower_case = false});
+//   auto tokenizer = fgclep::text::hf_wordpiece(dir, {.lower_case = false});   // fgclep/text/hf_vocab.hpp
 //
 // File names are mapped to the model's as Hugging Face's from_pretrained maps them: the "bert." prefix of
 // BertForPreTraining-style checkpoints is optional, and TF-era "LayerNorm.gamma"/"LayerNorm.beta" read as
 // "LayerNorm.weight"/"LayerNorm.bias". Tensors of heads the model lacks (cls.predictions.*) are listed in
 // LoadResult::unexpected, not an error.
+#include "fgclep/io/bert_config.hpp"
 #include "fgclep/io/safetensors.hpp"
 #include "fgclep/io/state_dict.hpp"
 #include "fgclep/io/torch_checkpoint.hpp"
 #include "fgclep/models/bert.hpp"
-#include "fgclep/text/wordpiece.hpp"
 
 #include <filesystem>
 #include <functional>
@@ -82,12 +82,6 @@ struct HfBertDirectory {
         if (d.weights.empty())
             fail("the Hugging Face checkpoint '{}' has neither model.safetensors nor pytorch_model.bin", dir.string());
         return d;
-    }
-
-    // The checkpoint's WordPiece tokenizer (Bio_ClinicalBERT is cased: lower_case = false).
-    text::WordPiece tokenizer(text::WordPieceOptions options = {}) const {
-        if (!std::filesystem::exists(vocab)) fail("the Hugging Face checkpoint '{}' has no vocab.txt", dir.string());
-        return text::WordPiece::from_file(vocab.string(), options);
     }
 };
 

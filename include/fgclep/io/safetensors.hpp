@@ -6,8 +6,7 @@
 #include "fgclep/core/error.hpp"
 #include "fgclep/core/shape.hpp"
 #include "fgclep/io/crc32.hpp"
-
-#include <nlohmann/json.hpp>
+#include "fgclep/io/json.hpp"
 
 #include <bit>
 #include <cstdint>
@@ -76,47 +75,54 @@ public:
         std::memcpy(&header_len, bytes.data(), 8);
         if (header_len > bytes.size() - 8)
             fail("'{}' is truncated or not a safetensors file: the header claims {} bytes but only {} follow", f.source_, header_len, bytes.size() - 8);
-        nlohmann::json header;
+        json::Value header;
         try {
-            header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_len));
-        } catch (const nlohmann::json::exception& e) {
-            fail("'{}' has a malformed safetensors header: {}", f.source_, e.what());
+            header = json::parse(std::string_view(bytes.data() + 8, static_cast<std::size_t>(header_len)));
+        } catch (const Error& e) {
+            fail("'{}' has a malformed safetensors header: {}", f.source_, reason(e));
         }
         if (!header.is_object()) fail("'{}' has a safetensors header that is not a JSON object", f.source_);
         const std::size_t data_start = 8 + header_len, data_size = bytes.size() - data_start;
-        for (auto& [name, value] : header.items()) {
+        for (auto& [name, value] : header.as_object()) {
             if (name == "__metadata__") {
                 if (!value.is_object()) fail("'{}': __metadata__ must be an object of strings", f.source_);
-                for (auto& [k, v] : value.items())
-                    if (v.is_string()) f.metadata_[k] = v.get<std::string>();
+                for (auto& [k, v] : value.as_object())
+                    if (v.is_string()) f.metadata_[k] = v.as_string();
                 continue;
             }
+            auto malformed = [&](std::string_view why) {
+                fail("'{}': the header entry of tensor '{}' is malformed: {}", f.source_, name, why);
+            };
+            Entry e;
+            const json::Value* dtype = value.find("dtype");
+            const json::Value* shape = value.find("shape");
+            const json::Value* offsets = value.find("data_offsets");
+            if (!dtype || !dtype->is_string()) malformed("'dtype' must be a string");
+            if (!shape || !shape->is_array()) malformed("'shape' must be an array");
+            if (!offsets || !offsets->is_array() || offsets->as_array().size() != 2 ||
+                !offsets->as_array()[0].is_integer() || !offsets->as_array()[1].is_integer() ||
+                offsets->as_array()[0].as_integer() < 0 || offsets->as_array()[1].as_integer() < 0)
+                malformed("'data_offsets' must be two non-negative integers");
+            e.dtype = dtype->as_string();
             try {
-                Entry e;
-                e.dtype = value.at("dtype").get<std::string>();
-                try {
-                    for (auto d : value.at("shape")) {
-                        if (!d.is_number_integer()) fail("dimension {} is not an integer", d.dump());
-                        e.shape.push_back(d.get<std::int64_t>());
-                    }
-                } catch (const Error& bad) {  // negative, too many or overflowing dimensions
-                    fail("'{}': tensor '{}' has an invalid shape: {}", f.source_, name, bad.what());
+                for (auto& d : shape->as_array()) {
+                    if (!d.is_integer()) fail("dimension {} is not an integer", d.dump());
+                    e.shape.push_back(d.as_integer());
                 }
-                auto offsets = value.at("data_offsets");
-                e.begin = offsets.at(0).get<std::size_t>();
-                e.end = offsets.at(1).get<std::size_t>();
-                const std::size_t esize = dtype_size(e.dtype);
-                if (esize == 0) fail("'{}': tensor '{}' has the unknown dtype '{}'", f.source_, name, e.dtype);
-                if (e.begin > e.end || e.end > data_size)
-                    fail("'{}' is truncated or corrupt: tensor '{}' spans bytes [{}, {}) of a {}-byte data section", f.source_, name, e.begin, e.end, data_size);
-                std::size_t expected_bytes = 0;
-                if (__builtin_mul_overflow(static_cast<std::size_t>(e.shape.numel()), esize, &expected_bytes) ||
-                    e.end - e.begin != expected_bytes)
-                    fail("'{}': tensor '{}' of shape {} and dtype {} should take {} bytes, but its offsets give {}", f.source_, name, e.shape, e.dtype, e.shape.numel() * static_cast<std::int64_t>(esize), e.end - e.begin);
-                f.entries_[name] = e;
-            } catch (const nlohmann::json::exception& ex) {
-                fail("'{}': the header entry of tensor '{}' is malformed: {}", f.source_, name, ex.what());
+            } catch (const Error& bad) {  // negative, too many or overflowing dimensions
+                fail("'{}': tensor '{}' has an invalid shape: {}", f.source_, name, bad.what());
             }
+            e.begin = static_cast<std::size_t>(offsets->as_array()[0].as_integer());
+            e.end = static_cast<std::size_t>(offsets->as_array()[1].as_integer());
+            const std::size_t esize = dtype_size(e.dtype);
+            if (esize == 0) fail("'{}': tensor '{}' has the unknown dtype '{}'", f.source_, name, e.dtype);
+            if (e.begin > e.end || e.end > data_size)
+                fail("'{}' is truncated or corrupt: tensor '{}' spans bytes [{}, {}) of a {}-byte data section", f.source_, name, e.begin, e.end, data_size);
+            std::size_t expected_bytes = 0;
+            if (__builtin_mul_overflow(static_cast<std::size_t>(e.shape.numel()), esize, &expected_bytes) ||
+                e.end - e.begin != expected_bytes)
+                fail("'{}': tensor '{}' of shape {} and dtype {} should take {} bytes, but its offsets give {}", f.source_, name, e.shape, e.dtype, e.shape.numel() * static_cast<std::int64_t>(esize), e.end - e.begin);
+            f.entries_[name] = e;
         }
         f.data_.assign(bytes.begin() + static_cast<std::ptrdiff_t>(data_start), bytes.end());
         return f;
@@ -210,16 +216,16 @@ public:
     const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
     void write(const std::filesystem::path& path) const {
-        nlohmann::json header = nlohmann::json::object();
+        json::Object header;
         std::size_t offset = 0;
         for (auto& it : items_) {
-            header[it.name] = {{"dtype", it.dtype},
-                               {"shape", std::vector<std::int64_t>(it.shape.begin(), it.shape.end())},
-                               {"data_offsets", {offset, offset + it.data.size()}}};
+            header[it.name] = json::Object{{"dtype", it.dtype},
+                                           {"shape", json::Array(it.shape.begin(), it.shape.end())},
+                                           {"data_offsets", json::Array{offset, offset + it.data.size()}}};
             offset += it.data.size();
         }
-        if (!metadata_.empty()) header["__metadata__"] = metadata_;
-        std::string h = header.dump();
+        if (!metadata_.empty()) header["__metadata__"] = json::Object(metadata_.begin(), metadata_.end());
+        std::string h = json::Value(std::move(header)).dump();
         h.append((8 - h.size() % 8) % 8, ' ');  // align the data section to 8 bytes
         const std::uint64_t len = h.size();
 

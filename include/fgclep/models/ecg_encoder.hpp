@@ -122,7 +122,7 @@ Model<EcgEncoder<ResNet1D<Block, S...>, Head>, B> fold_batchnorm(
     auto options = trained.module().options;
     options.backbone.folded = true;
     Model<EcgEncoder<ResNet1D<Block, S...>, Head>, B> folded(options, 0, trained.module().path());
-    detail::fold_backbone<Block, B>(ctx, trained.module().backbone, folded.module().backbone);
+    folded.module().backbone.fold_from(ctx, trained.module().backbone);
     // The heads have the same options, so their parameters come in the same order. (walk() gives every module its
     // path again: the head's own path keeps them where they were.)
     detail::ParamList<B> from, to;

@@ -5,21 +5,10 @@
 //   fgclep::FgClep<fgclep::ResNet1D50, fgclep::BertBase, fgclep::SigmoidLoss, fgclep::FnmLoss> model({}, seed);
 //   fgclep::FgClep<fgclep::ResNet1D50, fgclep::BertBase, fgclep::SigmoidLoss, fgclep::FnmLoss, fgclep::Cuda<float>> gpu;
 //
-// The template arguments:
-//   Ecg      a backbone (ResNet1D18/34/50/101: wrapped as EcgEncoder<Backbone, AttentionPoolHead>, MERL's head),
-//            an EcgEncoder<Backbone, Head>, or any layer spec mapping (N, leads, L) to (N, P) embeddings.
-//   Text     Bert / BertBase (wrapped as TextEncoder: BERT, pooling, projection head), a TextEncoder, or any
-//            layer spec mapping its input_type to (N, P) embeddings.
-//   Losses   one or more contrastive losses (SigmoidLoss, FnmLoss, InfoNceLoss, or your own: see
-//            loss/contrastive_loss.hpp); their weighted sum is the objective.
-//   Backend  optional, last: Cpu<float> when left out, Cpu<double> for gradient checks, Cuda<float> on a GPU.
-//
-// Names: the state_dict is MERL's ECGCLIP layout (ecg_encoder.*, the ECG head's downconv/att_pool_head/linear,
-// lm_model.*, proj_t.*) plus each loss's parameters under its key (sigmoid_loss.logit_scale, ...).
-//
-// The model owns its parameters in one arena (parameter(), freeze(), arena() for the optimizer and checkpoints).
-// Embeddings from encode_ecg/encode_text are L2-normalised; similarity() is their cosine matrix, probability() the
-// calibrated match probability sigmoid(exp(t') cos + b) of stage 2.
+// Ecg: a ResNet1D backbone (wrapped with MERL's AttentionPoolHead), an EcgEncoder<Backbone, Head> or any layer
+// spec (N, leads, L) -> (N, P); Text: Bert (wrapped as TextEncoder) or any spec to (N, P); Losses: one or more
+// contrastive losses, summed with their weights; Backend: last and optional (Cpu<float>). The module tree lives in
+// a Model (one arena); the state_dict is MERL's ECGCLIP layout plus each loss's parameters. docs/fgclep.md.
 #include "fgclep/core/arena.hpp"
 #include "fgclep/core/context.hpp"
 #include "fgclep/core/model.hpp"
@@ -27,7 +16,6 @@
 #include "fgclep/models/ecg_encoder.hpp"
 #include "fgclep/models/text_encoder.hpp"
 #include "fgclep/optim/adamw.hpp"
-#include "fgclep/text/report_tokenizer.hpp"
 
 #include <memory>
 #include <type_traits>
@@ -100,6 +88,8 @@ public:
     struct Net {
         using Options = FgClep::Options;
         static constexpr std::string_view name = "FgClep";
+        // The root of a model but not a layer: training goes through compute_gradients (a batch, the objective).
+        static constexpr bool root_only = true;
         template <Backend BB>
         struct impl : Module {
             typename ecg_spec::template impl<BB> ecg;
@@ -120,16 +110,13 @@ public:
 
     // Builds the model and initialises its parameters from `seed` (PyTorch's distributions; pretrained weights load
     // afterwards with io::load_state or load_bert_weights).
-    explicit FgClep(const Options& options = {}, std::uint64_t seed = 0)
-        : options_(options), net_(std::make_unique<module_type>(options)), arena_(std::make_unique<ParameterArena<B>>()) {
-        if constexpr (requires { net_->ecg.head.options.output_dim; net_->text.options.head.out_features; })
-            if (net_->ecg.head.options.output_dim != net_->text.options.head.out_features)
+    explicit FgClep(const Options& options = {}, std::uint64_t seed = 0) : options_(options), model_(options, seed) {
+        module_type& net = model_.module();
+        if constexpr (requires { net.ecg.head.options.output_dim; net.text.options.head.out_features; })
+            if (net.ecg.head.options.output_dim != net.text.options.head.out_features)
                 fail("FgClep: the ECG encoder embeds into {} dimensions but the text encoder into {}; set "
                      "options.ecg.head.output_dim and options.text.head.out_features to the same size",
-                     net_->ecg.head.options.output_dim, net_->text.options.head.out_features);
-        arena_->bind(*net_);
-        typename B::State state{};
-        arena_->initialize(state, seed);
+                     net.ecg.head.options.output_dim, net.text.options.head.out_features);
     }
 
     // --- inference -------------------------------------------------------------------------------------------
@@ -137,16 +124,17 @@ public:
     // statistics, no dropout, nothing kept), whatever ctx.training says.
     Tensor<B> encode_ecg(Context<B>& ctx, const Tensor<B>& ecg) {
         detail::TrainingScope<B> inference(ctx, false);
-        return normalized(ctx, net_->ecg.forward(ctx, ecg));
+        return normalized(ctx, net().ecg.forward(ctx, ecg));
     }
     // L2-normalised text embeddings (N, P), in an inference pass.
     Tensor<B> encode_text(Context<B>& ctx, const text_input_type& text) {
         detail::TrainingScope<B> inference(ctx, false);
-        return normalized(ctx, net_->text.forward(ctx, text));
+        return normalized(ctx, net().text.forward(ctx, text));
     }
-    // The same from report strings.
-    template <class Texts>
-    Tensor<B> encode_text(Context<B>& ctx, const ReportTokenizer& tokenizer, const Texts& texts) {
+    // The same from report strings, through a tokenizer such as ReportTokenizer (fgclep/text).
+    template <class Tokenizer, class Texts>
+        requires requires(const Tokenizer& t, Context<B>& c, const Texts& x) { t.encode(c, x); }
+    Tensor<B> encode_text(Context<B>& ctx, const Tokenizer& tokenizer, const Texts& texts) {
         return encode_text(ctx, tokenizer.encode(ctx, texts));
     }
 
@@ -161,12 +149,12 @@ public:
     // The calibrated probability that ECG i shows text j: sigmoid(exp(t') cos(e_i, t_j) + b), with the (t', b) of
     // the first loss that calibrates (SigmoidLoss). Stage 2 keeps a waveform feature when this exceeds 0.95.
     HostMatrix probability(Context<B>& ctx, const Tensor<B>& ecg_embeddings, const Tensor<B>& text_embeddings) {
-        const MatchCalibration c = net_->objective.calibration(ctx);
+        const MatchCalibration c = net().objective.calibration(ctx);
         HostMatrix p = similarity(ctx, ecg_embeddings, text_embeddings);
         for (Eigen::Index i = 0; i < p.size(); ++i) p.data()[i] = c.probability(p.data()[i]);
         return p;
     }
-    MatchCalibration calibration(Context<B>& ctx) { return net_->objective.calibration(ctx); }
+    MatchCalibration calibration(Context<B>& ctx) { return net().objective.calibration(ctx); }
 
     // --- training --------------------------------------------------------------------------------------------
     // Forward and backward of one batch in training mode: *adds* scale times the gradient of the loss to the
@@ -174,15 +162,15 @@ public:
     LossValue compute_gradients(Context<B>& ctx, const batch_type& batch, double scale = 1) {
         check_batch(batch);
         detail::TrainingScope<B> training(ctx, true);
-        const Tensor<B> e = net_->ecg.forward(ctx, batch.ecg);
-        const Tensor<B> t = net_->text.forward(ctx, batch.text);
-        const LossValue value = net_->objective.forward(ctx, e, t, text_features());
-        const EmbeddingGradients<B> g = net_->objective.backward(ctx, scale);
-        net_->ecg.backward(ctx, g.ecg);
-        if constexpr (requires { net_->text.backward(ctx, g.text, g.features); })
-            net_->text.backward(ctx, g.text, g.features);
+        const Tensor<B> e = net().ecg.forward(ctx, batch.ecg);
+        const Tensor<B> t = net().text.forward(ctx, batch.text);
+        const LossValue value = net().objective.forward(ctx, e, t, text_features());
+        const EmbeddingGradients<B> g = net().objective.backward(ctx, scale);
+        net().ecg.backward(ctx, g.ecg);
+        if constexpr (requires { net().text.backward(ctx, g.text, g.features); })
+            net().text.backward(ctx, g.text, g.features);
         else
-            net_->text.backward(ctx, g.text);
+            net().text.backward(ctx, g.text);
         return value;
     }
 
@@ -198,30 +186,29 @@ public:
     LossValue evaluate_loss(Context<B>& ctx, const batch_type& batch) {
         check_batch(batch);
         detail::TrainingScope<B> inference(ctx, false);
-        const Tensor<B> e = net_->ecg.forward(ctx, batch.ecg);
-        const Tensor<B> t = net_->text.forward(ctx, batch.text);
-        return net_->objective.forward(ctx, e, t, text_features());
+        const Tensor<B> e = net().ecg.forward(ctx, batch.ecg);
+        const Tensor<B> t = net().text.forward(ctx, batch.text);
+        return net().objective.forward(ctx, e, t, text_features());
     }
 
-    void zero_grad(Context<B>& ctx) {
-        B::fill(ctx.state, arena_->grads().data(), static_cast<std::size_t>(arena_->grads().numel()), T(0));
-    }
+    void zero_grad(Context<B>& ctx) { model_.zero_grad(ctx); }
 
-    // --- parameters ------------------------------------------------------------------------------------------
-    ParameterArena<B>& arena() { return *arena_; }
-    const ParameterArena<B>& arena() const { return *arena_; }
-    Param<B>& parameter(std::string_view name) { return arena_->param(name); }
-    Buffer<B>& buffer(std::string_view name) { return arena_->buffer(name); }
-    std::int64_t parameter_count(bool trainable_only = false) const { return arena_->count(trainable_only); }
-    std::size_t freeze(std::string_view prefix) { return arena_->freeze(prefix, true); }
-    std::size_t unfreeze(std::string_view prefix) { return arena_->freeze(prefix, false); }
-    std::string summary() const { return parameter_table(*arena_); }
+    // --- parameters: those of the Model that holds the module tree ---------------------------------------------
+    Model<Net, B>& model() { return model_; }
+    ParameterArena<B>& arena() { return model_.arena(); }
+    const ParameterArena<B>& arena() const { return model_.arena(); }
+    Param<B>& parameter(std::string_view name) { return model_.parameter(name); }
+    Buffer<B>& buffer(std::string_view name) { return model_.buffer(name); }
+    std::int64_t parameter_count(bool trainable_only = false) const { return model_.parameter_count(trainable_only); }
+    std::size_t freeze(std::string_view prefix) { return model_.freeze(prefix); }
+    std::size_t unfreeze(std::string_view prefix) { return model_.unfreeze(prefix); }
+    std::string summary() const { return model_.summary(); }
 
     const Options& options() const { return options_; }
-    auto& ecg_encoder() { return net_->ecg; }
-    auto& text_encoder() { return net_->text; }
-    auto& objective() { return net_->objective; }
-    module_type& module() { return *net_; }
+    auto& ecg_encoder() { return model_.module().ecg; }
+    auto& text_encoder() { return model_.module().text; }
+    auto& objective() { return model_.module().objective; }
+    module_type& module() { return model_.module(); }
 
 private:
     Tensor<B> normalized(Context<B>& ctx, const Tensor<B>& x) {
@@ -229,9 +216,9 @@ private:
         return detail::upload_matrix(ctx, detail::normalize_rows(detail::download_matrix(ctx, x), norms));
     }
     Tensor<B> text_features() {
-        if (!net_->objective.uses_text_features()) return {};
-        if constexpr (requires { net_->text.last_pooled_features(); })
-            return net_->text.last_pooled_features();
+        if (!net().objective.uses_text_features()) return {};
+        if constexpr (requires { net().text.last_pooled_features(); })
+            return net().text.last_pooled_features();
         else
             fail("a loss uses the pooled text features (FnmLoss with source = features), but this text encoder does "
                  "not expose them (it needs last_pooled_features() and backward(ctx, dy, dpooled))");
@@ -247,9 +234,10 @@ private:
             fail("a contrastive batch needs at least 2 pairs (there are no negatives otherwise), got {}", batch.ecg.size(0));
     }
 
+    module_type& net() { return model_.module(); }
+
     Options options_;
-    std::unique_ptr<module_type> net_;  // on the heap, like Model: the arena and optimizers point into it
-    std::unique_ptr<ParameterArena<B>> arena_;
+    Model<Net, B> model_;
 };
 
 }  // namespace fgclep

@@ -3,28 +3,15 @@
 //
 //   GlobalAvgPoolHead    mean over L, then proj Linear(C -> P)                 (the simple alternative)
 //   AttentionPoolHead    downconv Conv1d(C -> E, k1, bias), then att_pool_head AttentionPool1d (MERL's head)
-//   AttentionPool1d      attention pooling with a learned CLS query, as MERL's AttentionPool2d (utils_builder.py),
-//                        with learned positions that follow the input length
-//
-// AttentionPool1d, step by step (E = embed_dim, H heads, R = reference_length, the length the learned positions
-// are sized for; x (N, E, L) is read as L tokens of width E):
-//   pos        (R + 1, E): row 0 belongs to the CLS token, rows 1..R to the R reference positions
-//   tokens     [cls_token + pos[0]; x^T] + pos_L, with pos_L = [pos[0]; positions for L tokens]
-//              (so the CLS token carries pos[0] twice - MERL adds it when making the CLS token and again with the
-//              rest of the sequence; kept so that MERL's checkpoints compute what they computed there)
-//   attention  multi-head attention (torch.nn.MultiheadAttention, packed in_proj) with the CLS token as the only
-//              query and all L + 1 tokens as keys and values; then out_proj, then c_proj Linear(E -> output_dim)
-// Positions for L tokens: identity when L = R; otherwise rows 1..R are linearly interpolated to L rows,
-// exactly as torch.nn.functional.interpolate(mode="linear", align_corners=False) resizes them: token i takes the
-// position at reference coordinate (i + 0.5) R / L - 0.5, clamped to [0, R - 1]. MERL hard-wires R = 313 (5000
-// samples); here R is an option (by default the backbone's output length for its input_length) and any L runs.
-//
-// State_dict names are MERL's: downconv.{weight,bias}, att_pool_head.positional_embedding (1, R + 1, E),
-// att_pool_head.cls_token (1, 1, E), att_pool_head.mhsa.in_proj_weight (3E, E), att_pool_head.mhsa.in_proj_bias,
-// att_pool_head.mhsa.out_proj.{weight,bias}, att_pool_head.c_proj.{weight,bias}.
+//   AttentionPool1d      attention pooling with a learned CLS query, as MERL's AttentionPool2d, with learned
+//                        positions resized to any input length (as F.interpolate, linear)
+// State_dict names are MERL's (downconv.*, att_pool_head.{positional_embedding, cls_token, mhsa.in_proj_weight,
+// mhsa.in_proj_bias, mhsa.out_proj.*, c_proj.*}). The step-by-step computation, and why the CLS token carries
+// pos[0] twice (as in MERL): docs/encoders.md.
 #include "fgclep/backend/ops.hpp"
 #include "fgclep/core/concepts.hpp"
 #include "fgclep/core/param.hpp"
+#include "fgclep/core/saved.hpp"
 #include "fgclep/nn/attention.hpp"
 #include "fgclep/nn/conv1d.hpp"
 #include "fgclep/nn/linear.hpp"
@@ -54,6 +41,35 @@ inline std::vector<double> linear_resize_matrix(std::int64_t L, std::int64_t R) 
     return m;
 }
 
+// torch.nn.MultiheadAttention's parameters as it stores them: the packed q/k/v projection in_proj_weight (3E, E),
+// in_proj_bias (3E) and out_proj. Parameters only: AttentionPool1d computes with them (its single CLS query).
+struct PackedAttentionProjections {
+    struct Options {
+        std::int64_t embed_dim = 0;
+    };
+    static constexpr std::string_view name = "MultiheadAttention";
+    template <Backend B>
+    struct impl : Module {
+        Param<B> in_proj_weight, in_proj_bias;
+        Linear::impl<B> out_proj;
+        explicit impl(const Options& o)
+            : Module(PackedAttentionProjections::name),
+              // torch: xavier_uniform_ on the packed (3E, E) weight, zero biases.
+              in_proj_weight("in_proj_weight", {3 * o.embed_dim, o.embed_dim}, Decay::yes,
+                             Init::uniform(std::sqrt(6.0 / double(4 * o.embed_dim)))),
+              in_proj_bias("in_proj_bias", {3 * o.embed_dim}, Decay::no, Init::zeros()),
+              out_proj(Linear::Options{o.embed_dim, o.embed_dim}) {
+            out_proj.bias.init = Init::zeros();
+        }
+        template <class V>
+        void visit(V& v) {
+            v.param(in_proj_weight);
+            v.param(in_proj_bias);
+            v.module("out_proj", out_proj);
+        }
+    };
+};
+
 struct AttentionPool1d {
     struct Options {
         std::int64_t embed_dim = 256;
@@ -70,29 +86,9 @@ template <Backend B>
 struct AttentionPool1d::impl : Module {
     using T = typename B::value_type;
 
-    // torch.nn.MultiheadAttention's parameters: the packed q/k/v projection and out_proj.
-    struct Projections : Module {
-        Param<B> in_proj_weight, in_proj_bias;
-        Linear::impl<B> out_proj;
-        explicit Projections(std::int64_t E)
-            : Module("MultiheadAttention"),
-              // torch: xavier_uniform_ on the packed (3E, E) weight, zero biases.
-              in_proj_weight("in_proj_weight", {3 * E, E}, Decay::yes, Init::uniform(std::sqrt(6.0 / double(4 * E)))),
-              in_proj_bias("in_proj_bias", {3 * E}, Decay::no, Init::zeros()),
-              out_proj(Linear::Options{E, E}) {
-            out_proj.bias.init = Init::zeros();
-        }
-        template <class V>
-        void visit(V& v) {
-            v.param(in_proj_weight);
-            v.param(in_proj_bias);
-            v.module("out_proj", out_proj);
-        }
-    };
-
     Options options;
     Param<B> positional_embedding, cls_token;
-    Projections mhsa;
+    typename PackedAttentionProjections::template impl<B> mhsa;
     Linear::impl<B> c_proj;
     ScaledDotProductAttention<B> attention;
 
@@ -103,7 +99,7 @@ struct AttentionPool1d::impl : Module {
           positional_embedding("positional_embedding", {1, o.reference_length + 1, o.embed_dim}, Decay::no,
                                Init::normal(1.0 / double(o.embed_dim))),
           cls_token("cls_token", {1, 1, o.embed_dim}, Decay::no, Init::normal(1.0)),
-          mhsa(o.embed_dim),
+          mhsa({o.embed_dim}),
           c_proj(Linear::Options{o.embed_dim, o.output_dim}) {}
 
     template <class V>
@@ -146,18 +142,15 @@ struct AttentionPool1d::impl : Module {
                                                     split_heads(ctx, v, H), nullptr);
         const Tensor<B> pooled = mhsa.out_proj.forward(ctx, merge_heads(ctx, context).reshape(Shape{N, E}));
         Tensor<B> y = c_proj.forward(ctx, pooled);
-        saved_tokens = ctx.training ? tokens : Tensor<B>();
+        saved_tokens.keep(ctx, tokens);
         return y;
     }
 
     Tensor<B> backward(Context<B>& ctx, const Tensor<B>& dy) {
-        if (!saved_tokens.defined()) fail("backward needs a forward pass in training mode first");
-        const Tensor<B> tokens = std::move(saved_tokens);
-        saved_tokens = Tensor<B>();
+        expect_output_gradient(*this, dy.shape(), Shape{saved_tokens.peek(*this).size(0), options.output_dim});
+        const Tensor<B> tokens = saved_tokens.take(*this);
         const std::int64_t N = tokens.size(0), S = tokens.size(1), L = S - 1, E = options.embed_dim;
         const std::int64_t H = options.num_heads;
-        if (!(dy.shape() == Shape{N, options.output_dim}))
-            fail("expected an output gradient of shape {}, got {}", Shape{N, options.output_dim}, dy.shape());
 
         const Tensor<B> dpooled = mhsa.out_proj.backward(ctx, c_proj.backward(ctx, dy));
         const auto g = attention.backward(ctx, split_heads(ctx, dpooled.reshape(Shape{N, 1, E}), H));
@@ -238,7 +231,7 @@ private:
         return resize;
     }
 
-    Tensor<B> saved_tokens;
+    Saved<B> saved_tokens;
     Tensor<B> resize;
     std::int64_t resize_length = -1;
 };

@@ -16,12 +16,14 @@
 #include "fgclep/models/bert.hpp"
 #include "fgclep/nn/activation.hpp"
 #include "fgclep/nn/linear.hpp"
+#include "fgclep/nn/sequential.hpp"
 
 #include <cstdint>
 #include <vector>
 
 namespace fgclep {
 
+// MERL's proj_t: nn.Sequential(Linear, GELU, Linear), so its children are "0" and "2".
 struct TextProjectionHead {
     struct Options {
         std::int64_t in_features = 768;  // 0 inside TextEncoder: BERT's hidden_size
@@ -29,31 +31,14 @@ struct TextProjectionHead {
         std::int64_t out_features = 256;
     };
     static constexpr std::string_view name = "TextProjectionHead";
+    using network = Sequential<Linear, GELU, Linear>;
     template <Backend B>
-    struct impl : Module {
+    struct impl : network::impl<B> {
         Options options;
-        Linear::impl<B> first;
-        GELU::impl<B> act;
-        Linear::impl<B> second;
-
-        explicit impl(const Options& o)
-            : Module(TextProjectionHead::name),
-              options(o),
-              first(Linear::Options{o.in_features, o.hidden_features}),
-              second(Linear::Options{o.hidden_features, o.out_features}) {}
-
-        template <class V>
-        void visit(V& v) {
-            v.module("0", first);
-            v.module("2", second);
-        }
         // (N, in_features) -> (N, out_features).
-        Tensor<B> forward(Context<B>& ctx, const Tensor<B>& x) {
-            return second.forward(ctx, act.forward(ctx, first.forward(ctx, x)));
-        }
-        Tensor<B> backward(Context<B>& ctx, const Tensor<B>& dy) {
-            return first.backward(ctx, act.backward(ctx, second.backward(ctx, dy)));
-        }
+        explicit impl(const Options& o)
+            : network::impl<B>({{o.in_features, o.hidden_features}, {}, {o.hidden_features, o.out_features}}),
+              options(o) {}
     };
 };
 
@@ -99,7 +84,7 @@ struct TextEncoder::impl : Module {
     // dy: the gradient wrt the projected embedding; dpooled_extra (optional): a gradient wrt the pooled features
     // that did not come through the projection head (FnmLoss with source = features).
     void backward(Context<B>& ctx, const Tensor<B>& dy, const Tensor<B>& dpooled_extra = {}) {
-        const Tensor<B> dpooled = head.backward(ctx, dy);
+        Tensor<B> dpooled = head.backward(ctx, dy);  // fresh: the extra gradient is added into it
         if (dpooled_extra.defined()) {
             if (!(dpooled_extra.shape() == dpooled.shape()))
                 fail("the extra gradient wrt the pooled features has shape {}, expected {}", dpooled_extra.shape(),

@@ -4,6 +4,7 @@
 #include "fgclep/backend/functors.hpp"
 #include "fgclep/backend/ops.hpp"
 #include "fgclep/core/concepts.hpp"
+#include "fgclep/core/saved.hpp"
 
 namespace fgclep {
 
@@ -20,26 +21,19 @@ struct Activation {
         Tensor<B> forward(Context<B>& ctx, const Tensor<B>& x) {
             Tensor<B> y = ctx.empty(x.shape());
             ops::unary(ctx, F{}, x.numel(), x.data(), y.data());
-            if (ctx.training) {
-                saved_input = x;
-                saved_output = y;
-            } else {
-                saved_input = saved_output = Tensor<B>();
-            }
+            saved_input.keep(ctx, x);
+            saved_output.keep(ctx, y);
             return y;
         }
         Tensor<B> backward(Context<B>& ctx, const Tensor<B>& dy) {
-            if (!saved_input.defined()) fail("backward needs a forward pass in training mode first");
-            if (!(dy.shape() == saved_input.shape()))
-                fail("expected an output gradient of shape {}, got {}", saved_input.shape(), dy.shape());
+            const Tensor<B> x = saved_input.take(*this, dy.shape()), y = saved_output.take(*this);
             Tensor<B> dx = ctx.empty(dy.shape());
-            ops::unary_backward(ctx, F{}, dy.numel(), saved_input.data(), saved_output.data(), dy.data(), dx.data());
-            saved_input = saved_output = Tensor<B>();
+            ops::unary_backward(ctx, F{}, dy.numel(), x.data(), y.data(), dy.data(), dx.data());
             return dx;
         }
 
     private:
-        Tensor<B> saved_input, saved_output;
+        Saved<B> saved_input, saved_output;
     };
 };
 

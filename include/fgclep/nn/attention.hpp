@@ -2,15 +2,17 @@
 // Multi-head self-attention with a key padding mask, as torch.nn.MultiheadAttention(batch_first=True) with its
 // packed in_proj split into three Linear children ("query", "key", "value") and out_proj named "out".
 //
-// The core is reusable on its own: split_heads / merge_heads and ScaledDotProductAttention work on per-head
-// (N, H, L, Dh) tensors, so the BERT encoder can wrap them in Linear children with Hugging Face names
-// (attention.self.query, ..., attention.output.dense).
+// BERT's self-attention is this layer without its output projection (Options::output_projection = false): HF
+// puts that projection in attention.output.dense. split_heads / merge_heads and ScaledDotProductAttention work on
+// per-head (N, H, L, Dh) tensors, for heads that project differently (AttentionPool1d's single CLS query).
 #include "fgclep/backend/ops.hpp"
 #include "fgclep/core/concepts.hpp"
+#include "fgclep/core/saved.hpp"
 #include "fgclep/nn/linear.hpp"
 
 #include <cmath>
 #include <cstdint>
+#include <optional>
 
 namespace fgclep {
 
@@ -127,6 +129,9 @@ struct MultiHeadSelfAttention {
         std::int64_t num_heads = 1;
         double dropout = 0;  // on the attention probabilities, as BERT's attention_probs_dropout_prob
         bool bias = true;
+        // The output projection "out". BERT has none here: its projection is attention.output.dense, which comes
+        // with the residual and LayerNorm (BertSelfOutput).
+        bool output_projection = true;
     };
     static constexpr std::string_view name = "MultiHeadSelfAttention";
     template <Backend B>
@@ -137,7 +142,8 @@ template <Backend B>
 struct MultiHeadSelfAttention::impl : Module {
     using T = typename B::value_type;
     Options options;
-    Linear::impl<B> query, key, value, out;
+    Linear::impl<B> query, key, value;
+    std::optional<Linear::impl<B>> out;  // absent without output_projection
     ScaledDotProductAttention<B> attention;
 
     explicit impl(const Options& o)
@@ -145,14 +151,15 @@ struct MultiHeadSelfAttention::impl : Module {
           options(o),
           query(projection(o)),
           key(projection(o)),
-          value(projection(o)),
-          out(projection(o)) {
+          value(projection(o)) {
+        if (o.output_projection) out.emplace(projection(o));
         attention.dropout = o.dropout;
         // torch.nn.MultiheadAttention's _reset_parameters: xavier_uniform on the packed (3E, E) in-projection
         // (bound sqrt(6 / (E + 3E))), zero in-projection and out-projection biases; out.weight keeps Linear's.
         const double xavier = std::sqrt(6.0 / double(4 * o.embed_dim));
         for (auto* p : {&query, &key, &value}) p->weight.init = Init::uniform(xavier);
-        for (auto* p : {&query, &key, &value, &out}) p->bias.init = Init::zeros();
+        for (auto* p : {&query, &key, &value}) p->bias.init = Init::zeros();
+        if (out) out->bias.init = Init::zeros();
     }
 
     template <class V>
@@ -160,7 +167,7 @@ struct MultiHeadSelfAttention::impl : Module {
         v.module("query", query);
         v.module("key", key);
         v.module("value", value);
-        v.module("out", out);
+        if (out) v.module("out", *out);
     }
 
     // x (N, L, embed_dim) -> (N, L, embed_dim). key_padding_mask (N, L) int32: nonzero for real tokens, 0 for
@@ -174,7 +181,8 @@ struct MultiHeadSelfAttention::impl : Module {
         const Tensor<B> v = split_heads(ctx, value.forward(ctx, x), H);
         const Tensor<B> context =
             attention.forward(ctx, q, k, v, key_padding_mask ? key_padding_mask->data() : nullptr);
-        Tensor<B> y = out.forward(ctx, merge_heads(ctx, context));
+        Tensor<B> merged = merge_heads(ctx, context);
+        Tensor<B> y = out ? out->forward(ctx, merged) : merged;
         saved_shape = ctx.training ? x.shape() : Shape{};
         return y;
     }
@@ -184,8 +192,9 @@ struct MultiHeadSelfAttention::impl : Module {
 
     Tensor<B> backward(Context<B>& ctx, const Tensor<B>& dy) {
         if (!attention.has_saved()) fail("backward needs a forward pass in training mode first");
-        if (!(dy.shape() == saved_shape)) fail("expected an output gradient of shape {}, got {}", saved_shape, dy.shape());
-        const auto g = attention.backward(ctx, split_heads(ctx, out.backward(ctx, dy), options.num_heads));
+        expect_output_gradient(*this, dy.shape(), saved_shape);
+        const Tensor<B> dmerged = out ? out->backward(ctx, dy) : dy;
+        const auto g = attention.backward(ctx, split_heads(ctx, dmerged, options.num_heads));
         Tensor<B> dx = query.backward(ctx, merge_heads(ctx, g.dq));
         const Tensor<B> dx_key = key.backward(ctx, merge_heads(ctx, g.dk));
         ops::axpy(ctx, dx.numel(), T(1), dx_key.data(), dx.data());

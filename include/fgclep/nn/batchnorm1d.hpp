@@ -9,6 +9,7 @@
 // nothing updated, and backward still available.
 #include "fgclep/backend/ops.hpp"
 #include "fgclep/core/concepts.hpp"
+#include "fgclep/core/saved.hpp"
 #include "fgclep/core/param.hpp"
 
 namespace fgclep {
@@ -77,36 +78,28 @@ struct BatchNorm1d::impl : Module {
                                          running_mean.value.data(), running_var.value.data(),
                                          static_cast<T>(options.eps), y.data(), mean.data(), invstd.data());
         }
-        if (ctx.training) {
-            saved = {x, mean, invstd, batch_statistics};
-        } else {
-            saved = {};
-        }
+        saved_input.keep(ctx, x);
+        saved_mean.keep(ctx, mean);
+        saved_invstd.keep(ctx, invstd);
+        saved_batch_statistics = batch_statistics;
         return y;
     }
 
     Tensor<B> backward(Context<B>& ctx, const Tensor<B>& dy) {
-        if (!saved.input.defined()) fail("backward needs a forward pass in training mode first");
-        if (!(dy.shape() == saved.input.shape()))
-            fail("expected an output gradient of shape {}, got {}", saved.input.shape(), dy.shape());
-        const Saved s = std::move(saved);
-        saved = {};
-        const Tensor<B>& x = s.input;
+        const Tensor<B> x = saved_input.take(*this, dy.shape()), mean = saved_mean.take(*this),
+                        invstd = saved_invstd.take(*this);
         const std::int64_t N = x.size(0), C = options.num_features, L = x.rank() == 3 ? x.size(2) : 1;
         Tensor<B> dx = ctx.empty(x.shape());
-        ops::batch_norm_backward(ctx, dy.data(), x.data(), N, C, L, weight.value.data(), s.mean.data(),
-                                 s.invstd.data(), s.batch_statistics, dx.data(),
+        ops::batch_norm_backward(ctx, dy.data(), x.data(), N, C, L, weight.value.data(), mean.data(), invstd.data(),
+                                 saved_batch_statistics, dx.data(),
                                  weight.trainable ? weight.grad.data() : nullptr,
                                  bias.trainable ? bias.grad.data() : nullptr);
         return dx;
     }
 
 private:
-    struct Saved {
-        Tensor<B> input, mean, invstd;  // mean and 1/sqrt(var + eps) that normalised the input
-        bool batch_statistics = false;
-    };
-    Saved saved;
+    Saved<B> saved_input, saved_mean, saved_invstd;  // mean and 1/sqrt(var + eps) that normalised the input
+    bool saved_batch_statistics = false;
 };
 
 }  // namespace fgclep

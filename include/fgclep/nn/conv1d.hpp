@@ -8,6 +8,7 @@
 #include "fgclep/backend/ops.hpp"
 #include "fgclep/core/concepts.hpp"
 #include "fgclep/core/param.hpp"
+#include "fgclep/core/saved.hpp"
 
 #include <cmath>
 
@@ -86,18 +87,16 @@ struct Conv1d::impl : Module {
         // Backward recomputes col from x rather than keeping it: col is K times the size of x and would live
         // from forward to backward in every convolution of the network, while x is usually kept alive anyway
         // (the previous layer's output) and re-unfolding it is a memory-bound copy, cheap next to the GEMMs.
-        saved_input = ctx.training ? x : Tensor<B>();
+        saved_input.keep(ctx, x);
         return y;
     }
 
     Tensor<B> backward(Context<B>& ctx, const Tensor<B>& dy) {
-        if (!saved_input.defined()) fail("backward needs a forward pass in training mode first");
-        const std::int64_t N = saved_input.size(0), C = options.in_channels, L = saved_input.size(2),
-                           Lout = output_length(L);
+        const Shape in = saved_input.peek(*this).shape();
+        const std::int64_t N = in[0], C = options.in_channels, L = in[2], Lout = output_length(L);
         const std::int64_t out = options.out_channels, K = options.kernel_size, ck = C * K;
-        if (!(dy.shape() == Shape{N, out, Lout}))
-            fail("expected an output gradient of shape {}, got {}", Shape{N, out, Lout}, dy.shape());
-        const Tensor<B> x = std::move(saved_input);  // released: backward runs once per forward
+        expect_output_gradient(*this, dy.shape(), Shape{N, out, Lout});
+        const Tensor<B> x = saved_input.take(*this);
 
         // One (N, C*K, L_out) buffer serves first as col (for dW), then as dcol (for dx).
         Tensor<B> buffer;
@@ -134,7 +133,7 @@ private:
         const std::int64_t fan_in = o.in_channels * o.kernel_size;
         return fan_in > 0 ? 1.0 / std::sqrt(double(fan_in)) : 0.0;
     }
-    Tensor<B> saved_input;
+    Saved<B> saved_input;
 };
 
 }  // namespace fgclep

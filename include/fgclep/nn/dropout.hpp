@@ -4,6 +4,7 @@
 // stream, so backward re-draws the same mask from the remembered offset instead of storing it.
 #include "fgclep/backend/ops.hpp"
 #include "fgclep/core/concepts.hpp"
+#include "fgclep/core/saved.hpp"
 
 namespace fgclep {
 
@@ -52,8 +53,7 @@ struct Dropout::impl : Module {
         const Pass pass = last;
         last = Pass::none;
         if (pass == Pass::none) fail("backward needs a forward pass first");
-        if (!(dy.shape() == saved_shape))
-            fail("expected an output gradient of shape {}, got {}", saved_shape, dy.shape());
+        expect_output_gradient(*this, dy.shape(), saved_shape);
         if (pass == Pass::identity) return dy;
         if (pass == Pass::zeros) return ctx.zeros(dy.shape());
         Tensor<B> dx = ctx.empty(dy.shape());

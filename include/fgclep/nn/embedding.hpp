@@ -5,6 +5,7 @@
 #include "fgclep/backend/ops.hpp"
 #include "fgclep/core/concepts.hpp"
 #include "fgclep/core/param.hpp"
+#include "fgclep/core/saved.hpp"
 
 #include <cstdint>
 
@@ -53,23 +54,22 @@ struct Embedding::impl : Module {
         if (bad > 0)
             fail("{} of {} token ids are out of range; valid ids are 0 to {}", bad, ids.numel(),
                  options.num_embeddings - 1);
-        saved_ids = ctx.training ? ids : input_type();
+        saved_ids.keep(ctx, ids);
         return y;
     }
 
     void backward(Context<B>& ctx, const Tensor<B>& dy) {
-        if (!saved_ids.defined()) fail("backward needs a forward pass in training mode first");
-        Shape expected = saved_ids.shape();
+        Shape expected = saved_ids.peek(*this).shape();
         expected.push_back(options.embedding_dim);
-        if (!(dy.shape() == expected)) fail("expected an output gradient of shape {}, got {}", expected, dy.shape());
-        const input_type ids = std::move(saved_ids);
+        expect_output_gradient(*this, dy.shape(), expected);
+        const input_type ids = saved_ids.take(*this);
         if (weight.trainable)
             ops::embedding_scatter_add(ctx, dy.data(), ids.data(), ids.numel(), options.num_embeddings,
                                        options.embedding_dim, weight.grad.data());
     }
 
 private:
-    input_type saved_ids;
+    Saved<B, std::int32_t> saved_ids;
 };
 
 }  // namespace fgclep

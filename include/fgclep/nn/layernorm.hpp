@@ -4,6 +4,7 @@
 #include "fgclep/backend/ops.hpp"
 #include "fgclep/core/concepts.hpp"
 #include "fgclep/core/param.hpp"
+#include "fgclep/core/saved.hpp"
 
 namespace fgclep {
 
@@ -46,21 +47,15 @@ struct LayerNorm::impl : Module {
         Tensor<B> mean = ctx.empty(Shape{rows}), rstd = ctx.empty(Shape{rows});
         ops::layer_norm_forward(ctx, x.data(), rows, D, weight.value.data(), bias.value.data(), T(options.eps),
                                 y.data(), mean.data(), rstd.data());
-        if (ctx.training) {
-            saved_input = x;
-            saved_mean = mean;
-            saved_rstd = rstd;
-        } else {
-            saved_input = saved_mean = saved_rstd = Tensor<B>();
-        }
+        saved_input.keep(ctx, x);
+        saved_mean.keep(ctx, mean);
+        saved_rstd.keep(ctx, rstd);
         return y;
     }
 
     Tensor<B> backward(Context<B>& ctx, const Tensor<B>& dy) {
-        if (!saved_input.defined()) fail("backward needs a forward pass in training mode first");
-        if (!(dy.shape() == saved_input.shape()))
-            fail("expected an output gradient of shape {}, got {}", saved_input.shape(), dy.shape());
-        const Tensor<B> x = std::move(saved_input), mean = std::move(saved_mean), rstd = std::move(saved_rstd);
+        const Tensor<B> x = saved_input.take(*this, dy.shape()), mean = saved_mean.take(*this),
+                        rstd = saved_rstd.take(*this);
         Tensor<B> dx = ctx.empty(x.shape());
         ops::layer_norm_backward(ctx, dy.data(), x.data(), x.shape().rows(), options.normalized_shape,
                                  weight.value.data(), mean.data(), rstd.data(), dx.data(),
@@ -70,7 +65,7 @@ struct LayerNorm::impl : Module {
     }
 
 private:
-    Tensor<B> saved_input, saved_mean, saved_rstd;
+    Saved<B> saved_input, saved_mean, saved_rstd;
 };
 
 }  // namespace fgclep

@@ -1,8 +1,10 @@
 #pragma once
 // Linear: y = x W^T + b over the last dimension, as torch.nn.Linear (weight (out, in), bias (out)).
 #include "fgclep/backend/ops.hpp"
+#include "fgclep/backend/tensor_ops.hpp"
 #include "fgclep/core/concepts.hpp"
 #include "fgclep/core/param.hpp"
+#include "fgclep/core/saved.hpp"
 
 #include <cmath>
 
@@ -45,32 +47,28 @@ struct Linear::impl : Module {
     Tensor<B> forward(Context<B>& ctx, const Tensor<B>& x) {
         if (x.rank() < 1 || x.shape().back() != options.in_features)
             fail("expected input (*, {}), got {}", options.in_features, x.shape());
-        const std::int64_t rows = x.shape().rows(), in = options.in_features, out = options.out_features;
+        const std::int64_t out = options.out_features;
         Tensor<B> y = ctx.empty(x.shape().with_last(out));
-        ops::gemm(ctx, false, true, rows, out, in, T(1), x.data(), in, weight.value.data(), in, T(0), y.data(), out);
-        if (options.bias) ops::add_bias_rows(ctx, rows, out, bias.value.data(), y.data());
-        saved_input = ctx.training ? x : Tensor<B>();
+        ops::matmul(ctx, x, weight.value, y, {.trans_b = true});
+        if (options.bias) ops::add_bias_rows(ctx, x.shape().rows(), out, bias.value.data(), y.data());
+        saved_input.keep(ctx, x);
         return y;
     }
 
     Tensor<B> backward(Context<B>& ctx, const Tensor<B>& dy) {
-        if (!saved_input.defined()) fail("backward needs a forward pass in training mode first");
-        if (!(dy.shape() == saved_input.shape().with_last(options.out_features)))
-            fail("expected an output gradient of shape {}, got {}", saved_input.shape().with_last(options.out_features),
-                 dy.shape());
-        const Tensor<B> x = std::move(saved_input);  // released: backward runs once per forward
-        const std::int64_t rows = x.shape().rows(), in = options.in_features, out = options.out_features;
+        expect_output_gradient(*this, dy.shape(), saved_input.peek(*this).shape().with_last(options.out_features));
+        const Tensor<B> x = saved_input.take(*this);
         Tensor<B> dx = ctx.empty(x.shape());
-        ops::gemm(ctx, false, false, rows, in, out, T(1), dy.data(), out, weight.value.data(), in, T(0), dx.data(), in);
-        if (weight.trainable)
-            ops::gemm(ctx, true, false, out, in, rows, T(1), dy.data(), out, x.data(), in, T(1), weight.grad.data(), in);
-        if (options.bias && bias.trainable) ops::sum_rows(ctx, rows, out, dy.data(), T(1), bias.grad.data());
+        ops::matmul(ctx, dy, weight.value, dx);
+        if (weight.trainable) ops::matmul(ctx, dy, x, weight.grad, {.trans_a = true, .beta = 1});
+        if (options.bias && bias.trainable)
+            ops::sum_rows(ctx, x.shape().rows(), options.out_features, dy.data(), T(1), bias.grad.data());
         return dx;
     }
 
 private:
     static double bound(const Options& o) { return o.in_features > 0 ? 1.0 / std::sqrt(double(o.in_features)) : 0.0; }
-    Tensor<B> saved_input;
+    Saved<B> saved_input;
 };
 
 }  // namespace fgclep

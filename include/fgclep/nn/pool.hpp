@@ -3,6 +3,7 @@
 // AdaptiveAvgPool1d(1) + flatten) and MaxPool1d (as torch.nn.MaxPool1d, padding counted as -inf).
 #include "fgclep/backend/ops.hpp"
 #include "fgclep/core/concepts.hpp"
+#include "fgclep/core/saved.hpp"
 
 #include <cstdint>
 
@@ -37,8 +38,7 @@ struct GlobalAvgPool1d::impl : Module {
     Tensor<B> backward(Context<B>& ctx, const Tensor<B>& dy) {
         if (!have_saved) fail("backward needs a forward pass in training mode first");
         const std::int64_t N = saved_shape[0], C = saved_shape[1], L = saved_shape[2];
-        if (!(dy.shape() == Shape{N, C}))
-            fail("expected an output gradient of shape {}, got {}", Shape{N, C}, dy.shape());
+        expect_output_gradient(*this, dy.shape(), Shape{N, C});
         have_saved = false;
         Tensor<B> dx = ctx.empty(saved_shape);
         ops::broadcast_last(ctx, N * C, L, T(1) / static_cast<T>(L), dy.data(), dx.data());
@@ -94,20 +94,13 @@ struct MaxPool1d::impl : Module {
         auto argmax = ctx.template empty<std::int32_t>(Shape{N, C, Lout});
         ops::max_pool_1d_forward(ctx, x.data(), N * C, L, options.kernel_size, options.stride, options.padding, Lout,
                                  y.data(), argmax.data());
-        if (ctx.training) {
-            saved_argmax = std::move(argmax);
-            saved_shape = x.shape();
-        } else {
-            saved_argmax = {};
-        }
+        saved_argmax.keep(ctx, argmax);
+        saved_shape = x.shape();
         return y;
     }
 
     Tensor<B> backward(Context<B>& ctx, const Tensor<B>& dy) {
-        if (!saved_argmax.defined()) fail("backward needs a forward pass in training mode first");
-        if (!(dy.shape() == saved_argmax.shape()))
-            fail("expected an output gradient of shape {}, got {}", saved_argmax.shape(), dy.shape());
-        const auto argmax = std::move(saved_argmax);
+        const Tensor<B, std::int32_t> argmax = saved_argmax.take(*this, dy.shape());
         const std::int64_t rows = saved_shape[0] * saved_shape[1], L = saved_shape[2];
         Tensor<B> dx = ctx.empty(saved_shape);
         ops::max_pool_1d_backward(ctx, dy.data(), argmax.data(), rows, L, argmax.size(2), dx.data());
@@ -115,7 +108,7 @@ struct MaxPool1d::impl : Module {
     }
 
 private:
-    Tensor<B, std::int32_t> saved_argmax;  // the input position of each output's maximum
+    Saved<B, std::int32_t> saved_argmax;  // the input position of each output's maximum
     Shape saved_shape;
 };
 

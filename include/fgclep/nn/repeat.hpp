@@ -21,6 +21,7 @@ struct Repeat {
     template <Backend B>
     struct impl : Module {
         using block_type = typename Block::template impl<B>;
+        static_assert(require_layer<block_type, B>::value);
         // Blocks on the heap keep their addresses, which the parameter arena points at.
         std::vector<std::unique_ptr<block_type>> blocks;
 

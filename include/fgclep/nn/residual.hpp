@@ -20,6 +20,8 @@ struct Residual {
     static constexpr std::string_view name = "Residual";
     template <Backend B>
     struct impl : Module {
+        static_assert(require_layer<typename Main::template impl<B>, B>::value &&
+                      require_layer<typename Shortcut::template impl<B>, B>::value);
         typename Main::template impl<B> main;
         typename Shortcut::template impl<B> shortcut;
 

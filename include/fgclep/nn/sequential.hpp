@@ -27,6 +27,7 @@ struct Sequential {
 template <class... Specs>
 template <Backend B>
 struct Sequential<Specs...>::impl : Module {
+    static_assert((require_layer<typename Specs::template impl<B>, B>::value && ...));
     static constexpr std::size_t count = sizeof...(Specs);
     using first_type = typename std::tuple_element_t<0, std::tuple<Specs...>>::template impl<B>;
     using input_type = layer_input_t<first_type, B>;

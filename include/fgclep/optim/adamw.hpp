@@ -77,7 +77,7 @@ public:
                  exp_avg_.numel(), arena_->values().numel());
         ++step_;
         const auto& params = arena_->params();
-        const Tensor<B>& p = arena_->values();
+        Tensor<B>& p = arena_->values();
         const Tensor<B>& g = arena_->grads();
         // Runs of parameters adjacent in the arena with equal decay group and step count share one fused update.
         std::int64_t run_offset = 0, run_size = 0, run_step = 0;

@@ -16,11 +16,11 @@ namespace fgclep {
 // Unlike torch, a non-finite norm (a NaN or Inf gradient somewhere) leaves the gradients untouched and is
 // returned as is, so the caller can skip the step; torch would multiply every gradient by NaN.
 template <Backend B>
-double clip_grad_norm(Context<B>& ctx, const ParameterArena<B>& arena, double max_norm) {
+double clip_grad_norm(Context<B>& ctx, ParameterArena<B>& arena, double max_norm) {
     using T = typename B::value_type;
     if (!(max_norm > 0)) fail("clip_grad_norm needs max_norm > 0, got {}", max_norm);
     const auto segments = arena.trainable_segments();
-    T* grads = arena.grads().data();  // the arena hands out views; its storage is not const
+    T* grads = arena.grads().data();
     double sum = 0;
     for (const auto& s : segments) sum += ops::sum_squares(ctx, s.size, grads + s.offset);
     const double total_norm = std::sqrt(sum);

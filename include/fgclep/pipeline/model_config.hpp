@@ -85,10 +85,11 @@ typename FullModel<B>::Options full_options(std::int64_t vocab_size) {
     return o;
 }
 
-// Where the vocabulary file is: `given` if not empty, else $FGCLEP_VOCAB, else the copy in the source tree the
-// program was built from (FGCLEP_DEFAULT_VOCAB, set by examples/CMakeLists.txt). An installed program has no
-// source tree: pass --vocab or set FGCLEP_VOCAB to Bio_ClinicalBERT's vocab.txt (docs/user-guide.md).
-inline std::filesystem::path find_vocab(const std::filesystem::path& given = {}) {
+// Where the vocabulary file is: `given` if not empty, else $FGCLEP_VOCAB, else the program's `fallback` (the stage
+// programs pass the copy in the source tree they were built from). An installed program has no source tree: pass
+// --vocab or set FGCLEP_VOCAB to Bio_ClinicalBERT's vocab.txt (docs/user-guide.md).
+inline std::filesystem::path find_vocab(const std::filesystem::path& given = {},
+                                        const std::filesystem::path& fallback = {}) {
     if (!given.empty()) {
         if (!std::filesystem::is_regular_file(given)) fail("vocabulary file '{}' does not exist", given.string());
         return given;
@@ -97,16 +98,15 @@ inline std::filesystem::path find_vocab(const std::filesystem::path& given = {})
         if (!std::filesystem::is_regular_file(env)) fail("FGCLEP_VOCAB names '{}', which does not exist", env);
         return env;
     }
-#ifdef FGCLEP_DEFAULT_VOCAB
-    if (std::filesystem::is_regular_file(FGCLEP_DEFAULT_VOCAB)) return FGCLEP_DEFAULT_VOCAB;
-#endif
+    if (!fallback.empty() && std::filesystem::is_regular_file(fallback)) return fallback;
     fail("no vocabulary file: pass --vocab <Bio_ClinicalBERT vocab.txt> or set FGCLEP_VOCAB (the source tree has "
          "one at tests/fixtures/bert/bert-base-cased-vocab.txt)");
 }
 
 // Bio_ClinicalBERT's tokenizer: cased WordPiece (no lower-casing), reports cut at max_tokens(size).
-inline ReportTokenizer make_tokenizer(ModelSize size, const std::filesystem::path& vocab = {}) {
-    return ReportTokenizer::from_file(find_vocab(vocab).string(), {.lower_case = false}, max_tokens(size));
+inline ReportTokenizer make_tokenizer(ModelSize size, const std::filesystem::path& vocab = {},
+                                      const std::filesystem::path& fallback = {}) {
+    return ReportTokenizer::from_file(find_vocab(vocab, fallback).string(), {.lower_case = false}, max_tokens(size));
 }
 
 }  // namespace fgclep::pipeline

@@ -351,7 +351,8 @@ GradcheckResult gradcheck_scalar(ParameterArena<Cpu<double>>& arena, Context<Cpu
             return ProbeValue{static_cast<double>(f), std::abs(static_cast<double>(f))};
     };
     for (std::size_t k = 0; k < probes.size(); ++k) {
-        double* data = probes[k].value.data();
+        Tensor<Cpu<double>> probed = probes[k].value;  // a handle: the probe's own storage is perturbed
+        double* data = probed.data();
         detail::check_tensor(
             result, options, rng, probes[k].name, probes[k].value.numel(),
             [&](std::int64_t i) { return detail::central_difference(data + i, options.eps, probe); },

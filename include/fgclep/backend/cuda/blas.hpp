@@ -5,7 +5,7 @@
 // mapping.hpp), so nothing is transposed in memory. Float GEMMs run in FP32 unless the context's state sets
 // allow_tf32 (CUBLAS_TF32_TENSOR_OP_MATH); the math mode is set before every call, since contexts of one thread
 // share a handle.
-#include "fgclep/backend/cuda.hpp"
+#include "fgclep/backend/cuda/device.hpp"
 #include "fgclep/backend/cuda/mapping.hpp"
 #include "fgclep/core/context.hpp"
 
@@ -73,23 +73,24 @@ void gemm(Context<Cuda<T>>& ctx, const char* primitive, bool trans_a, bool trans
 
 }  // namespace fgclep::cuda::detail
 
-namespace fgclep::ops {
+namespace fgclep::cuda {
 
-// C(M x N) = alpha * op(A) * op(B) + beta * C, row-major (see backend/cpu/gemm.hpp); beta = 0 never reads C.
 template <class T>
-void gemm(Context<Cuda<T>>& ctx, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, T alpha,
-          const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
-    cuda::detail::gemm(ctx, "gemm", trans_a, trans_b, M, N, K, alpha, A, lda, 0, B, ldb, 0, beta, C, ldc, 0, 1);
-}
+struct BlasPrimitives {
+    // C(M x N) = alpha * op(A) * op(B) + beta * C, row-major (see backend/cpu/gemm.hpp); beta = 0 never reads C.
+    static void gemm(Context<Cuda<T>>& ctx, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, T alpha,
+              const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
+        cuda::detail::gemm(ctx, "gemm", trans_a, trans_b, M, N, K, alpha, A, lda, 0, B, ldb, 0, beta, C, ldc, 0, 1);
+    }
 
-// batch GEMMs, matrix i at A + i*stride_a (stride 0 reuses one matrix), as cublas<t>gemmStridedBatched.
-template <class T>
-void gemm_strided_batched(Context<Cuda<T>>& ctx, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N,
-                          std::int64_t K, T alpha, const T* A, std::int64_t lda, std::int64_t stride_a, const T* B,
-                          std::int64_t ldb, std::int64_t stride_b, T beta, T* C, std::int64_t ldc,
-                          std::int64_t stride_c, std::int64_t batch) {
-    cuda::detail::gemm(ctx, "gemm_strided_batched", trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb,
-                       stride_b, beta, C, ldc, stride_c, batch);
-}
+    // batch GEMMs, matrix i at A + i*stride_a (stride 0 reuses one matrix), as cublas<t>gemmStridedBatched.
+    static void gemm_strided_batched(Context<Cuda<T>>& ctx, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N,
+                              std::int64_t K, T alpha, const T* A, std::int64_t lda, std::int64_t stride_a, const T* B,
+                              std::int64_t ldb, std::int64_t stride_b, T beta, T* C, std::int64_t ldc,
+                              std::int64_t stride_c, std::int64_t batch) {
+        cuda::detail::gemm(ctx, "gemm_strided_batched", trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb,
+                           stride_b, beta, C, ldc, stride_c, batch);
+    }
+};
 
-}  // namespace fgclep::ops
+}  // namespace fgclep::cuda
