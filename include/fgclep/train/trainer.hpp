@@ -131,164 +131,20 @@ public:
     // Trains until the schedule ends (or max_steps of this run), resuming from the newest checkpoint when asked.
     template <PairSource Source>
     TrainResult fit(Context<B>& ctx, Source& source) {
-        const std::int64_t n = static_cast<std::int64_t>(source.size());
-        const std::int64_t per_step = options_.batch_size * options_.accumulation_steps;
-        const std::int64_t steps_per_epoch = n / per_step;
-        if (steps_per_epoch < 1)
-            fail("Trainer: the source has {} pairs, fewer than one optimizer step needs (batch_size {} x "
-                 "accumulation_steps {})",
-                 n, options_.batch_size, options_.accumulation_steps);
-        const std::int64_t total_steps = steps_per_epoch * options_.epochs;
-
-        TrainResult result;
-        TrainingState state;
-        state.data_seed = options_.seed;
-        state.rng_seed = options_.seed;
-        state.schedule = WarmupCosine::from_fraction(options_.optimizer.lr, total_steps, options_.warmup_fraction, options_.min_lr);
-        state.pairs = n;
-        state.batch_size = options_.batch_size;
-        state.accumulation_steps = options_.accumulation_steps;
-        state.epochs = options_.epochs;
-        state.shuffle = options_.shuffle;
-        JsonLinesLog log = options_.log_path.empty() ? JsonLinesLog() : JsonLinesLog(options_.log_path);
-        ProgressReporter progress(options_.progress);
-
-        if (options_.resume && !options_.checkpoint_dir.empty())
-            if (auto latest = latest_checkpoint(options_.checkpoint_dir)) {
-                const TrainingState expected = state;
-                try {
-                    state = load_checkpoint(*latest, ctx, model_.arena(), optimizer_);
-                } catch (const Error& e) {
-                    const auto all = list_checkpoints(options_.checkpoint_dir);
-                    if (all.size() < 2) throw;
-                    fail("{}\n(the previous checkpoint is '{}': move the broken one away to resume from it)", reason(e),
-                         all[all.size() - 2].string());
-                }
-                check_resumable(*latest, state, expected, steps_per_epoch);
-                result.resumed = true;
-                progress.message(fmt::format("resuming from {} (step {} of {})", latest->string(), state.step, total_steps));
-                log.write("resume", {{"checkpoint", latest->string()}, {"step", state.step}});
-            }
-        ctx.seed = state.rng_seed;
-        ctx.offset = state.rng_offset;
-        if (!result.resumed)
-            log.write("start", {{"pairs", n}, {"total_steps", total_steps}, {"steps_per_epoch", steps_per_epoch},
-                                {"batch_size", options_.batch_size}, {"accumulation_steps", options_.accumulation_steps},
-                                {"epochs", options_.epochs}, {"lr", options_.optimizer.lr},
-                                {"weight_decay", options_.optimizer.weight_decay}, {"seed", options_.seed},
-                                {"parameters", model_.parameter_count()}, {"trainable", model_.parameter_count(true)}});
-
-        const auto run_start = std::chrono::steady_clock::now();
-        const std::int64_t first_step = state.step;
-        std::int64_t run_samples = 0;
-        auto save = [&] {
-            if (options_.checkpoint_dir.empty()) return;
-            std::filesystem::create_directories(options_.checkpoint_dir);
-            state.rng_seed = ctx.seed;
-            state.rng_offset = ctx.offset;
-            const auto path = checkpoint_path(options_.checkpoint_dir, state.step);
-            save_checkpoint(path, ctx, model_.arena(), optimizer_, state);
-            result.checkpoints.push_back(path);
-            log.write("checkpoint", {{"step", state.step}, {"path", path.string()}});
-            auto all = list_checkpoints(options_.checkpoint_dir);
-            for (std::size_t i = 0; i + static_cast<std::size_t>(options_.keep_checkpoints) < all.size(); ++i)
-                std::filesystem::remove(all[i]);
-        };
-        auto validate_now = [&] {
-            if (!validate_) return;
-            progress.finish();
-            ValidationReport v = validate_(ctx, state.step);
-            log.write("validation", {{"step", v.step}, {"pairs", v.pairs}, {"loss", v.loss.total}, {"parts", parts_json(v.loss)},
-                                     {"ecg_to_text_top1", v.ecg_to_text_top1}, {"text_to_ecg_top1", v.text_to_ecg_top1}});
-            progress.message(fmt::format("validation at step {}: loss {:.4f}, top-1 ECG->report {:.1f}%, report->ECG {:.1f}%",
-                                         v.step, v.loss.total, 100 * v.ecg_to_text_top1, 100 * v.text_to_ecg_top1));
-            if (validation_hook_) validation_hook_(v);
-            result.validations.push_back(std::move(v));
-        };
-
-        std::int64_t prefetched_epoch = -1, order_epoch = -1;
-        std::vector<std::int64_t> order;
-        while (state.step < total_steps) {
-            if (options_.max_steps > 0 && state.step - first_step >= options_.max_steps) break;
-            if (order_epoch != state.epoch) {  // one shuffle per epoch, not per step (800k indices)
-                order = epoch_order(n, state.data_seed, state.epoch);
-                order_epoch = state.epoch;
-            }
-            // A source that loads ahead (data::BatchStream) learns the rest of this epoch's order; the order and
-            // the batches stay the trainer's, so resuming is unchanged.
-            if constexpr (requires(std::span<const std::int64_t> s, std::int64_t b) { source.prefetch(s, b); })
-                if (prefetched_epoch != state.epoch) {
-                    prefetched_epoch = state.epoch;
-                    const std::int64_t begin = state.batch_in_epoch * options_.batch_size, end = steps_per_epoch * per_step;
-                    source.prefetch(std::span<const std::int64_t>(order.data() + begin, static_cast<std::size_t>(end - begin)),
-                                    options_.batch_size);
-                }
-            StepReport report;
-            report.epoch = state.epoch;
-            report.total_steps = total_steps;
-            model_.zero_grad(ctx);
-            const auto step_start = std::chrono::steady_clock::now();
-            bool finite = true;
-            for (std::int64_t a = 0; a < options_.accumulation_steps; ++a) {
-                const std::int64_t begin = state.batch_in_epoch * options_.batch_size;
-                const std::span<const std::int64_t> indices(order.data() + begin, static_cast<std::size_t>(options_.batch_size));
-                const auto batch = to_device(ctx, source.load(indices));
-                const LossValue v = model_.compute_gradients(ctx, batch, 1.0 / static_cast<double>(options_.accumulation_steps));
-                accumulate(report.loss, v, 1.0 / static_cast<double>(options_.accumulation_steps));
-                finite = finite && std::isfinite(v.total);
-                ++state.batch_in_epoch;
-                state.samples_seen += options_.batch_size;
-                run_samples += options_.batch_size;
-            }
-            report.grad_norm = clip_grad_norm(ctx, model_.arena(),
-                                              options_.max_grad_norm > 0 ? options_.max_grad_norm : std::numeric_limits<double>::infinity());
-            report.lr = state.schedule.lr(state.step);
-            report.skipped = !finite || !std::isfinite(report.grad_norm);
-            if (report.skipped)
-                ++state.skipped_steps;
-            else
-                optimizer_.step(ctx, report.lr);
-            ++state.step;
-            report.step = state.step;
-            const double step_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
-            report.samples_per_second = static_cast<double>(per_step) / std::max(step_seconds, 1e-9);
-            if (state.batch_in_epoch >= steps_per_epoch * options_.accumulation_steps) {
-                state.batch_in_epoch = 0;
-                ++state.epoch;
-            }
-
-            log.write("step", {{"step", report.step}, {"epoch", report.epoch}, {"loss", report.loss.total},
-                               {"parts", parts_json(report.loss)}, {"lr", report.lr}, {"grad_norm", report.grad_norm},
-                               {"skipped", report.skipped}, {"samples_per_s", report.samples_per_second}});
-            if (report.skipped)
-                progress.message(fmt::format("step {}: skipped, the loss or the gradient is not finite (loss {}, gradient norm {})",
-                                             report.step, report.loss.total, report.grad_norm));
-            const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
-            const double rate = static_cast<double>(run_samples) / std::max(elapsed, 1e-9);
-            const double eta = static_cast<double>((total_steps - state.step) * per_step) / std::max(rate, 1e-9);
-            progress.update(fmt::format("epoch {}/{}", std::min(state.epoch + (state.batch_in_epoch > 0 ? 1 : 0), options_.epochs), options_.epochs),
-                            state.step, total_steps,
-                            fmt::format("loss {:.4f}{} {:.1f} samples/s ETA {}", report.loss.total, parts_text(report.loss), rate,
-                                        ProgressReporter::duration(eta)),
-                            state.step == total_steps);
-            if (step_hook_) step_hook_(report);
-            result.last = report;
-
-            const bool epoch_end = state.batch_in_epoch == 0;
-            if ((options_.validate_every > 0 && state.step % options_.validate_every == 0) || (options_.validate_every == 0 && epoch_end))
-                validate_now();
-            if ((options_.checkpoint_every > 0 && state.step % options_.checkpoint_every == 0) || epoch_end)
-                save();
+        FitRun run = plan_run(static_cast<std::int64_t>(source.size()));
+        resume_or_start(ctx, run);
+        while (run.state.step < run.total_steps) {
+            if (options_.max_steps > 0 && run.state.step - run.first_step >= options_.max_steps) break;
+            const StepReport report = train_step(ctx, source, run);
+            report_step(run, report);
+            const bool epoch_end = run.state.batch_in_epoch == 0;
+            if ((options_.validate_every > 0 && run.state.step % options_.validate_every == 0) ||
+                (options_.validate_every == 0 && epoch_end))
+                validate_now(ctx, run);
+            if ((options_.checkpoint_every > 0 && run.state.step % options_.checkpoint_every == 0) || epoch_end)
+                checkpoint_now(ctx, run);
         }
-        progress.finish();
-        result.steps = state.step;
-        result.total_steps = total_steps;
-        result.finished = state.step >= total_steps;
-        result.skipped_steps = state.skipped_steps;
-        if (!result.finished && (result.checkpoints.empty() || result.checkpoints.back() != checkpoint_path(options_.checkpoint_dir, state.step)))
-            save();  // stopped by max_steps: keep the place
-        log.write(result.finished ? "end" : "stop", {{"step", state.step}, {"skipped_steps", state.skipped_steps}});
-        return result;
+        return finish_run(ctx, run);
     }
 
     // The data order of an epoch: a seeded Fisher-Yates shuffle (or 0..n-1 without shuffling).
@@ -312,6 +168,203 @@ public:
     }
 
 private:
+    // What the steps of one fit call share.
+    struct FitRun {
+        std::int64_t pairs = 0, per_step = 0, steps_per_epoch = 0, total_steps = 0;  // per_step: pairs per step
+        TrainingState state;
+        JsonLinesLog log;
+        ProgressReporter progress;
+        TrainResult result{};
+        std::chrono::steady_clock::time_point start{};  // for this run's rate and ETA
+        std::int64_t first_step = 0, samples = 0;       // where this run started (max_steps), pairs it consumed
+        std::int64_t order_epoch = -1, prefetched_epoch = -1;
+        std::vector<std::int64_t> order{};              // the data order of order_epoch
+    };
+
+    // The run's layout and the state of a fresh start; fails before the log is opened when the source cannot fill
+    // one step.
+    FitRun plan_run(std::int64_t n) const {
+        const std::int64_t per_step = options_.batch_size * options_.accumulation_steps;
+        const std::int64_t steps_per_epoch = n / per_step;
+        if (steps_per_epoch < 1)
+            fail("Trainer: the source has {} pairs, fewer than one optimizer step needs (batch_size {} x "
+                 "accumulation_steps {})",
+                 n, options_.batch_size, options_.accumulation_steps);
+        const std::int64_t total_steps = steps_per_epoch * options_.epochs;
+
+        TrainingState state;
+        state.data_seed = options_.seed;
+        state.rng_seed = options_.seed;
+        state.schedule = WarmupCosine::from_fraction(options_.optimizer.lr, total_steps, options_.warmup_fraction, options_.min_lr);
+        state.pairs = n;
+        state.batch_size = options_.batch_size;
+        state.accumulation_steps = options_.accumulation_steps;
+        state.epochs = options_.epochs;
+        state.shuffle = options_.shuffle;
+        return FitRun{.pairs = n, .per_step = per_step, .steps_per_epoch = steps_per_epoch, .total_steps = total_steps,
+                      .state = state,
+                      .log = options_.log_path.empty() ? JsonLinesLog() : JsonLinesLog(options_.log_path),
+                      .progress = ProgressReporter(options_.progress)};
+    }
+
+    // Continues from the newest checkpoint when asked and there is one (else logs the start), and puts dropout's
+    // stream where the state says.
+    void resume_or_start(Context<B>& ctx, FitRun& run) {
+        auto& state = run.state;
+        if (options_.resume && !options_.checkpoint_dir.empty())
+            if (auto latest = latest_checkpoint(options_.checkpoint_dir)) {
+                const TrainingState expected = state;
+                try {
+                    state = load_checkpoint(*latest, ctx, model_.arena(), optimizer_);
+                } catch (const Error& e) {
+                    const auto all = list_checkpoints(options_.checkpoint_dir);
+                    if (all.size() < 2) throw;
+                    fail("{}\n(the previous checkpoint is '{}': move the broken one away to resume from it)", reason(e),
+                         all[all.size() - 2].string());
+                }
+                check_resumable(*latest, state, expected, run.steps_per_epoch);
+                run.result.resumed = true;
+                run.progress.message(fmt::format("resuming from {} (step {} of {})", latest->string(), state.step, run.total_steps));
+                run.log.write("resume", {{"checkpoint", latest->string()}, {"step", state.step}});
+            }
+        ctx.seed = state.rng_seed;
+        ctx.offset = state.rng_offset;
+        if (!run.result.resumed)
+            run.log.write("start", {{"pairs", run.pairs}, {"total_steps", run.total_steps}, {"steps_per_epoch", run.steps_per_epoch},
+                                    {"batch_size", options_.batch_size}, {"accumulation_steps", options_.accumulation_steps},
+                                    {"epochs", options_.epochs}, {"lr", options_.optimizer.lr},
+                                    {"weight_decay", options_.optimizer.weight_decay}, {"seed", options_.seed},
+                                    {"parameters", model_.parameter_count()}, {"trainable", model_.parameter_count(true)}});
+        run.start = std::chrono::steady_clock::now();
+        run.first_step = state.step;
+    }
+
+    // The data order of the epoch in progress, shuffled once per epoch, not per step (800k indices).
+    template <class Source>
+    void prepare_epoch(Source& source, FitRun& run) const {
+        const auto& state = run.state;
+        if (run.order_epoch != state.epoch) {
+            run.order = epoch_order(run.pairs, state.data_seed, state.epoch);
+            run.order_epoch = state.epoch;
+        }
+        // A source that loads ahead (data::BatchStream) learns the rest of this epoch's order; the order and
+        // the batches stay the trainer's, so resuming is unchanged.
+        if constexpr (requires(std::span<const std::int64_t> s, std::int64_t b) { source.prefetch(s, b); })
+            if (run.prefetched_epoch != state.epoch) {
+                run.prefetched_epoch = state.epoch;
+                const std::int64_t begin = state.batch_in_epoch * options_.batch_size, end = run.steps_per_epoch * run.per_step;
+                source.prefetch(std::span<const std::int64_t>(run.order.data() + begin, static_cast<std::size_t>(end - begin)),
+                                options_.batch_size);
+            }
+    }
+
+    // One optimizer step: accumulation_steps micro-batches, clipping and the update (skipped when the loss or the
+    // gradient norm is not finite); advances the state past it.
+    template <class Source>
+    StepReport train_step(Context<B>& ctx, Source& source, FitRun& run) {
+        prepare_epoch(source, run);
+        auto& state = run.state;
+        StepReport report;
+        report.epoch = state.epoch;
+        report.total_steps = run.total_steps;
+        model_.zero_grad(ctx);
+        const auto step_start = std::chrono::steady_clock::now();
+        bool finite = true;
+        for (std::int64_t a = 0; a < options_.accumulation_steps; ++a) {
+            const std::int64_t begin = state.batch_in_epoch * options_.batch_size;
+            const std::span<const std::int64_t> indices(run.order.data() + begin, static_cast<std::size_t>(options_.batch_size));
+            const auto batch = to_device(ctx, source.load(indices));
+            const LossValue v = model_.compute_gradients(ctx, batch, 1.0 / static_cast<double>(options_.accumulation_steps));
+            accumulate(report.loss, v, 1.0 / static_cast<double>(options_.accumulation_steps));
+            finite = finite && std::isfinite(v.total);
+            ++state.batch_in_epoch;
+            state.samples_seen += options_.batch_size;
+            run.samples += options_.batch_size;
+        }
+        report.grad_norm = clip_grad_norm(ctx, model_.arena(),
+                                          options_.max_grad_norm > 0 ? options_.max_grad_norm : std::numeric_limits<double>::infinity());
+        report.lr = state.schedule.lr(state.step);
+        report.skipped = !finite || !std::isfinite(report.grad_norm);
+        if (report.skipped)
+            ++state.skipped_steps;
+        else
+            optimizer_.step(ctx, report.lr);
+        ++state.step;
+        report.step = state.step;
+        const double step_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
+        report.samples_per_second = static_cast<double>(run.per_step) / std::max(step_seconds, 1e-9);
+        if (state.batch_in_epoch >= run.steps_per_epoch * options_.accumulation_steps) {
+            state.batch_in_epoch = 0;
+            ++state.epoch;
+        }
+        return report;
+    }
+
+    // The step's log line, progress (with a message for a skipped step) and hook.
+    void report_step(FitRun& run, const StepReport& report) {
+        const auto& state = run.state;
+        run.log.write("step", {{"step", report.step}, {"epoch", report.epoch}, {"loss", report.loss.total},
+                               {"parts", parts_json(report.loss)}, {"lr", report.lr}, {"grad_norm", report.grad_norm},
+                               {"skipped", report.skipped}, {"samples_per_s", report.samples_per_second}});
+        if (report.skipped)
+            run.progress.message(fmt::format("step {}: skipped, the loss or the gradient is not finite (loss {}, gradient norm {})",
+                                             report.step, report.loss.total, report.grad_norm));
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run.start).count();
+        const double rate = static_cast<double>(run.samples) / std::max(elapsed, 1e-9);
+        const double eta = static_cast<double>((run.total_steps - state.step) * run.per_step) / std::max(rate, 1e-9);
+        run.progress.update(fmt::format("epoch {}/{}", std::min(state.epoch + (state.batch_in_epoch > 0 ? 1 : 0), options_.epochs), options_.epochs),
+                            state.step, run.total_steps,
+                            fmt::format("loss {:.4f}{} {:.1f} samples/s ETA {}", report.loss.total, parts_text(report.loss), rate,
+                                        ProgressReporter::duration(eta)),
+                            state.step == run.total_steps);
+        if (step_hook_) step_hook_(report);
+        run.result.last = report;
+    }
+
+    // Validates at the state's step: the log line, a progress message, the hook, and the report in the result.
+    void validate_now(Context<B>& ctx, FitRun& run) {
+        if (!validate_) return;
+        run.progress.finish();
+        ValidationReport v = validate_(ctx, run.state.step);
+        run.log.write("validation", {{"step", v.step}, {"pairs", v.pairs}, {"loss", v.loss.total}, {"parts", parts_json(v.loss)},
+                                     {"ecg_to_text_top1", v.ecg_to_text_top1}, {"text_to_ecg_top1", v.text_to_ecg_top1}});
+        run.progress.message(fmt::format("validation at step {}: loss {:.4f}, top-1 ECG->report {:.1f}%, report->ECG {:.1f}%",
+                                         v.step, v.loss.total, 100 * v.ecg_to_text_top1, 100 * v.text_to_ecg_top1));
+        if (validation_hook_) validation_hook_(v);
+        run.result.validations.push_back(std::move(v));
+    }
+
+    // Saves the state with dropout's stream where it is now, keeping the newest keep_checkpoints.
+    void checkpoint_now(Context<B>& ctx, FitRun& run) {
+        if (options_.checkpoint_dir.empty()) return;
+        auto& state = run.state;
+        std::filesystem::create_directories(options_.checkpoint_dir);
+        state.rng_seed = ctx.seed;
+        state.rng_offset = ctx.offset;
+        const auto path = checkpoint_path(options_.checkpoint_dir, state.step);
+        save_checkpoint(path, ctx, model_.arena(), optimizer_, state);
+        run.result.checkpoints.push_back(path);
+        run.log.write("checkpoint", {{"step", state.step}, {"path", path.string()}});
+        auto all = list_checkpoints(options_.checkpoint_dir);
+        for (std::size_t i = 0; i + static_cast<std::size_t>(options_.keep_checkpoints) < all.size(); ++i)
+            std::filesystem::remove(all[i]);
+    }
+
+    // The result of this run; a run stopped part-way by max_steps also saves its place.
+    TrainResult finish_run(Context<B>& ctx, FitRun& run) {
+        const auto& state = run.state;
+        auto& result = run.result;
+        run.progress.finish();
+        result.steps = state.step;
+        result.total_steps = run.total_steps;
+        result.finished = state.step >= run.total_steps;
+        result.skipped_steps = state.skipped_steps;
+        if (!result.finished && (result.checkpoints.empty() || result.checkpoints.back() != checkpoint_path(options_.checkpoint_dir, state.step)))
+            checkpoint_now(ctx, run);  // stopped by max_steps: keep the place
+        run.log.write(result.finished ? "end" : "stop", {{"step", state.step}, {"skipped_steps", state.skipped_steps}});
+        return std::move(result);
+    }
+
     // A checkpoint continues this run only if the run is laid out the same way; otherwise the data order, the
     // schedule or the position in an epoch would silently mean something else.
     void check_resumable(const std::filesystem::path& path, const TrainingState& got, const TrainingState& want,
