@@ -25,10 +25,12 @@
 #include <fgclep/eval/results.hpp>
 #include <fgclep/eval/retrieval.hpp>
 #include <fgclep/eval/zero_shot.hpp>
+#include <fgclep/pipeline/evaluation.hpp>
 #include <fgclep/pipeline/model_config.hpp>
 #include <fgclep/pipeline/training_stages.hpp>
 
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -62,15 +64,10 @@ eval::EncodedSplit keep_rows(const eval::EncodedSplit& s, const std::vector<std:
     for (auto i : at) out.indices.push_back(s.indices[static_cast<std::size_t>(i)]);
     return out;
 }
-}  // namespace
 
-int main(int argc, char** argv) try {
-    const cli::Args args(argc, argv, {"--no-ensemble"});
-    args.check_known({"--corpus", "--task", "--split", "--root", "--prompts", "--weights", "--model", "--vocab",
-                      "--out",
-                      "--probe", "--probe-epochs", "--probe-selection", "--subsets", "--dataset", "--max-records",
-                      "--batch-size", "--workers", "--threads", "--seed"});
-    // The task: a synthetic corpus's task, or any split files in the benchmark's layout.
+// The task: a synthetic corpus's task, or any split files in the benchmark's layout; none (after the usage line)
+// when neither is given.
+std::optional<pipeline::EvalTask> parse_task(const cli::Args& args) {
     std::string pattern = args.str("--split"), task = args.str("--task", "diagnosis");
     std::filesystem::path root = args.str("--root");
     eval::PromptMap prompt_map;
@@ -84,109 +81,184 @@ int main(int argc, char** argv) try {
         fmt::print(stderr,
                    "usage: evaluate (--corpus DIR --task diagnosis|feature | --split PATTERN_WITH_{{}} --root DIR) "
                            "[--prompts JSON] [--weights FILE] [--model tiny|full] [--probe 1,10,100] [--out DIR]\n");
-        return 1;
+        return std::nullopt;
     } else if (args.has("--task") == false) {
         task = std::filesystem::path(fmt::format(fmt::runtime(pattern), "test")).stem().string();
     }
     if (args.has("--prompts"))
         for (auto& [k, v] : eval::load_prompt_file(args.str("--prompts"))) prompt_map[k] = v;
-    auto split_path = [&](const char* which) { return fmt::format(fmt::runtime(pattern), which); };
+    return pipeline::EvalTask{.name = task, .split_pattern = pattern, .root = root, .prompts = prompt_map};
+}
 
-    const auto size = pipeline::model_size_from_string(args.str("--model", "tiny"));
-    const std::filesystem::path out = args.str("--out", "runs/eval");
-    const auto ratios = parse_ratios(args.str("--probe", "100"));
-    const std::int64_t max_records = args.integer("--max-records", 0);
-    const std::string selection = args.str("--probe-selection", "val");
-    if (selection != "val" && selection != "test") fail("--probe-selection must be val or test, got '{}'", selection);
+// The options besides the task; the others are read where they are used.
+struct Options {
+    pipeline::ModelSize size{};
+    std::filesystem::path out;
+    std::vector<double> ratios;    // the linear probes' shares of the training split; empty: no probing
+    std::int64_t max_records = 0;  // per split; 0: all
+    std::string selection;         // the probe's epoch chosen on "val" or "test"
+};
 
-    auto load = [&](const char* which, const std::vector<std::string>& class_names) {
-        data::EcgDataset d = data::load_benchmark_split(split_path(which), root, {.class_names = class_names});
-        if (max_records > 0 && max_records < d.size()) d.entries.resize(static_cast<std::size_t>(max_records));
-        return d;
-    };
-    const data::EcgDataset test = load("test", {});
-    fmt::print("task {}: {} test records, {} classes\n", task, test.size(), test.class_names.size());
+Options parse_options(const cli::Args& args) {
+    Options o;
+    o.size = pipeline::model_size_from_string(args.str("--model", "tiny"));
+    o.out = args.str("--out", "runs/eval");
+    o.ratios = parse_ratios(args.str("--probe", "100"));
+    o.max_records = args.integer("--max-records", 0);
+    o.selection = args.str("--probe-selection", "val");
+    if (o.selection != "val" && o.selection != "test")
+        fail("--probe-selection must be val or test, got '{}'", o.selection);
+    return o;
+}
 
-    const ReportTokenizer tokenizer = pipeline::make_tokenizer(size, args.str("--vocab"));
+// One split of the task ("train", "val", "test"), its labels in the order of `class_names` (empty: the split's own).
+data::EcgDataset load_split(const pipeline::EvalTask& task, const char* which,
+                            const std::vector<std::string>& class_names, std::int64_t max_records) {
+    data::EcgDataset d = data::load_benchmark_split(task.split(which), task.root, {.class_names = class_names});
+    if (max_records > 0 && max_records < d.size()) d.entries.resize(static_cast<std::size_t>(max_records));
+    return d;
+}
+
+// What the evaluation steps share: the command line, the task and its test split, and what the steps produce: the
+// model's label, the test split encoded, the class prompts and the results' rows.
+struct Evaluation {
+    const cli::Args& args;
+    const Options& options;
+    const pipeline::EvalTask& task;
+    const data::EcgDataset& test;
+    const ReportTokenizer& tokenizer;
+    std::uint64_t seed = 1;
+    std::string model_label{};
+    eval::EncodedSplit enc{};
+    eval::ClassPrompts prompts{};
+    eval::EvaluationResults results{};
+
+    eval::EvaluationResult row(std::string method, std::string protocol) const {
+        eval::EvaluationResult r{.task = task.name, .method = std::move(method), .protocol = std::move(protocol),
+                                 .model = model_label};
+        r.records = enc.size();
+        return r;
+    }
+};
+
+// The weights of --weights, or none (a freshly initialised model); sets the label of the results' model column.
+template <class Model>
+void load_model(Model& model, Context<Cpu<float>>& ctx, Evaluation& e) {
+    e.model_label = fmt::format("{} (untrained)", pipeline::to_string(e.options.size));
+    if (e.args.has("--weights")) {
+        pipeline::load_weights(e.args.str("--weights"), ctx, model);
+        e.model_label = fmt::format("{} {}", pipeline::to_string(e.options.size), e.args.str("--weights"));
+    } else {
+        fmt::print("note: no --weights given; evaluating a freshly initialised model\n");
+    }
+}
+
+// A split's embeddings, and its pooled backbone features when `pooled` (for the linear probes).
+template <class Model>
+eval::EncodedSplit encode(Model& model, Context<Cpu<float>>& ctx, const Evaluation& e, const data::EcgDataset& d,
+                          bool pooled) {
+    data::BatchStream stream(d, data::Preprocessor(pipeline::preprocess_options(e.options.size)),
+                             {.batch_size = e.args.integer("--batch-size", 32),
+                              .workers = static_cast<int>(e.args.integer("--workers", 2)), .shuffle = false});
+    eval::EncodedSplit enc =
+        eval::encode_ecgs(model, ctx, stream, {.embeddings = true, .pooled_features = pooled});
+    if (stream.skipped() > 0) fmt::print("{}", stream.issues().summary());
+    return enc;
+}
+
+// Zero-shot, plain and with the lead ensemble (whose scores are written at once); returns the plain one.
+template <class Model>
+eval::ZeroShotResult add_zero_shot(Model& model, Context<Cpu<float>>& ctx, Evaluation& e) {
+    eval::ZeroShotResult plain = eval::zero_shot(model, ctx, e.tokenizer, e.enc, e.prompts);
+    e.results.add(e.row("zero-shot", "test split, cosine"), plain.auc);
+    if (!plain.auc.warning.empty()) fmt::print("warning: {}\n", plain.auc.warning);
+    if (!e.args.has("--no-ensemble")) {
+        const eval::ZeroShotResult ens = eval::zero_shot(model, ctx, e.tokenizer, e.enc, e.prompts, {.ensemble = true});
+        e.results.add(e.row("zero-shot ensemble", "test split, max cosine of 13 texts"), ens.auc);
+        eval::write_npy(e.options.out / "test_scores_ensemble.npy", ens.scores);
+    }
+    return plain;
+}
+
+// Retrieval with the class prompts as queries.
+template <class Model>
+void add_retrieval(Model& model, Context<Cpu<float>>& ctx, Evaluation& e) {
+    const eval::RetrievalMetrics ret = eval::text_to_ecg_retrieval(model, ctx, e.tokenizer, e.enc, e.prompts);
+    eval::EvaluationResult& r = e.results.add(e.row("retrieval", "class prompts as queries"));
+    for (std::size_t j = 0; j < ret.ks.size(); ++j) {
+        r.extra[fmt::format("P@{}", ret.ks[j])] = ret.precision[j];
+        r.extra[fmt::format("R@{}", ret.ks[j])] = ret.recall[j];
+    }
+}
+
+// Linear probes of the frozen backbone, one per --probe share of the training split.
+template <class Model>
+void add_linear_probes(Model& model, Context<Cpu<float>>& ctx, Evaluation& e) {
+    const Options& o = e.options;
+    const data::EcgDataset train = load_split(e.task, "train", e.test.class_names, o.max_records),
+                           val = load_split(e.task, "val", e.test.class_names, o.max_records);
+    const eval::EncodedSplit tr = encode(model, ctx, e, train, true), va = encode(model, ctx, e, val, true);
+    eval::LinearProbeOptions po;
+    po.epochs = e.args.integer("--probe-epochs", 30);
+    po.selection = o.selection == "val" ? eval::ProbeSelection::validation : eval::ProbeSelection::best_test;
+    po.seed = e.seed;
+    for (double ratio : o.ratios) {
+        const eval::ProbeSubset subset = eval::probe_subset(
+            train.size(), ratio, {.subsets_csv = e.args.str("--subsets"), .dataset = e.args.str("--dataset"),
+                                  .seed = e.seed});
+        const eval::EncodedSplit part = keep_rows(tr, subset.rows);
+        const eval::LinearProbeResult p = eval::linear_probe(part.features, part.labels, va.features, va.labels,
+                                                             e.enc.features, e.enc.labels, e.test.class_names, po);
+        eval::EvaluationResult& pr = e.results.add(
+            e.row(fmt::format("linear probe {}%", ratio), fmt::format("{}; {}", p.protocol(), subset.source)),
+            p.test);
+        pr.extra["train records"] = static_cast<double>(part.features.rows());
+        if (po.selection == eval::ProbeSelection::validation) pr.extra["val AUC"] = p.val.macro;
+    }
+}
+
+// The table, results.json, the test split's embeddings, labels, scores and features, and the class names.
+void report(const Evaluation& e, const eval::ZeroShotResult& plain) {
+    const std::filesystem::path& out = e.options.out;
+    fmt::print("\n{}", e.results.table());
+    e.results.write_json(out / "results.json");
+    eval::write_npy(out / "test_embeddings.npy", e.enc.embeddings);
+    eval::write_npy(out / "test_labels.npy", e.enc.labels);
+    eval::write_npy(out / "test_scores.npy", plain.scores);
+    if (e.enc.features.size() > 0) eval::write_npy(out / "test_features.npy", e.enc.features);
+    std::ofstream names(out / "class_names.txt");
+    for (const auto& n : e.test.class_names) names << n << "\n";
+    fmt::print("wrote {}/results.json and test_*.npy\n", out.string());
+}
+}  // namespace
+
+int main(int argc, char** argv) try {
+    const cli::Args args(argc, argv, {"--no-ensemble"});
+    args.check_known({"--corpus", "--task", "--split", "--root", "--prompts", "--weights", "--model", "--vocab",
+                      "--out",
+                      "--probe", "--probe-epochs", "--probe-selection", "--subsets", "--dataset", "--max-records",
+                      "--batch-size", "--workers", "--threads", "--seed"});
+    const std::optional<pipeline::EvalTask> task = parse_task(args);
+    if (!task) return 1;
+    const Options o = parse_options(args);
+    const data::EcgDataset test = load_split(*task, "test", {}, o.max_records);
+    fmt::print("task {}: {} test records, {} classes\n", task->name, test.size(), test.class_names.size());
+
+    const ReportTokenizer tokenizer = pipeline::make_tokenizer(o.size, args.str("--vocab"), FGCLEP_DEFAULT_VOCAB);
     Context<Cpu<float>> ctx(Cpu<float>::State{static_cast<int>(args.integer("--threads", 0))});
     const auto seed = static_cast<std::uint64_t>(args.integer("--seed", 1));
 
-    return cli::with_model(size, static_cast<std::int64_t>(tokenizer.vocabulary().size()), seed, [&](auto& model) {
-        std::string model_label = fmt::format("{} (untrained)", pipeline::to_string(size));
-        if (args.has("--weights")) {
-            pipeline::load_weights(args.str("--weights"), ctx, model);
-            model_label = fmt::format("{} {}", pipeline::to_string(size), args.str("--weights"));
-        } else {
-            fmt::print("note: no --weights given; evaluating a freshly initialised model\n");
-        }
-        const auto encode = [&](const data::EcgDataset& d, bool pooled) {
-            data::BatchStream stream(d, data::Preprocessor(pipeline::preprocess_options(size)),
-                                     {.batch_size = args.integer("--batch-size", 32),
-                                      .workers = static_cast<int>(args.integer("--workers", 2)), .shuffle = false});
-            eval::EncodedSplit e =
-                eval::encode_ecgs(model, ctx, stream, {.embeddings = true, .pooled_features = pooled});
-            if (stream.skipped() > 0) fmt::print("{}", stream.issues().summary());
-            return e;
-        };
-        const eval::EncodedSplit enc = encode(test, !ratios.empty());
-        const eval::ClassPrompts prompts = eval::class_prompts(test.class_names, prompt_map);
-        if (!prompts.fallbacks.empty())
-            fmt::print("note: {} classes have no prompt and use their name as text\n", prompts.fallbacks.size());
-
-        eval::EvaluationResults results;
-        auto row = [&](std::string method, std::string protocol) {
-            eval::EvaluationResult r{.task = task, .method = std::move(method), .protocol = std::move(protocol),
-                                     .model = model_label};
-            r.records = enc.size();
-            return r;
-        };
-        // Zero-shot, plain and with the lead ensemble.
-        const eval::ZeroShotResult plain = eval::zero_shot(model, ctx, tokenizer, enc, prompts);
-        results.add(row("zero-shot", "test split, cosine"), plain.auc);
-        if (!plain.auc.warning.empty()) fmt::print("warning: {}\n", plain.auc.warning);
-        if (!args.has("--no-ensemble")) {
-            const eval::ZeroShotResult ens = eval::zero_shot(model, ctx, tokenizer, enc, prompts, {.ensemble = true});
-            results.add(row("zero-shot ensemble", "test split, max cosine of 13 texts"), ens.auc);
-            eval::write_npy(out / "test_scores_ensemble.npy", ens.scores);
-        }
-        // Retrieval with the class prompts as queries.
-        const eval::RetrievalMetrics ret = eval::text_to_ecg_retrieval(model, ctx, tokenizer, enc, prompts);
-        eval::EvaluationResult& r = results.add(row("retrieval", "class prompts as queries"));
-        for (std::size_t j = 0; j < ret.ks.size(); ++j) {
-            r.extra[fmt::format("P@{}", ret.ks[j])] = ret.precision[j];
-            r.extra[fmt::format("R@{}", ret.ks[j])] = ret.recall[j];
-        }
-        // Linear probes.
-        if (!ratios.empty()) {
-            const data::EcgDataset train = load("train", test.class_names), val = load("val", test.class_names);
-            const eval::EncodedSplit tr = encode(train, true), va = encode(val, true);
-            eval::LinearProbeOptions po;
-            po.epochs = args.integer("--probe-epochs", 30);
-            po.selection = selection == "val" ? eval::ProbeSelection::validation : eval::ProbeSelection::best_test;
-            po.seed = seed;
-            for (double ratio : ratios) {
-                const eval::ProbeSubset subset = eval::probe_subset(
-                    train.size(), ratio, {.subsets_csv = args.str("--subsets"), .dataset = args.str("--dataset"),
-                                          .seed = seed});
-                const eval::EncodedSplit part = keep_rows(tr, subset.rows);
-                const eval::LinearProbeResult p = eval::linear_probe(part.features, part.labels, va.features, va.labels,
-                                                                     enc.features, enc.labels, test.class_names, po);
-                eval::EvaluationResult& pr = results.add(
-                    row(fmt::format("linear probe {}%", ratio), fmt::format("{}; {}", p.protocol(), subset.source)),
-                    p.test);
-                pr.extra["train records"] = static_cast<double>(part.features.rows());
-                if (po.selection == eval::ProbeSelection::validation) pr.extra["val AUC"] = p.val.macro;
-            }
-        }
-        fmt::print("\n{}", results.table());
-        results.write_json(out / "results.json");
-        eval::write_npy(out / "test_embeddings.npy", enc.embeddings);
-        eval::write_npy(out / "test_labels.npy", enc.labels);
-        eval::write_npy(out / "test_scores.npy", plain.scores);
-        if (enc.features.size() > 0) eval::write_npy(out / "test_features.npy", enc.features);
-        std::ofstream names(out / "class_names.txt");
-        for (const auto& n : test.class_names) names << n << "\n";
-        fmt::print("wrote {}/results.json and test_*.npy\n", out.string());
+    return cli::with_model(o.size, static_cast<std::int64_t>(tokenizer.vocabulary().size()), seed, [&](auto& model) {
+        Evaluation e{.args = args, .options = o, .task = *task, .test = test, .tokenizer = tokenizer, .seed = seed};
+        load_model(model, ctx, e);
+        e.enc = encode(model, ctx, e, test, !o.ratios.empty());
+        e.prompts = eval::class_prompts(test.class_names, task->prompts);
+        if (!e.prompts.fallbacks.empty())
+            fmt::print("note: {} classes have no prompt and use their name as text\n", e.prompts.fallbacks.size());
+        const eval::ZeroShotResult plain = add_zero_shot(model, ctx, e);
+        add_retrieval(model, ctx, e);
+        if (!o.ratios.empty()) add_linear_probes(model, ctx, e);
+        report(e, plain);
         return 0;
     });
 } catch (const std::exception& e) {

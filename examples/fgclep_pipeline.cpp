@@ -51,152 +51,233 @@ const eval::EvaluationResult* find_row(const eval::EvaluationResults& r, const s
         if (row.task == task && row.method == method) return &row;
     return nullptr;
 }
-}  // namespace
 
-int main(int argc, char** argv) try {
-    const auto start = std::chrono::steady_clock::now();
-    const cli::Args args(argc, argv, {"--no-cache", "--no-control"});
+// Refuses unknown flags; false (after the usage line) on positional arguments.
+bool check_options(const cli::Args& args) {
     auto known = cli::training_flags;
     known.insert(known.end(), {"--work", "--corpus", "--records", "--eval-records", "--model", "--vocab", "--stage3-epochs",
                                "--stage3-lr", "--threshold", "--keep-share", "--threads", "--max-records"});
     args.check_known(known);
     if (!args.positional.empty()) {
         fmt::print(stderr, "usage: fgclep_pipeline [--work DIR] [--corpus DIR] [--records N] ... (no positional arguments)\n");
-        return 1;
+        return false;
     }
-    const auto size = pipeline::model_size_from_string(args.str("--model", "tiny"));
-    const std::filesystem::path work = args.str("--work", "runs/pipeline");
-    const auto seed = static_cast<std::uint64_t>(args.integer("--seed", 1));
-    const int threads = static_cast<int>(args.integer("--threads", 0));
-    const bool control = !args.has("--no-control");
+    return true;
+}
 
-    // --- the corpus ------------------------------------------------------------------------------------------
+// What the stages share: the run's settings, the corpus and its evaluation tasks, the tokenizer, the options of
+// training and evaluation, and the evaluation rows of every model so far.
+struct Run {
+    std::chrono::steady_clock::time_point start;
+    pipeline::ModelSize size{};
+    std::filesystem::path work;
+    std::uint64_t seed = 1;
+    int threads = 0;
+    bool control = true;
+    std::filesystem::path corpus;
+    data::EcgDataset pairs;
+    bool synthetic = false;
+    std::vector<pipeline::EvalTask> tasks;
+    ReportTokenizer tokenizer;
+    pipeline::TrainStageOptions stage1, stage3;
+    pipeline::EvaluateOptions eo;
+    eval::EvaluationResults results;
+};
+
+// --corpus, or WORK/corpus: a synthetic corpus written on the first run and reused on the next.
+std::filesystem::path prepare_corpus(const cli::Args& args, const Run& run) {
     std::filesystem::path corpus = args.str("--corpus");
     if (corpus.empty()) {
-        corpus = work / "corpus";
+        corpus = run.work / "corpus";
         if (!std::filesystem::exists(corpus / "record_list.csv")) {
             synth::CorpusOptions co;
             co.records = args.integer("--records", 8000);
             co.eval_records = args.integer("--eval-records", 3000);
-            co.seed = seed + 6;
-            co.threads = threads;
+            co.seed = run.seed + 6;
+            co.threads = run.threads;
             co.overwrite = true;
             const synth::CorpusSummary s = synth::write_corpus(corpus, co);
             status("[{:6.1f}s] synthetic corpus {}: {} pre-training records, {} evaluation (test {}), {:.0f} "
-                       "records/s\n", seconds_since(start), corpus.string(), s.records, s.eval_records, s.eval_test,
-                       s.records_per_second());
+                   "records/s\n", seconds_since(run.start), corpus.string(), s.records, s.eval_records, s.eval_test,
+                   s.records_per_second());
         } else {
-            status("[{:6.1f}s] reusing the corpus in {}\n", seconds_since(start), corpus.string());
+            status("[{:6.1f}s] reusing the corpus in {}\n", seconds_since(run.start), corpus.string());
         }
     }
-    data::EcgDataset pairs = data::load_mimic_iv_ecg(corpus);
-    if (const auto n = args.integer("--max-records", 0); n > 0 && n < static_cast<std::int64_t>(pairs.entries.size()))
-        pairs.entries.resize(static_cast<std::size_t>(n));
-    const bool synthetic = std::filesystem::exists(corpus / "eval/diagnosis") && std::filesystem::exists(corpus / "ground_truth.csv");
-    const std::vector<pipeline::EvalTask> tasks = synthetic ? pipeline::synthetic_tasks(corpus) : std::vector<pipeline::EvalTask>{};
+    return corpus;
+}
 
-    const ReportTokenizer tokenizer = pipeline::make_tokenizer(size, args.str("--vocab"));
-    pipeline::TrainStageOptions stage1 = cli::training_options(args, size, 5, 10);
-    pipeline::TrainStageOptions stage3 = cli::training_options(args, size, 2, 3, "--stage3");
-    stage1.trainer.progress = stage3.trainer.progress = ProgressMode::lines;
-    stage1.cache_dir = stage3.cache_dir = work / "cache";  // one preprocessed copy of the records for every stage
-    Context<Cpu<float>> ctx(Cpu<float>::State{threads});
-    pipeline::EvaluateOptions eo;
-    eo.preprocess = pipeline::preprocess_options(size);
-    eo.workers = stage1.workers;
+// The settings, the corpus and its pairs, the tokenizer and the stages' options.
+Run setup(const cli::Args& args, std::chrono::steady_clock::time_point start) {
+    Run run;
+    run.start = start;
+    run.size = pipeline::model_size_from_string(args.str("--model", "tiny"));
+    run.work = args.str("--work", "runs/pipeline");
+    run.seed = static_cast<std::uint64_t>(args.integer("--seed", 1));
+    run.threads = static_cast<int>(args.integer("--threads", 0));
+    run.control = !args.has("--no-control");
+    run.corpus = prepare_corpus(args, run);
+    run.pairs = data::load_mimic_iv_ecg(run.corpus);
+    if (const auto n = args.integer("--max-records", 0);
+        n > 0 && n < static_cast<std::int64_t>(run.pairs.entries.size()))
+        run.pairs.entries.resize(static_cast<std::size_t>(n));
+    run.synthetic = std::filesystem::exists(run.corpus / "eval/diagnosis") &&
+                    std::filesystem::exists(run.corpus / "ground_truth.csv");
+    run.tasks = run.synthetic ? pipeline::synthetic_tasks(run.corpus) : std::vector<pipeline::EvalTask>{};
 
-    return cli::with_model(size, static_cast<std::int64_t>(tokenizer.vocabulary().size()), seed, [&](auto& model) {
+    run.tokenizer = pipeline::make_tokenizer(run.size, args.str("--vocab"), FGCLEP_DEFAULT_VOCAB);
+    run.stage1 = cli::training_options(args, run.size, 5, 10);
+    run.stage3 = cli::training_options(args, run.size, 2, 3, "--stage3");
+    run.stage1.trainer.progress = run.stage3.trainer.progress = ProgressMode::lines;
+    // One preprocessed copy of the records for every stage.
+    run.stage1.cache_dir = run.stage3.cache_dir = run.work / "cache";
+    run.eo.preprocess = pipeline::preprocess_options(run.size);
+    run.eo.workers = run.stage1.workers;
+    return run;
+}
+
+// Evaluates the model on every task, its rows labelled `label` in the results.
+template <class Model>
+void evaluate_as(Model& model, Context<Cpu<float>>& ctx, Run& run, const char* label) {
+    run.eo.model_label = label;
+    const eval::EvaluationResults more = pipeline::evaluate(model, ctx, run.tokenizer, run.tasks, run.eo);
+    for (const auto& row : more.rows) run.results.add(row);
+}
+
+// Stage 1 (CLEP), evaluated as "CLEP"; false when --max-steps stopped it.
+template <class Model>
+bool clep_stage(Model& model, Context<Cpu<float>>& ctx, Run& run) {
+    const TrainResult r1 = pipeline::run_clep(model, ctx, run.tokenizer, run.pairs, run.work / "stage1", run.stage1);
+    status("[{:6.1f}s] stage 1 (CLEP): {} of {} steps{}, loss {:.3f}\n", seconds_since(run.start), r1.steps,
+           r1.total_steps, r1.resumed ? " (resumed)" : "", r1.last.loss.total);
+    if (!r1.finished) {
+        fmt::print("stopped by --max-steps: run again to continue\n");
+        return false;
+    }
+    evaluate_as(model, ctx, run, "CLEP");
+    return true;
+}
+
+// Stage 2's outcome, with what the report needs: the recovery of the generator's ground truth (a synthetic corpus
+// only) and the share of candidates kept (0: kept by threshold).
+struct FeatureStage {
+    pipeline::FeatureStageResult result;
+    std::optional<features::FeatureRecovery> recovery{};
+    double keep_share = 0;
+};
+
+// Stage 2: the knowledge base's candidate features, validated by the stage-1 model.
+template <class Model>
+FeatureStage feature_stage(Model& model, Context<Cpu<float>>& ctx, const Run& run, const cli::Args& args) {
+    pipeline::FeatureStageOptions fo;
+    fo.preprocess = pipeline::preprocess_options(run.size);
+    fo.threshold = args.real("--threshold", 0.95);
+    // The tiny model's probabilities stay far below the paper's 0.95 (its calibration needs a longer-trained
+    // model): keep the most probable 30% of candidates instead, unless a threshold is given.
+    fo.keep_share =
+        args.real("--keep-share", run.size == pipeline::ModelSize::tiny && !args.has("--threshold") ? 0.3 : 0);
+    fo.workers = run.stage1.workers;
+    auto kb = features::KnowledgeBase::builtin();
+    FeatureStage stage{
+        .result = pipeline::run_features(model, ctx, run.tokenizer, run.pairs, kb, run.work / "stage2", fo),
+        .keep_share = fo.keep_share};
+    const pipeline::FeatureStageResult& r2 = stage.result;
+    status("[{:6.1f}s] stage 2 (knowledge base){}: {} of {} proposed features kept ({:.1f}%), {} of {} records "
+           "augmented\n", seconds_since(run.start), r2.reused ? " (reused)" : "", r2.statistics.kept,
+           r2.statistics.proposed, 100 * r2.statistics.kept_share(), r2.statistics.records_with_kept,
+           r2.statistics.records);
+    if (run.synthetic) {
+        stage.recovery = features::evaluate_feature_recovery(
+            features::read_feature_ground_truth(run.corpus / "ground_truth.csv"), r2.records);
+        std::ofstream(run.work / "stage2" / "ground_truth_recovery.txt") << stage.recovery->summary();
+    }
+    return stage;
+}
+
+// The control: stage 1 continued on the original reports, evaluated as "CLEP+"; false when --max-steps stopped it.
+template <class Model>
+bool control_stage(Model& model, Context<Cpu<float>>& ctx, Run& run) {
+    const TrainResult rc = pipeline::run_fgclep(model, ctx, run.tokenizer, run.pairs,
+                                                pipeline::weights_path(run.work / "stage1"), run.work / "control",
+                                                run.stage3);
+    status("[{:6.1f}s] control (CLEP+, original reports): {} of {} steps, loss {:.3f}\n",
+           seconds_since(run.start), rc.steps, rc.total_steps, rc.last.loss.total);
+    if (!rc.finished) return false;
+    evaluate_as(model, ctx, run, "CLEP+");
+    return true;
+}
+
+// Stage 3 (FG-CLEP) on the reports stage 2 augmented, evaluated as "FG-CLEP"; false when --max-steps stopped it.
+template <class Model>
+bool fgclep_stage(Model& model, Context<Cpu<float>>& ctx, Run& run, const pipeline::FeatureStageResult& r2) {
+    std::int64_t replaced = 0;
+    const data::EcgDataset augmented = features::with_augmented_reports(run.pairs, r2.records, &replaced);
+    const TrainResult r3 = pipeline::run_fgclep(model, ctx, run.tokenizer, augmented,
+                                                pipeline::weights_path(run.work / "stage1"), run.work / "stage3",
+                                                run.stage3);
+    status("[{:6.1f}s] stage 3 (FG-CLEP): {} of {} steps, loss {:.3f}\n", seconds_since(run.start), r3.steps,
+           r3.total_steps, r3.last.loss.total);
+    if (!r3.finished) return false;
+    evaluate_as(model, ctx, run, "FG-CLEP");
+    return true;
+}
+
+// The comparison: each task's zero-shot AUC for CLEP, CLEP+ and FG-CLEP.
+void print_comparison(const Run& run) {
+    fmt::print("\nzero-shot macro AUC (%) on the test splits ({}):\n", run.corpus.string());
+    fmt::print("  {:<40} {:>8} {:>8} {:>8}{}\n", "task", "CLEP", run.control ? "CLEP+" : "", "FG-CLEP",
+               run.control ? "   FG-CLEP - CLEP+" : "   FG-CLEP - CLEP");
+    for (const auto& task : run.tasks)
+        for (const char* method : {"zero-shot", "zero-shot ensemble"}) {
+            auto value = [&](const char* label) {
+                for (const auto& row : run.results.rows)
+                    if (row.task == task.name && row.method == method && row.model == label) return row.macro_auc;
+                return std::nan("");
+            };
+            const double clep = value("CLEP"), plus = value("CLEP+"), fg = value("FG-CLEP");
+            const auto* any = find_row(run.results, task.name, method);
+            fmt::print("  {:<40} {:>8.2f} {:>8} {:>8.2f}   {:+.2f}\n",
+                       fmt::format("{} ({}, {} records)", task.name,
+                                   std::string(method) == "zero-shot" ? "single prompt" : "lead ensemble",
+                                   any ? any->records : 0),
+                       clep, run.control ? fmt::format("{:.2f}", plus) : "", fg, fg - (run.control ? plus : clep));
+        }
+}
+
+// How well stage 2's proposed and kept features match the generator's ground truth.
+void print_recovery(const FeatureStage& stage2) {
+    const features::FeatureRecovery& recovery = *stage2.recovery;
+    fmt::print("\nstage 2 feature validation against the generator's ground truth ({} records, threshold {:.4g}{}):\n"
+               "  proposed by the knowledge base: precision {:.3f} recall {:.3f}\n"
+               "  kept by the stage-1 model:      precision {:.3f} recall {:.3f}\n",
+               recovery.records, stage2.result.statistics.threshold,
+               stage2.keep_share > 0 ? fmt::format(", the {:.0f}% most probable candidates", 100 * stage2.keep_share)
+                                     : "",
+               recovery.proposed.precision(), recovery.proposed.recall(),
+               recovery.kept.precision(), recovery.kept.recall());
+}
+}  // namespace
+
+int main(int argc, char** argv) try {
+    const auto start = std::chrono::steady_clock::now();
+    const cli::Args args(argc, argv, {"--no-cache", "--no-control"});
+    if (!check_options(args)) return 1;
+    Run run = setup(args, start);
+    Context<Cpu<float>> ctx(Cpu<float>::State{run.threads});
+
+    const auto vocab_size = static_cast<std::int64_t>(run.tokenizer.vocabulary().size());
+    return cli::with_model(run.size, vocab_size, run.seed, [&](auto& model) {
         status("[{:6.1f}s] model {} ({} parameters); {} ECG-report pairs\n", seconds_since(start),
-                   pipeline::to_string(size), model.parameter_count(), pairs.entries.size());
-
-        // --- stage 1 ------------------------------------------------------------------------------------------
-        const TrainResult r1 = pipeline::run_clep(model, ctx, tokenizer, pairs, work / "stage1", stage1);
-        status("[{:6.1f}s] stage 1 (CLEP): {} of {} steps{}, loss {:.3f}\n", seconds_since(start), r1.steps,
-                   r1.total_steps, r1.resumed ? " (resumed)" : "", r1.last.loss.total);
-        if (!r1.finished) {
-            fmt::print("stopped by --max-steps: run again to continue\n");
-            return 0;
-        }
-        eval::EvaluationResults results;
-        auto add_all = [&](const eval::EvaluationResults& more) {
-            for (const auto& row : more.rows) results.add(row);
-        };
-        eo.model_label = "CLEP";
-        add_all(pipeline::evaluate(model, ctx, tokenizer, tasks, eo));
-
-        // --- stage 2 ------------------------------------------------------------------------------------------
-        pipeline::FeatureStageOptions fo;
-        fo.preprocess = pipeline::preprocess_options(size);
-        fo.threshold = args.real("--threshold", 0.95);
-        // The tiny model's probabilities stay far below the paper's 0.95 (its calibration needs a longer-trained
-        // model): keep the most probable 30% of candidates instead, unless a threshold is given.
-        fo.keep_share = args.real("--keep-share", size == pipeline::ModelSize::tiny && !args.has("--threshold") ? 0.3 : 0);
-        fo.workers = stage1.workers;
-        auto kb = features::KnowledgeBase::builtin();
-        const pipeline::FeatureStageResult r2 = pipeline::run_features(model, ctx, tokenizer, pairs, kb, work / "stage2", fo);
-        status("[{:6.1f}s] stage 2 (knowledge base){}: {} of {} proposed features kept ({:.1f}%), {} of {} records "
-                   "augmented\n", seconds_since(start), r2.reused ? " (reused)" : "", r2.statistics.kept,
-                   r2.statistics.proposed, 100 * r2.statistics.kept_share(), r2.statistics.records_with_kept,
-                   r2.statistics.records);
-        std::optional<features::FeatureRecovery> recovery;
-        if (synthetic) {
-            recovery = features::evaluate_feature_recovery(features::read_feature_ground_truth(corpus / "ground_truth.csv"),
-                                                           r2.records);
-            std::ofstream(work / "stage2" / "ground_truth_recovery.txt") << recovery->summary();
-        }
-
-        // --- control: stage 1 continued on the original reports -----------------------------------------------
-        if (control) {
-            const TrainResult rc = pipeline::run_fgclep(model, ctx, tokenizer, pairs, pipeline::weights_path(work / "stage1"),
-                                                        work / "control", stage3);
-            status("[{:6.1f}s] control (CLEP+, original reports): {} of {} steps, loss {:.3f}\n",
-                       seconds_since(start), rc.steps, rc.total_steps, rc.last.loss.total);
-            if (!rc.finished) return 0;
-            eo.model_label = "CLEP+";
-            add_all(pipeline::evaluate(model, ctx, tokenizer, tasks, eo));
-        }
-
-        // --- stage 3 ------------------------------------------------------------------------------------------
-        std::int64_t replaced = 0;
-        const data::EcgDataset augmented = features::with_augmented_reports(pairs, r2.records, &replaced);
-        const TrainResult r3 = pipeline::run_fgclep(model, ctx, tokenizer, augmented,
-                                                    pipeline::weights_path(work / "stage1"), work / "stage3", stage3);
-        status("[{:6.1f}s] stage 3 (FG-CLEP): {} of {} steps, loss {:.3f}\n", seconds_since(start), r3.steps,
-                   r3.total_steps, r3.last.loss.total);
-        if (!r3.finished) return 0;
-        eo.model_label = "FG-CLEP";
-        add_all(pipeline::evaluate(model, ctx, tokenizer, tasks, eo));
-        results.write_json(work / "results.json");
-
-        // --- the comparison -----------------------------------------------------------------------------------
-        fmt::print("\nzero-shot macro AUC (%) on the test splits ({}):\n", corpus.string());
-        fmt::print("  {:<40} {:>8} {:>8} {:>8}{}\n", "task", "CLEP", control ? "CLEP+" : "", "FG-CLEP",
-                   control ? "   FG-CLEP - CLEP+" : "   FG-CLEP - CLEP");
-        for (const auto& task : tasks)
-            for (const char* method : {"zero-shot", "zero-shot ensemble"}) {
-                auto value = [&](const char* label) {
-                    for (const auto& row : results.rows)
-                        if (row.task == task.name && row.method == method && row.model == label) return row.macro_auc;
-                    return std::nan("");
-                };
-                const double clep = value("CLEP"), plus = value("CLEP+"), fg = value("FG-CLEP");
-                const auto* any = find_row(results, task.name, method);
-                fmt::print("  {:<40} {:>8.2f} {:>8} {:>8.2f}   {:+.2f}\n",
-                           fmt::format("{} ({}, {} records)", task.name,
-                                       std::string(method) == "zero-shot" ? "single prompt" : "lead ensemble",
-                                       any ? any->records : 0),
-                           clep, control ? fmt::format("{:.2f}", plus) : "", fg, fg - (control ? plus : clep));
-            }
-        if (recovery)
-            fmt::print("\nstage 2 feature validation against the generator's ground truth ({} records, threshold {:.4g}{}):\n"
-                       "  proposed by the knowledge base: precision {:.3f} recall {:.3f}\n"
-                       "  kept by the stage-1 model:      precision {:.3f} recall {:.3f}\n",
-                       recovery->records, r2.statistics.threshold,
-                       fo.keep_share > 0 ? fmt::format(", the {:.0f}% most probable candidates", 100 * fo.keep_share) : "",
-                       recovery->proposed.precision(), recovery->proposed.recall(),
-                       recovery->kept.precision(), recovery->kept.recall());
-        fmt::print("\nresults: {} (all rows: {}); total {:.1f}s\n", (work / "results.json").string(),
-                   results.rows.size(), seconds_since(start));
+               pipeline::to_string(run.size), model.parameter_count(), run.pairs.entries.size());
+        if (!clep_stage(model, ctx, run)) return 0;
+        const FeatureStage stage2 = feature_stage(model, ctx, run, args);
+        if (run.control && !control_stage(model, ctx, run)) return 0;
+        if (!fgclep_stage(model, ctx, run, stage2.result)) return 0;
+        run.results.write_json(run.work / "results.json");
+        print_comparison(run);
+        if (stage2.recovery) print_recovery(stage2);
+        fmt::print("\nresults: {} (all rows: {}); total {:.1f}s\n", (run.work / "results.json").string(),
+                   run.results.rows.size(), seconds_since(start));
         return 0;
     });
 } catch (const std::exception& e) {

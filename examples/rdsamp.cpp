@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,13 +54,16 @@ std::int64_t parse_time(const std::string& text, double fs, const std::string& o
     fgclep::fail("{} '{}' is neither seconds (1.5) nor a sample number (s360)", option, text);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The command line: what to read and how to print it.
+struct Command {
     std::string record, from_text, to_text;
     std::vector<std::string> signal_args;
     bool physical = false, verbose = false;
     fgclep::data::WfdbReadOptions options;
+};
+
+// Fills `c` from argv; the exit code when the program should stop there (-h, or a usage error).
+std::optional<int> parse_args(int argc, char** argv, Command& c) {
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto value = [&](const char* what) -> std::string {
@@ -67,79 +71,99 @@ int main(int argc, char** argv) {
             return argv[++i];
         };
         try {
-            if (a == "-r") record = value("a record name");
-            else if (a == "-f") from_text = value("a time");
-            else if (a == "-t") to_text = value("a time");
+            if (a == "-r") c.record = value("a record name");
+            else if (a == "-f") c.from_text = value("a time");
+            else if (a == "-t") c.to_text = value("a time");
             else if (a == "-s") {
-                while (i + 1 < argc && argv[i + 1][0] != '-') signal_args.push_back(argv[++i]);
-                if (signal_args.empty()) return usage(argv[0], "-s needs at least one signal");
-            } else if (a == "-P") physical = true;
-            else if (a == "-H") options.expand_frames = true;
-            else if (a == "-v") verbose = true;
-            else if (a == "--no-check") options.verify_checksums = false;
+                while (i + 1 < argc && argv[i + 1][0] != '-') c.signal_args.push_back(argv[++i]);
+                if (c.signal_args.empty()) return usage(argv[0], "-s needs at least one signal");
+            } else if (a == "-P") c.physical = true;
+            else if (a == "-H") c.options.expand_frames = true;
+            else if (a == "-v") c.verbose = true;
+            else if (a == "--no-check") c.options.verify_checksums = false;
             else if (a == "-h" || a == "--help") return usage(argv[0], "") == 2 ? 0 : 0;
             else return usage(argv[0], "unknown option '" + a + "'");
         } catch (const std::exception& e) {
             return usage(argv[0], e.what());
         }
     }
-    if (record.empty()) return usage(argv[0], "-r RECORD is required");
+    if (c.record.empty()) return usage(argv[0], "-r RECORD is required");
+    return std::nullopt;
+}
+
+// -s's signals by number or by name, as channels to read.
+void select_signals(Command& c) {
+    // An empty read gives every signal's spec (a multi-segment record's layout).
+    fgclep::data::WfdbReadOptions none;
+    none.to = 0;
+    const auto specs = fgclep::data::read_wfdb(c.record, none).specs;
+    for (const auto& s : c.signal_args) {
+        char* end = nullptr;
+        const long n = std::strtol(s.c_str(), &end, 10);
+        if (*end == '\0' && !s.empty()) {
+            c.options.channels.push_back(static_cast<int>(n));
+            continue;
+        }
+        int found = -1;
+        for (int k = 0; k < static_cast<int>(specs.size()) && found < 0; ++k)
+            if (specs[static_cast<std::size_t>(k)].description == s) found = k;
+        if (found < 0) fgclep::fail("record '{}' has no signal named '{}'", c.record, s);
+        c.options.channels.push_back(found);
+    }
+}
+
+// -v's column headings: the signals' names, and with -P their units.
+std::string headings(const fgclep::data::WfdbSignals& data, bool physical) {
+    std::string out = "sample";
+    for (const auto& s : data.specs) out += "\t" + (s.description.empty() ? std::string("?") : s.description);
+    out += "\n";
+    if (physical) {
+        out += "#";
+        for (const auto& s : data.specs) out += "\t" + (s.units.empty() ? std::string("mV") : s.units);
+        out += "\n";
+    }
+    return out;
+}
+
+// One line per sample: its number, then each signal's value (digital, or physical with -P).
+void print_samples(const Command& c, const fgclep::data::WfdbSignals& data) {
+    // Without -t, stop where a skewed signal runs out of data, as rdsamp does.
+    const std::int64_t rows = c.to_text.empty() ? data.complete_length : data.length;
+    std::string out = c.verbose ? headings(data, c.physical) : std::string();
+    // Physical values go through read_ecg's conversion so both tools print the same numbers.
+    fgclep::data::EcgRecord ecg;
+    if (c.physical) ecg = fgclep::data::read_ecg(c.record, c.options);
+    const std::int64_t first = data.from * data.samples_per_frame;
+    for (std::int64_t t = 0; t < rows; ++t) {
+        out += fmt::format("{:7d}", first + t);
+        for (std::int64_t ch = 0; ch < data.n_channels(); ++ch) {
+            if (c.physical) {
+                const double v = ecg.samples[static_cast<std::size_t>(ch * ecg.length + t)];
+                out += std::isnan(v) ? fmt::format("\t{:>15}", "-") : fmt::format("\t{:15.8f}", v);
+            } else {
+                out += fmt::format("\t{:7d}", data.at(ch, t));
+            }
+        }
+        out += "\n";
+        if (out.size() > (1 << 20)) {
+            std::fwrite(out.data(), 1, out.size(), stdout);
+            out.clear();
+        }
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Command c;
+    if (const std::optional<int> exit_code = parse_args(argc, argv, c)) return *exit_code;
     try {
-        const auto header = fgclep::data::read_wfdb_header(record);
-        // Signals by number or by name; an empty read gives every signal's spec (a multi-segment record's layout).
-        fgclep::data::WfdbReadOptions none;
-        none.to = 0;
-        const auto specs = fgclep::data::read_wfdb(record, none).specs;
-        for (const auto& s : signal_args) {
-            char* end = nullptr;
-            const long n = std::strtol(s.c_str(), &end, 10);
-            if (*end == '\0' && !s.empty()) {
-                options.channels.push_back(static_cast<int>(n));
-                continue;
-            }
-            int found = -1;
-            for (int k = 0; k < static_cast<int>(specs.size()) && found < 0; ++k)
-                if (specs[static_cast<std::size_t>(k)].description == s) found = k;
-            if (found < 0) fgclep::fail("record '{}' has no signal named '{}'", record, s);
-            options.channels.push_back(found);
-        }
-        if (!from_text.empty()) options.from = parse_time(from_text, header.fs, "-f");
-        if (!to_text.empty()) options.to = parse_time(to_text, header.fs, "-t");
-        const auto data = fgclep::data::read_wfdb(record, options);
-        // Without -t, stop where a skewed signal runs out of data, as rdsamp does.
-        const std::int64_t rows = to_text.empty() ? data.complete_length : data.length;
-        std::string out;
-        if (verbose) {
-            out += "sample";
-            for (const auto& s : data.specs) out += "\t" + (s.description.empty() ? std::string("?") : s.description);
-            out += "\n";
-            if (physical) {
-                out += "#";
-                for (const auto& s : data.specs) out += "\t" + (s.units.empty() ? std::string("mV") : s.units);
-                out += "\n";
-            }
-        }
-        // Physical values go through read_ecg's conversion so both tools print the same numbers.
-        fgclep::data::EcgRecord ecg;
-        if (physical) ecg = fgclep::data::read_ecg(record, options);
-        const std::int64_t first = data.from * data.samples_per_frame;
-        for (std::int64_t t = 0; t < rows; ++t) {
-            out += fmt::format("{:7d}", first + t);
-            for (std::int64_t c = 0; c < data.n_channels(); ++c) {
-                if (physical) {
-                    const double v = ecg.samples[static_cast<std::size_t>(c * ecg.length + t)];
-                    out += std::isnan(v) ? fmt::format("\t{:>15}", "-") : fmt::format("\t{:15.8f}", v);
-                } else {
-                    out += fmt::format("\t{:7d}", data.at(c, t));
-                }
-            }
-            out += "\n";
-            if (out.size() > (1 << 20)) {
-                std::fwrite(out.data(), 1, out.size(), stdout);
-                out.clear();
-            }
-        }
-        std::fwrite(out.data(), 1, out.size(), stdout);
+        const auto header = fgclep::data::read_wfdb_header(c.record);
+        select_signals(c);
+        if (!c.from_text.empty()) c.options.from = parse_time(c.from_text, header.fs, "-f");
+        if (!c.to_text.empty()) c.options.to = parse_time(c.to_text, header.fs, "-t");
+        print_samples(c, fgclep::data::read_wfdb(c.record, c.options));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "%s: %s\n", argv[0], e.what());
         return 1;

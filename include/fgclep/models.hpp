@@ -93,6 +93,8 @@
 #include "fgclep/io/crc32.hpp"
 #include "fgclep/io/hf_checkpoint.hpp"
 #include "fgclep/io/json.hpp"
+#include "fgclep/io/pickle.hpp"
 #include "fgclep/io/safetensors.hpp"
 #include "fgclep/io/state_dict.hpp"
 #include "fgclep/io/torch_checkpoint.hpp"
+#include "fgclep/io/zip_archive.hpp"
