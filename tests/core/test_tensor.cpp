@@ -7,6 +7,9 @@
 
 #include <cmath>
 #include <set>
+#include <span>
+#include <type_traits>
+#include <utility>
 
 using namespace fgclep;
 
@@ -157,4 +160,17 @@ TEST_CASE("the NaN sentinel fills floating-point tensors only") {
     CHECK(std::isnan(f[0]));
     auto i = ctx.empty<std::int32_t>(Shape{2});  // must not convert NaN to int (undefined behaviour)
     CHECK(i.numel() == 2);
+}
+
+TEST_CASE("a const tensor hands out read-only elements; a tensor handle writes through") {
+    using Tn = Tensor<Cpu<float>>;
+    static_assert(std::is_same_v<decltype(std::declval<const Tn&>().data()), const float*>);
+    static_assert(std::is_same_v<decltype(std::declval<Tn&>().data()), float*>);
+    static_assert(std::is_same_v<decltype(std::declval<const Tn&>()[0]), const float&>);
+    static_assert(std::is_same_v<decltype(std::declval<const Tn&>().host()), std::span<const float>>);
+    Context<Cpu<float>> ctx;
+    const Tn t = ctx.zeros(Shape{3});
+    Tn handle = t;  // a shallow copy: the same storage, written through the non-const handle
+    handle[1] = 5;
+    CHECK(t[1] == 5);
 }

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <type_traits>
 
 using namespace fgclep;
 
@@ -22,6 +23,9 @@ TEST_CASE("as_xtensor views the tensor's memory with its shape") {
     v(0, 1) = 20;  // writes through
     CHECK(t[1] == 20);
     CHECK(xt::sum(v)() == doctest::Approx(39));
+    const auto& ct = t;  // a const tensor gives a read-only view
+    static_assert(!std::is_assignable_v<decltype(interop::as_xtensor(ct)(0, 0)), float>);
+    CHECK(interop::as_xtensor(ct)(0, 1) == 20);
 }
 
 TEST_CASE("from_xtensor copies an expression in row-major order") {

@@ -43,6 +43,21 @@ constexpr bool root_only = [] {
     else
         return false;
 }();
+
+// The layer check of Model, made only for specs that are not root_only (a plain concept-id in the static_assert,
+// so that the compiler's notes name the requirement that failed).
+template <class M, class B, bool RootOnly>
+struct require_model_layer {
+    static_assert(Layer<M, B>,
+                  "fgclep: the impl<> of this spec does not satisfy fgclep::Layer: it must derive from fgclep::Module "
+                  "and have public forward(ctx, x) -> Tensor<B>, backward(ctx, dy) and visit(v) (see "
+                  "core/concepts.hpp); the compiler's notes name the requirement that failed.");
+    static constexpr bool value = true;
+};
+template <class M, class B>
+struct require_model_layer<M, B, true> {
+    static constexpr bool value = true;
+};
 }  // namespace detail
 
 template <LayerSpec S, Backend B>
@@ -51,10 +66,7 @@ public:
     using module_type = typename S::template impl<B>;
     using input_type = layer_input_t<module_type, B>;
     using T = typename B::value_type;
-    static_assert(Layer<module_type, B> || detail::root_only<S>,
-                  "fgclep: the impl<> of this spec does not satisfy fgclep::Layer: it must derive from fgclep::Module "
-                  "and have public forward(ctx, x) -> Tensor<B>, backward(ctx, dy) and visit(v) (see "
-                  "core/concepts.hpp); the compiler's notes name the requirement that failed.");
+    static_assert(detail::require_model_layer<module_type, B, detail::root_only<S>>::value);
 
     // Builds the module, lays out its parameters and initialises them as PyTorch would (distributions, not
     // values: different generators). `prefix` is the root's state_dict path ("ecg" in a larger model).

@@ -1,27 +1,13 @@
 #pragma once
 // BatchStream: batches of preprocessed records streamed from a RecordSource (an EcgDataset) by background worker
-// threads, never the whole corpus in memory.
+// threads, never the whole corpus in memory: at most prefetch_batches x batch_size records are loaded ahead.
 //
 //   BatchStream stream(dataset, Preprocessor{}, {.batch_size = 100, .workers = 2, .prefetch_batches = 4});
 //   trainer.fit(ctx, stream);                        // a PairSource; the trainer calls prefetch() once per epoch
 //   for (const Batch& b : stream.epoch(0)) ...       // evaluation: ECGs, reports, labels, record indices
-//   std::cout << stream.issues().summary();          // what was skipped or repaired, named
 //
-// Threads and memory: `workers` threads read and preprocess records one at a time, for the first
-// `prefetch_batches` planned batches only; the consumer takes batches in plan order. So at most
-// prefetch_batches x batch_size records are loaded ahead of the consumer (plus the batch it holds), whatever the
-// corpus size. The plan holds indices only.
-//
-// Determinism: a batch holds its records in the order of its indices, whichever worker loaded them, so batches
-// depend only on the indices (and the order of epoch(e) only on seed and e), not on the thread count or timing.
-//
-// Skipping: a record whose read or preprocessing throws fgclep::Error, or that the NaN policy drops, is left out
-// of its batch, counted and named in issues() (skip_failed = false makes a data error propagate instead). Any
-// other exception (a bug, bad_alloc) propagates to the consumer from load() or the epoch iterator. A batch with
-// fewer records than asked is returned as it is; load() fails only when none of a batch's records could be used.
-//
-// With BatchStreamOptions::cache set, records come from the memory-mapped preprocessed cache (record_cache.hpp),
-// built first if missing.
+// Batches depend only on their indices, not on the thread count or timing. A record that fails to read or preprocess
+// is left out of its batch and named in issues(). Threads, skips, errors and the cache option: docs/data-pipeline.md.
 #include "fgclep/core/error.hpp"
 #include "fgclep/core/rng.hpp"
 #include "fgclep/core/shape.hpp"

@@ -1,24 +1,13 @@
 #pragma once
-// Preprocessor: the steps that turn a record as read into a model input of fixed shape (leads, length), in this
-// order:
-//
-//   1. lead order   pick and order the channels by lead name (lead_order.hpp); a missing lead is an error or
-//                   zeros, counted
-//   2. NaN/Inf      the NaN policy over the whole record as read (nan_policy.hpp): error, drop, interpolate or
-//                   zero, counted; a dropped record makes apply() return std::nullopt
-//   3. resample     to target_fs with the polyphase filter of resample.hpp (needs finite samples: hence after 2)
-//   4. crop/pad     keep at most `keep` samples from the start, zero-pad to `length` (crop_pad.hpp)
-//   5. normalise    min-max per record (the benchmark's), z-score per lead or per record, or none (normalize.hpp)
-//
-// The defaults are the benchmark's (method.md section 5): MIMIC-IV-ECG lead order, 500 Hz, 5000 samples,
-// min-max per record, NaN interpolated. For CPSC2018 set crop.keep = 2500.
+// Preprocessor: the steps that turn a record as read into a model input of fixed shape (leads, length): lead order
+// by name, the NaN/Inf policy, resampling, crop/pad, normalisation, in that order (resampling needs finite samples).
+// The defaults are the benchmark's (method.md section 5): MIMIC-IV-ECG lead order, 500 Hz, 5000 samples, min-max per
+// record, NaN interpolated.
 //
 //   Preprocessor pre;                                        // benchmark defaults
 //   std::optional<EcgRecord> x = pre.apply(record);          // nullopt: dropped by the NaN policy (counted)
-//   std::cout << pre.issues().summary();
 //
-// apply() is const and thread-safe: batch sources call it from several worker threads; counts go to the
-// preprocessor's LoadIssues and counters.
+// apply() is const and thread-safe (batch sources call it from worker threads). Each step: docs/data-pipeline.md.
 #include "fgclep/data/crop_pad.hpp"
 #include "fgclep/data/ecg_record.hpp"
 #include "fgclep/data/lead_order.hpp"

@@ -3,25 +3,9 @@
 // (leads, length) in one file that later epochs read through mmap: no WFDB parsing, no resampling, no
 // normalisation, and the page cache (not the process) holds what is hot.
 //
-//   build_record_cache(dataset, preprocessor, "cache/ptbxl.fgrc", {.workers = 2, .progress = print});
-//   RecordCache cache("cache/ptbxl.fgrc", record_cache_key(dataset, preprocessor));
-//   std::span<const float> x = cache.record(7);      // (leads, length), if cache.status(7) == ok
-//
-// BatchStream builds it (when missing) and uses it when BatchStreamOptions::cache is set: the build is a separate
-// pass before the first epoch, with progress, not a side effect of the first epoch, so a run interrupted in its
-// first epoch never leaves a half-filled cache behind.
-//
-// File layout (little-endian):
-//   0   char[8]  magic "FGCLEPRC"
-//   8   u32      version (1)
-//   12  u32      data offset (bytes; a multiple of 64)
-//   16  u64      key: hash of the source's record list and of every preprocessing option
-//   24  i64      count, 32 i64 leads, 40 i64 length, 48..63 zero
-//   64  u8[count] status per record: 1 ok, 2 failed to read, 3 dropped by the NaN policy
-//   data offset: float32[count][leads][length] (zeros for records that are not ok)
-// The file is written to a temporary name next to it and renamed into place, so a reader sees the whole file or
-// none. A cache whose key differs (other records, other options) is refused with an error naming the file; so is
-// a file of the wrong size (truncated). The key does not see the records' contents: rebuild after editing files.
+// The file is written to a temporary name and renamed into place, so a reader sees all of it or none. Its key hashes
+// the record list and every preprocessing option, and a cache with another key is refused; the key does not see the
+// records' contents, so rebuild after editing files. File layout and BatchStream's use of it: docs/data-pipeline.md.
 #include "fgclep/core/error.hpp"
 #include "fgclep/core/workers.hpp"
 #include "fgclep/data/record_source.hpp"

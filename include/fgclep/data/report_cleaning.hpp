@@ -1,28 +1,13 @@
 #pragma once
 // MIMIC-IV-ECG report cleaning as the benchmark's pre-training data was made (method.md §5; MERL's
-// pretrain/preprocess.ipynb `process_report`, whose 771,693 kept reports are the reference count).
-//
-// machine_measurements.csv holds each machine report as up to 18 statements in columns report_0..report_17.
-// The steps, in this order (the order changes the result, so it is the reference's, not a tidier one):
-//   1. Drop missing statements and join the rest with ". ". "Missing" is what pandas.read_csv reads as NaN: an
-//      empty field, or one of pandas' default NA strings ("NA", "N/A", "NaN", "null", "None", ...); a field of
-//      spaces is NOT missing (pandas keeps it).
-//   2. Replace "EKG" by "ECG" and "ekg" by "ecg" — case-sensitive, BEFORE lower-casing, so a mixed-case "Ekg"
-//      stays "ekg" in the result (the reference does exactly this).
-//   3. Strip '*' and ' ' from both ends (the reference's strip(' ***').strip('*** ').strip('***') is one strip of
-//      the set {' ', '*'}), THEN strip '=' and '-' from both ends (strip('=-').strip('=')). No second pass:
-//      "== x ==" keeps its inner spaces (" x "), and a '\n' or '\t' at either end is not stripped, because
-//      newlines are replaced only in step 6.
-//   4. Lower-case (ASCII letters; the reports are ASCII — the reference's Unicode lower() would also fold
-//      non-ASCII letters).
-//   5. Count words: whitespace-separated tokens, as Python's str.split() does (ASCII whitespace, \x1c-\x1f and
-//      the Unicode spaces). Zero words: the report is empty (the reference writes 'empty'; it is dropped by
-//      any min_words >= 1).
-//   6. Replace '\n', '\r' and '\t' by ' ' and append ".". Inner spaces are not collapsed.
-// A report is kept when it has at least min_words words (4 in the reference); the loader counts the others.
+// `process_report`): the statements report_0..report_17 joined, "EKG" -> "ECG", ends stripped, lower-cased, words
+// counted, "." appended. The steps run in the reference's order, quirks included, because the order changes the
+// result; a report is kept when it has at least min_words words (4 in the reference).
 //
 //   std::array<std::string_view, 3> fields{"Sinus rhythm", "Possible right atrial abnormality", "Borderline ECG"};
-//   CleanedReport r = clean_mimic_report(fields);  // "sinus rhythm. possible right atrial abnormality. borderline ecg."
+//   CleanedReport r = clean_mimic_report(fields); // "sinus rhythm. possible right atrial abnormality. borderline ecg."
+//
+// Each step exactly: docs/datasets.md.
 #include <array>
 #include <initializer_list>
 #include <cstdint>

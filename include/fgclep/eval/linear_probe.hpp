@@ -1,27 +1,11 @@
 #pragma once
-// Linear probing: a logistic-regression layer on frozen ECG features, trained with BCE, scored by macro AUC.
+// Linear probing: a logistic-regression layer on frozen ECG features, trained with BCE, scored by macro AUC (percent).
+// Features are the backbone's global-average-pooled features (encode_ecgs with pooled_features = true), an (N, D)
+// host matrix; the probe runs on the host in double and is deterministic given the seed.
 //
-//   ProbeSubset s = probe_subset(train.rows(), 10, {.subsets_csv = ".../linear_probe_subsets.csv",
-//                                                   .dataset = "ptbxl_super_class"});
-//   LinearProbeResult r = linear_probe(select_rows(train_x, s.rows), select_rows(train_y, s.rows),
-//                                      val_x, val_y, test_x, test_y, class_names, {.epochs = 100});
-//   r.test.macro   // percent, at the selected epoch
-//
-// Features are the backbone's global-average-pooled features (encode_ecgs with pooled_features = true, see
-// zero_shot.hpp), an (N, D) host matrix; the probe runs on the host in double and is deterministic given the seed.
-//
-// The recipe is MERL's: nn.Linear(D, C) initialised U(-1/sqrt(D), 1/sqrt(D)), BCEWithLogitsLoss (mean over records
-// and classes), torch.optim.Adam (lr 1e-3, weight_decay 1e-4 as an L2 term added to the gradient of every
-// parameter, bias included), batch 16, records shuffled each epoch. MERL trains 100 epochs; the default here is 30
-// (a CPU budget; set epochs = 100 for the reference).
-//
-// Selection: by default the epoch with the best validation macro AUC is selected and its test AUC reported
-// (ProbeSelection::validation). ProbeSelection::best_test is MERL's protocol: the best test AUC over epochs,
-// which peeks at the test set and is offered only to compare with published numbers. The result says which.
-//
-// Subsets (1%, 10%): the reference's rows from linear_probe_subsets.csv (protocol merl_sklearn_tts: sklearn
-// train_test_split(train_size = r/100, random_state = 42)) where the dataset and ratio are listed there, else a
-// seeded random subset of floor(r/100 x N) rows.
+// The recipe is MERL's (Adam, batch 16), but epochs default to 30, a CPU budget: set epochs = 100 for the reference.
+// The test AUC is reported at the epoch with the best validation AUC; ProbeSelection::best_test, MERL's protocol,
+// peeks at the test set and is only for comparing with published numbers. Details and subsets: docs/evaluation.md.
 #include "fgclep/core/error.hpp"
 #include "fgclep/core/rng.hpp"
 #include "fgclep/data/csv.hpp"

@@ -1,39 +1,12 @@
 #pragma once
 // KnowledgeBase: FG-CLEP stage 2 without a language model. A curated table maps the diagnosis statements that
 // machine ECG reports make ("sinus bradycardia", "1st degree av block", "rbbb") to waveform features a reader
-// would measure on the tracing; for a report, the candidates are the features of every statement it makes.
+// would measure; for a report, the candidates are the features of every statement it makes (a CandidateSource).
 //
-//   auto kb = fgclep::features::KnowledgeBase::builtin();                 // or load({.user_file = "kb.json"})
-//   kb.candidates("sinus rhythm. 1st degree av block. borderline ecg.");  // {"normal p waves", ...,
-//                                                                          //  "prolonged pr interval", ...}
-//   kb.candidates(reports);  // one list per report: the CandidateSource interface (candidate_source.hpp)
-//
-// The table lists SEVERAL candidates per statement, on purpose: the features that define the diagnosis, then
-// features that often accompany it but need not (atrial fibrillation often, not always, comes with a rapid
-// ventricular rate; LVH with strain-type ST depression). One feature set does not imply one diagnosis either
-// (a wide QRS complex belongs to RBBB, LBBB, ventricular ectopy and pre-excitation). Stage 2's validation keeps
-// a candidate only where the stage-1 model finds it in the ECG, so the table may propose more than each record
-// has; what it must not do is miss a feature that a stated diagnosis implies.
-//
-// Sources: the criteria are the standard ones of the AHA/ACCF/HRS Recommendations for the Standardization and
-// Interpretation of the Electrocardiogram (Circulation 2009: parts III intraventricular conduction, IV ST
-// segment/T and U waves/QT, V hypertrophy, VI acute ischemia/infarction) and textbook rhythm criteria, written as
-// short feature phrases of our own; no prose is copied. Every feature phrase of the synthetic corpus
-// (fgclep::synth::phrase(Feature)) appears, word for word, under the statements of its conditions, so the
-// generator's ground truth can be recovered from its reports.
-//
-// Matching (match()): the report and every statement are normalised the same way: ASCII lower case, every
-// character other than a letter, a digit or an apostrophe separates words ("a-fib" -> "a fib", "st-t" -> "st t"),
-// and a few words take one spelling ("first" -> "1st", "second" -> "2nd", "third" -> "3rd"). A statement
-// matches where its words occur as consecutive whole words of one sentence of the report ("sinus rhythm" is in
-// "normal sinus rhythm." but "av block" is not in "sav blocked"). Where two matches overlap, the longer wins
-// ("incomplete right bundle branch block" is not also "right bundle branch block"). A sentence with a negation
-// cue ("no longer", "no evidence of": negation_cues) states nothing. Candidates are the union over the matches in
-// report order, each statement's features in table order, duplicates dropped at their first occurrence.
-//
-// A user knowledge base is a JSON object {"statement": ["feature", ...], ...}; a value may instead be an object
-// {"aliases": ["other wording", ...], "features": [...]}. load() adds it to the built-in table (a statement
-// already there has its features replaced) or, with replace_builtin, uses it alone.
+// The table lists several candidates per statement on purpose: validation keeps only those the stage-1 model finds
+// in the ECG, so proposing too many is harmless, but missing a feature that a stated diagnosis implies is not.
+// Matching (whole words, sentence by sentence, longest match wins, negated sentences state nothing), the sources of
+// the criteria, user JSON knowledge bases and the whole table: docs/features.md.
 #include "fgclep/core/error.hpp"
 
 #include <nlohmann/json.hpp>

@@ -95,7 +95,11 @@ private:
         if (is_null()) out += "null";
         else if (is_bool()) out += std::get<bool>(v_) ? "true" : "false";
         else if (is_integer()) out += std::to_string(std::get<std::int64_t>(v_));
-        else if (auto* d = std::get_if<double>(&v_)) out += fmt::format("{}", *d);
+        else if (auto* d = std::get_if<double>(&v_)) {
+            const std::string text = fmt::format("{}", *d);  // shortest round-trip form
+            out += text;
+            if (text.find_first_of(".eE") == std::string::npos) out += ".0";  // as nlohmann: 100.0 stays a float
+        }
         else if (is_string()) dump_string(out, std::get<std::string>(v_));
         else if (is_array()) {
             out.push_back('[');

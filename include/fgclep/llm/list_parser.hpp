@@ -1,24 +1,13 @@
 #pragma once
-// An LLM's answer read as a Python list of waveform features, robustly and without ever throwing.
+// An LLM's answer read as a Python list of waveform features, robustly and without ever throwing: a malformed
+// answer gives ok = false and an error that says what and where.
 //
 //   ParseResult r = parse_feature_list("Sure! ```python\n['ST elevation', \"Q waves\",]\n```");
-//   r.ok;     // true
 //   r.items;  // {"st elevation", "q waves"}
 //
-// What is accepted (the first list in the answer is used):
-//   - text before and after the list ("Here are the features: [...] Hope this helps.")
-//   - a ```python / ``` code fence: the first fenced block that holds a '[' is preferred to text outside fences
-//   - 'single' or "double" quoted items, with backslash escapes (\' \" \\ \n \t; other escapes keep the character)
-//   - trailing commas and empty slots ([a, , b,]), any whitespace or newlines between items
-//   - nested lists, flattened ([["a", "b"], "c"] -> a, b, c)
-//   - unquoted items ([ST elevation, T wave inversion]): the text up to the next ',' or ']', trimmed. LLMs write
-//     these often enough that rejecting them loses whole answers; options.allow_unquoted = false rejects them.
-// What is reported as malformed (ok = false, error says what and where, items empty):
-//   - no '[' at all, a list that is never closed, a string that is never closed
-//   - text between a quoted item and the next ',' or ']' (["a" "b"] or ['a' (common)])
-//   - an unquoted item when allow_unquoted is false
-// Items are normalised: whitespace runs collapsed to one space, trimmed, ASCII lower-cased, trailing periods
-// stripped; empty items dropped; duplicates (after normalisation) removed, first occurrence kept.
+// The first list in the answer is used; surrounding text, code fences, trailing commas, nested lists and (unless
+// allow_unquoted = false) unquoted items are accepted, and items are normalised (lower case, trimmed, duplicates
+// dropped). Accepted and malformed forms: docs/llm.md.
 #include <cctype>
 #include <cstddef>
 #include <string>

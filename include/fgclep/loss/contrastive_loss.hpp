@@ -1,24 +1,12 @@
 #pragma once
-// The contract of a contrastive loss, as a C++20 concept. A loss is a spec, like a layer (see core/concepts.hpp):
-//
-//   struct MyLoss {
-//       struct Options { double weight = 1; ... };
-//       static constexpr std::string_view name = "MyLoss";        // the type, in errors and summaries
-//       static constexpr std::string_view key = "my_loss";        // its place in the state_dict: my_loss.<param>
-//       template <fgclep::Backend B> struct impl : fgclep::Module {
-//           explicit impl(const Options&);
-//           template <class V> void visit(V& v);                  // its parameters, if any (v.param(p))
-//           double weight() const;                                // its factor in the total loss
-//           double forward(fgclep::Context<B>&, const fgclep::PairBatch&);   // the unweighted value
-//           void backward(fgclep::Context<B>&, const fgclep::PairBatch&, fgclep::PairGradients&, double dloss);
-//       };
-//   };
-//
-// forward returns the loss of the batch. backward comes after forward on the same batch and adds dloss times the
-// loss's gradient into PairGradients, and into its own parameters' gradients (skipping frozen ones); dloss
-// already includes weight(). Optional members: `bool uses_text_features() const` (true asks the objective to fill
-// PairBatch::features and feature_cos) and `MatchCalibration calibration(Context<B>&)` (the loss's logit
-// scale and bias; FgClep::probability uses the first loss that has one).
+// The contract of a contrastive loss, as a C++20 concept. A loss is a spec type, like a layer (core/concepts.hpp):
+// `Options`, `static constexpr std::string_view name` (errors, summaries) and `key` (its state_dict prefix,
+// <key>.<param>), and `template <Backend B> struct impl : Module` with
+//   explicit impl(const Options&);  template <class V> void visit(V& v);  double weight() const;
+//   double forward(Context<B>&, const PairBatch&);                                // the unweighted loss
+//   void backward(Context<B>&, const PairBatch&, PairGradients&, double dloss);  // ADDS dloss x its gradient
+// backward follows forward on the same batch; dloss already includes weight(). The optional members
+// (uses_text_features, calibration) and a worked example: docs/losses.md, examples/custom_loss.cpp.
 #include "fgclep/core/concepts.hpp"
 #include "fgclep/loss/pair_batch.hpp"
 

@@ -1,40 +1,11 @@
 #pragma once
-// measure_ecg: intervals and amplitudes measured on a 12-lead ECG signal, the way a machine reader does, so tests
-// can check that a simulated condition shows in the waveform (not only in the generator's parameters). Works on
-// any EcgRecord holding the 12 standard leads (found by name, case-insensitive, in any order), in mV.
-//
-// Method (the classic median-beat pipeline of machine ECG programs):
-//   1. Filtering. Each lead is high-passed (0.5 Hz, removes baseline wander), notched at the mains frequency and
-//      low-passed (40 Hz, removes muscle noise); all filters are 2nd-order Butterworth biquads run forward and
-//      backward (zero phase, so intervals are not shifted).
-//   2. R peaks (Pan-Tompkins style). Each raw lead is band-passed 5-15 Hz and differentiated; the squared slopes
-//      are summed over leads and integrated over a 150 ms moving window. Peaks of its square root at least 250 ms
-//      apart, above 30% of the typical beat height and QRS-sized (peak-to-peak over +-60 ms at least 40% of the
-//      typical beat's) are beats; a peak within 360 ms of a beat and under half its height is a T wave. Gaps over
-//      1.5 median RR are searched again at a third of the threshold (wide ectopic beats). Each beat is then placed
-//      at the largest spatial magnitude of the filtered leads and aligned on the median beat by cross-correlation
-//      (+-20 ms).
-//   3. Premature beats: at least 20% earlier than the median RR, and wide (>= 120 ms and 20 ms wider than the
-//      dominant beat) or shaped unlike the dominant beat (QRS correlation < 0.8).
-//   4. Median beat per lead over the normal beats, aligned on R (NaN-aware at the record's edges).
-//   5. QRS onset/offset from the spatial velocity (sum over leads of |derivative| of the median beats): the
-//      region around its peak above 10% of the peak, gaps under 20 ms bridged.
-//   6. T wave on the lead with the largest T: the T peak is the largest deviation from baseline after the QRS;
-//      T end by the tangent method (the steepest slope of the descent after the peak, its tangent crossing the
-//      baseline).
-//   7. P wave: the largest deviation in a window before the QRS onset (after the previous T end), present when
-//      at least p_min_mv and the window has an isoelectric stretch (40 ms flatter than isoelectric_max_mv: flutter
-//      waves, locked to the QRS by the conduction ratio, survive the median but leave none). Onset/offset where
-//      the spatial velocity of the (20 ms smoothed) median beat falls below 20% of its peak on the P wave's
-//      flanks. Each beat has a P wave when its P segment correlates with the median P (r >= 0.8) and differs from
-//      it by at most half its RMS; the PR interval is reported when most beats have one.
-//   8. Baseline per lead: median of the PR segment (P offset to QRS onset; 10-30 ms before QRS onset when there
-//      is no P wave). Amplitudes, ST (at J + 60 ms) and areas are relative to it, and are read from a second
-//      median beat of the same beats filtered at the diagnostic bandwidth (150 Hz): 40 Hz blunts narrow peaks.
-//   9. Baseline irregularity: RMS, over the TQ segments (T end + 40 ms to the next beat's P or QRS onset - 40 ms)
-//      of the signal minus the median beat, detrended per segment; the largest over leads. Fibrillatory waves
-//      raise it; an isoelectric TQ leaves only the noise.
-// Accuracy and the per-condition results: docs/measurements.md.
+// measure_ecg: intervals and amplitudes measured on a 12-lead ECG signal, the way a machine ECG program does, so tests
+// can check that a simulated condition shows in the waveform, not only in the generator's parameters. Works on any
+// EcgRecord holding the 12 standard leads (found by name, case-insensitive, in any order), in mV; a value that cannot
+// be measured is NaN, never made up.
+// Method: the classic median-beat pipeline (zero-phase filtering, Pan-Tompkins-style R peaks, premature beats left
+// out, a median beat per lead, onsets/offsets from the spatial velocity, T end by the tangent method); every
+// threshold is a MeasureOptions field. Each step, the accuracy and the per-condition results: docs/measurements.md.
 #include "fgclep/core/error.hpp"
 #include "fgclep/data/ecg_record.hpp"
 #include "fgclep/synth/lead_projection.hpp"
@@ -519,7 +490,10 @@ inline std::vector<bool> find_premature(const std::vector<std::int64_t>& beats, 
         const double width = f.to_ms(static_cast<double>(bq.off - bq.on));
         std::vector<double> xa, xb;
         for (std::size_t l = 0; l < lead_count; ++l)
-            for (std::int64_t k = tmpl_qrs.on - f.ms(20); k <= tmpl_qrs.off + f.ms(20); ++k)
+            // 20 ms either side of the dominant QRS, kept inside the beat window (a QRS near its edge would
+            // otherwise read outside it)
+            for (std::int64_t k = std::max<std::int64_t>(0, tmpl_qrs.on - f.ms(20));
+                 k <= std::min<std::int64_t>(f.w - 1, tmpl_qrs.off + f.ms(20)); ++k)
                 xa.push_back(b[l][k]), xb.push_back(tmpl[l][k]);
         centre_blocks(xa, xa.size() / lead_count);
         centre_blocks(xb, xb.size() / lead_count);

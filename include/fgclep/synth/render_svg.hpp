@@ -3,34 +3,10 @@
 // what the simulator (or a real dataset) produced. Works on any data::EcgRecord, synthetic or read from disk.
 //
 //   fgclep::synth::write_svg("af.svg", simulated.record, {.caption = "atrial fibrillation"});
-//   std::string svg = fgclep::synth::render_svg(fgclep::data::read_ecg("ptb-xl/records500/00000/00001_hr"));
 //
-// Layout. A record holding the 12 standard leads (found by NAME, case-insensitively, in any channel order: PTB-XL's
-// aVL-before-aVF and MIMIC-IV-ECG's aVF-before-aVL both work; extra channels are not drawn) is laid out as a
-// clinical 12-lead printout: 3 rows x 4 columns of duration/4 seconds each (2.5 s by default) in the order
-//     I   aVR  V1  V4
-//     II  aVL  V2  V5
-//     III aVF  V3  V6
-// where every column shows its own time slice (column c covers [c, c+1) x 2.5 s, as carts print), followed by a
-// rhythm strip of one lead (II by default) over the whole duration. Any other record (MIT-BIH's 2 channels, a
-// subset of leads) gets one full-length row per channel in record order; Layout::rows forces that for 12 leads.
-//
-// Scales. The SVG's user unit is the millimetre and its width/height attributes are in mm, so it prints at true
-// scale: 25 mm/s and 10 mm/mV by default, a 1 mm pink grid with bold 5 mm lines, and a 1 mV calibration pulse
-// (gain mm high, 0.2 s wide) at the left of every row. Samples are converted to mV from their units ("mV", "uV",
-// "V"; an empty unit is taken as mV; any other unit is drawn as if it were mV and shown next to the lead name).
-//
-// Traces. Each panel is an SVG polyline with coordinates rounded to 0.01 mm. Points that a straight line already
-// passes within `simplify_mm` of are dropped (Ramer-Douglas-Peucker): at the default 0.02 mm, a tenth of the trace's
-// stroke width, the picture is indistinguishable from drawing every sample, and a 12 x 5000 record stays far below
-// 300 KB. A NaN or infinite sample (WFDB's invalid marker) breaks the trace: the panel becomes several polylines
-// with a gap where the samples are missing, never a line drawn through made-up values.
-//
-// Clipping. A trace that leaves its row (more than row_height/2 from its baseline: 2 mV at the defaults) is cut at
-// the row's box by a clipPath rather than drawn over the neighbouring rows; paper ECGs overlap there, but on a
-// screen a clipped complex is easier to read than a tangle of leads. Coordinates far outside the box (beyond
-// 1000 mm) are clamped so that garbage values cannot produce enormous numbers. Raise row_height_mm or lower
-// gain_mm_per_mv to see tall complexes whole.
+// The 12 standard leads (found by name, in any channel order) are laid out as a clinical 3 x 4 printout with a rhythm
+// strip; other records get one row per channel. The SVG's unit is the millimetre (25 mm/s, 10 mm/mV by default), so
+// it prints at true scale. Layout, options, trace simplification, NaN gaps and clipping: docs/rendering.md.
 #include "fgclep/core/error.hpp"
 #include "fgclep/data/ecg_record.hpp"
 #include "fgclep/data/lead_order.hpp"

@@ -1,24 +1,11 @@
 #pragma once
-// Trainer: contrastive training of an FgClep model over a pair source, as method.md section 4 sets it up: AdamW
-// (lr 2e-5, weight decay 1e-4), linear warm-up over the first 10% of steps then cosine decay, epochs over the
-// data in a seeded order, with gradient accumulation, clipping, validation, a progress bar, a JSON-lines log and
-// checkpoints that resume exactly.
+// Trainer: contrastive training of an FgClep model over a pair source, with method.md section 4's optimisation as
+// defaults (AdamW, warm-up then cosine decay), gradient accumulation, clipping, validation, a JSON-lines log and
+// checkpoints that resume exactly: the data order of epoch e depends only on (seed, e), so a run stopped and resumed
+// on the CPU backend ends bit-for-bit where an uninterrupted one does (at the same thread count).
 //
-//   fgclep::Trainer trainer(model, tokenizer, {.epochs = 10, .batch_size = 100, .checkpoint_dir = "run/ckpt",
-//                                              .log_path = "run/log.jsonl"});
-//   trainer.set_validation(validation_pairs);
-//   fgclep::TrainResult result = trainer.fit(ctx, training_pairs);
-//
-// Steps: an optimizer step consumes accumulation_steps micro-batches of batch_size pairs (the gradient of each is
-// scaled by 1 / accumulation_steps). Note that a contrastive loss sees only the pairs of its micro-batch as
-// negatives, so accumulating 4 batches of 25 is not the same objective as one batch of 100.
-//
-// Determinism and resume: the data order of epoch e depends only on (seed, e); dropout draws from the context's
-// counter-based stream (seed, offset). A checkpoint stores both, with the model, the optimizer and the position in
-// the epoch, so stopping after N steps and resuming gives, on the CPU backend, bit-for-bit the parameters of an
-// uninterrupted run (at the same thread count).
-//
-// A step whose loss or gradient norm is not finite is skipped (no update), counted and logged.
+// Accumulating micro-batches is not the same objective as one larger batch: a contrastive loss sees only the pairs
+// of its micro-batch as negatives. Options, the log and the checkpoint contents: docs/training.md.
 #include "fgclep/models/fgclep.hpp"
 #include "fgclep/optim/adamw.hpp"
 #include "fgclep/optim/clip.hpp"

@@ -1,23 +1,12 @@
 #pragma once
-// The MERL benchmark's split files (finetune/data_split/... of MERL-ICML2024, also in MELP): one CSV per dataset,
-// task and split, with the labels as 0/1 columns named by class. The layout is recognised from the column names:
-//
-//   ptbxl    ecg_id,patient_id,strat_fold,filename_lr,filename_hr,<task>,LABELS...    record <root>/<filename_hr>
-//            (<task> is super_class, sub_class, form or rhythm: a list like "['NORM']", not used)
-//   icbeb    patient_id,ecg_id,filename,validation,age,sex,scp_codes,LABELS...      record: <filename> (A0001) found
-//            anywhere under the root (CPSC2018 in its PhysioNet WFDB form, see cpsc2018.hpp)
-//   chapman  ecg_path,age,diagnose,LABELS...     ecg_path /chapman/WFDBRecords/18/186/JS18048.mat
-//            -> <root>/WFDBRecords/18/186/JS18048 (the part from WFDBRecords/ on, without .mat)
+// The MERL benchmark's split files: one CSV per dataset (ptbxl, icbeb, chapman), task and split, with the labels as
+// 0/1 columns named by class; the layout is recognised from the column names.
 //
 //   EcgDataset test = load_benchmark_split("data_split/ptbxl/sub_class/ptbxl_sub_class_test.csv", "/data/ptb-xl",
 //                                          {.class_names = train.class_names});
 //
 // Labels are matched by column NAME, never by position: ptbxl_sub_class_train.csv orders its columns differently
-// from its val/test files (see the benchmark README). The class order is options.class_names, or the file's own.
-// The label columns are taken as they are, including the Chapman ones built by substring matching (AF is also set
-// for AFIB): they ARE the benchmark. A file with another layout, a missing class column or a label cell that is not
-// 0/1 is an error naming the file (and line and column). Counted kinds: "record not found" (icbeb: no A####.hea
-// under the root; ptbxl/chapman with check_files: no .hea), "malformed row".
+// from its val/test files. The layouts, how each finds its record, errors and counted kinds: docs/datasets.md.
 #include "fgclep/data/csv.hpp"
 #include "fgclep/data/dataset.hpp"
 #include "fgclep/data/datasets/common.hpp"

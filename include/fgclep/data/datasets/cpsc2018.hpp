@@ -1,29 +1,12 @@
 #pragma once
 // CPSC2018 (the China Physiological Signal Challenge 2018, "ICBEB") in the WFDB form PhysioNet ships it in the
-// CinC Challenge 2020/2021 training data (`training/cpsc_2018/g1..g7/A0001.hea/.mat`, or every record in one
-// folder): a header per record whose `#Dx:` comment lists SNOMED-CT codes, and a MATLAB v4 .mat with the samples.
-//
-//   A0001 12 500 7500 05-Feb-2020 11:39:16
-//   A0001.mat 16+24 1000/mV 16 0 28 -1716 0 I
-//   ...
-//   #Age: 74
-//   #Sex: Male
-//   #Dx: 59118001
+// CinC Challenge 2020/2021 training data: a header per record whose `#Dx:` comment lists SNOMED-CT codes, and a
+// MATLAB v4 .mat with the samples.
 //
 //   EcgDataset d = load_cpsc2018("/data/challenge-2021/training/cpsc_2018");
 //
-// The root is walked once for *.hea files (any depth); records are sorted by path. Labels are the benchmark's
-// 9 classes. Their SNOMED-CT codes, as the Challenge's dx_mapping_scored.csv / dx_mapping_unscored.csv give them
-// (the CPSC column of those files is non-zero exactly for these 9 codes):
-//   NORM  426783006 sinus rhythm            AFIB  164889003 atrial fibrillation
-//   1AVB  270492004 1st degree AV block     CLBBB 164909002 left bundle branch block
-//   CRBBB 59118001  right bundle branch block   PAC 284470004 premature atrial contraction
-//   VPC   164884008 ventricular ectopics    STD   429622005 ST depression     STE 164931005 ST elevation
-// The Challenge scores some other codes as the same diagnosis (733534002 = 164909002, 713427006 = 59118001,
-// 63593006 = 284470004, 427172004 and 17338001 for premature ventricular beats); they map to the same class.
-// Counted kinds: "unknown Dx code" (a code outside the map: the record keeps its other labels), "no Dx comment",
-// "no class label" (skipped unless keep_unlabelled), "unreadable header" (the reader's message),
-// "missing signal file" (check_files: a file the header names does not exist).
+// Labels are the benchmark's 9 classes, mapped from the SNOMED-CT codes (the Challenge's equivalent codes map to the
+// same class). The code table, the folder walk and the counted kinds: docs/datasets.md.
 #include "fgclep/data/dataset.hpp"
 #include "fgclep/data/datasets/common.hpp"
 #include "fgclep/data/wfdb_header.hpp"

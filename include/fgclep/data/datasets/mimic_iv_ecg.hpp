@@ -1,24 +1,11 @@
 #pragma once
 // MIMIC-IV-ECG (PhysioNet mimic-iv-ecg 1.0) as it ships: ECG–report pairs for pre-training.
 //
-//   <root>/record_list.csv          subject_id,study_id,file_name,ecg_time,path   (path: files/p1000/p10000032/
-//                                   s40689238/40689238, the WFDB record without extension)
-//   <root>/machine_measurements.csv subject_id,study_id,cart_id,ecg_time,report_0..report_17,bandwidth,...
-//   <root>/files/pXXXX/pXXXXXXXX/sYYYYYYYY/YYYYYYYY.{hea,dat}
-//
 //   EcgDataset d = load_mimic_iv_ecg("/data/mimic-iv-ecg", {.check_files = true});
 //   d.report(0);   // "sinus rhythm. possible right atrial abnormality. borderline ecg."
 //
-// An ECG and its report are paired by subject_id + study_id (study ids alone are unique in 1.0, but the pair is
-// what identifies a study). Reports are cleaned by clean_mimic_report (report_cleaning.hpp). Entries come in
-// record_list.csv order. What is skipped is counted in EcgDataset::issues under these kinds:
-//   "short report"            report row with fewer than min_words words (the reference keeps 771,693 of 800,035)
-//   "report without waveform" report row whose study is not in record_list.csv
-//   "waveform without report" record_list row whose study has no machine_measurements row
-//   "duplicate study"         a second row for the same subject+study in either file (the first one is kept)
-//   "malformed row"           a subject_id/study_id that is not an integer, or an empty path
-//   "missing header file"     check_files: <root>/<path>.hea does not exist
-// A waveform whose only report was too short is counted once, as "short report".
+// An ECG and its report are paired by subject_id + study_id, in record_list.csv order; reports are cleaned by
+// clean_mimic_report (report_cleaning.hpp). Files read and the counted kinds of skipped rows: docs/datasets.md.
 #include "fgclep/data/csv.hpp"
 #include "fgclep/data/dataset.hpp"
 #include "fgclep/data/datasets/common.hpp"

@@ -1,29 +1,12 @@
 #pragma once
-// PTB-XL (PhysioNet ptb-xl 1.0.3) as it ships, with the label tasks of the PTB-XL benchmark (Strodthoff et al.,
-// "Deep learning for ECG analysis: benchmarks and insights from PTB-XL", code ecg_ptbxl_benchmarking) that the
-// MERL/FG-CLEP benchmark's split files were made from.
-//
-//   <root>/ptbxl_database.csv   ecg_id,patient_id,...,report,scp_codes,...,strat_fold,filename_lr,filename_hr
-//   <root>/scp_statements.csv   (first column unnamed: the statement code),description,diagnostic,form,rhythm,
-//                               diagnostic_class,diagnostic_subclass,...
-//   <root>/records500/00000/00001_hr.{hea,dat}   500 Hz, 10 s   (filename_hr)
-//   <root>/records100/00000/00001_lr.{hea,dat}   100 Hz, 10 s   (filename_lr)
+// PTB-XL (PhysioNet ptb-xl 1.0.3) as it ships, with the label tasks of the PTB-XL benchmark (Strodthoff et al.)
+// that the MERL/FG-CLEP benchmark's split files were made from.
 //
 //   EcgDataset train = load_ptbxl("/data/ptb-xl", {.task = PtbxlTask::super_class, .folds = ptbxl_train_folds()});
 //
-// Labels, per task, from EVERY statement in the record's scp_codes dict whatever its likelihood (the benchmark's
-// aggregation ignores the likelihood values; 'SR': 0.0 still makes the record SR):
-//   super_class  diagnostic_class of the statements with diagnostic == 1      (5 classes)
-//   sub_class    diagnostic_subclass of the statements with diagnostic == 1   (23)
-//   form         the statements with form == 1                                (19)
-//   rhythm       the statements with rhythm == 1                              (12)
-//   none         no labels (e.g. for report–ECG pairs)
-// Class names are written as the benchmark's split files write them: without leading/trailing '_' ("NST_" ->
-// "NST", "_AVB" -> "AVB", "ISC_" -> "ISC"); benchmark_names = false keeps scp_statements.csv's spelling.
-// Default class order: sorted by name (the benchmark's MultiLabelBinarizer order); `class_names` picks another.
-// Records without a label for the task are skipped, as the benchmark does ("no <task> label").
-// Other counted kinds: "malformed scp_codes" (names file, line, column and position), "unknown scp code",
-// "malformed row" (ecg_id/strat_fold not an integer), "missing header file" (check_files).
+// Labels come from every statement in scp_codes whatever its likelihood, as the benchmark aggregates them, and class
+// names are spelled as its split files spell them ("NST_" -> "NST"), so labels match the split files. File layout,
+// tasks, class order and the counted kinds of skipped rows: docs/datasets.md.
 #include "fgclep/data/csv.hpp"
 #include "fgclep/data/dataset.hpp"
 #include "fgclep/data/datasets/common.hpp"
