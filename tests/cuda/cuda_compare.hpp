@@ -94,8 +94,9 @@ template <class T, class E = T>
 struct Paired {
     Tensor<Cpu<T>, E> cpu;
     Tensor<Cuda<T>, E> gpu;
-    E* c() const { return cpu.data(); }
-    E* g() const { return gpu.data(); }
+    // Handles of the pair's own storage, written by the primitive under test.
+    E* c() { return cpu.data(); }
+    E* g() { return gpu.data(); }
 };
 
 template <class T>
