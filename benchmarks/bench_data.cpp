@@ -216,15 +216,15 @@ int main(int argc, char** argv) {
             report(fmt::format("stream, {} worker(s)", w),
                    measure(n, epochs, [&](int e) { return run_epoch(stream, e); }));
         }
-        report(fmt::format("cache build, {} worker(s)", w),
-               measure(
-                   n, epochs,
-                   [&](int) {
-                       const auto built = build_record_cache(source, Preprocessor(), cache_path,
-                                                             {.workers = w, .chunk = 64, .progress = {}});
-                       return built.ok + built.failed + built.dropped;
-                   },
-                   [&] { std::filesystem::remove(cache_path); }));
+        report(fmt::format("cache build, {} worker(s)", w), measure(
+                                                                n, epochs,
+                                                                [&](int) {
+                                                                    const auto built = build_record_cache(
+                                                                        source, Preprocessor(), cache_path,
+                                                                        {.workers = w, .chunk = 64, .progress = {}});
+                                                                    return built.ok + built.failed + built.dropped;
+                                                                },
+                                                                [&] { std::filesystem::remove(cache_path); }));
         {
             BatchStream stream(source, Preprocessor(),
                                {.batch_size = 100, .workers = w, .prefetch_batches = 4, .cache = cache_path});
@@ -262,12 +262,12 @@ int main(int argc, char** argv) {
     }
     if (!peer_ok) fmt::print("the peer ({}) failed\n", cmd);
 
-    fmt::print("\nours / PyTorch peer (above 1: ours is faster); median ratio = median(ours) / median(peer), range = "
-               "min(ours)/max(peer) .. max(ours)/min(peer); ours built with {}\n",
-               fgclep_bench::compile_flags());
-    const std::pair<const char*, const char*> pairs[] = {{"stream", "dataloader"},
-                                                         {"cached", "cached"},
-                                                         {"cache build", "cache_build"}};
+    fmt::print(
+        "\nours / PyTorch peer (above 1: ours is faster); median ratio = median(ours) / median(peer), range = "
+        "min(ours)/max(peer) .. max(ours)/min(peer); ours built with {}\n",
+        fgclep_bench::compile_flags());
+    const std::pair<const char*, const char*> pairs[] = {
+        {"stream", "dataloader"}, {"cached", "cached"}, {"cache build", "cache_build"}};
     const std::map<std::string, std::string> peer_names{{"dataloader", "torch DataLoader (decoding)"},
                                                         {"cached", "torch DataLoader (npy cache)"},
                                                         {"cache_build", "torch npy cache build"}};

@@ -66,12 +66,18 @@ int main(int argc, char** argv) {
     int steps = 3, threads = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string arg = argv[i];
-        if (arg == "--case") cases = argv[i + 1];
-        else if (arg == "--batch") batch = std::atoll(argv[i + 1]);
-        else if (arg == "--len") length = std::atoll(argv[i + 1]);
-        else if (arg == "--seq") seq = std::atoll(argv[i + 1]);
-        else if (arg == "--steps") steps = std::atoi(argv[i + 1]);
-        else if (arg == "--threads") threads = std::atoi(argv[i + 1]);
+        if (arg == "--case")
+            cases = argv[i + 1];
+        else if (arg == "--batch")
+            batch = std::atoll(argv[i + 1]);
+        else if (arg == "--len")
+            length = std::atoll(argv[i + 1]);
+        else if (arg == "--seq")
+            seq = std::atoll(argv[i + 1]);
+        else if (arg == "--steps")
+            steps = std::atoi(argv[i + 1]);
+        else if (arg == "--threads")
+            threads = std::atoi(argv[i + 1]);
         else {
             fmt::print(stderr, "unknown option {}\n", arg);
             return 2;
@@ -155,14 +161,15 @@ int main(int argc, char** argv) {
                        name);
             return 2;
         }
-        fmt::print("{{\"impl\": \"fgclep\", \"threads\": {}, \"case\": \"{}\", \"batch\": {}, \"len\": {}, "
-                   "\"seq\": {}, \"steps\": {}, \"s_per_step\": {:.4f}, \"samples_per_s\": {:.3f}, "
-                   "\"compiler\": \"{}\", \"flags\": \"{}\", \"isa\": \"{}\", \"cpu\": \"{}\"}}\n",
-                   ctx.state.thread_count(), name, batch, length, seq, steps, seconds,
-                   static_cast<double>(batch) / seconds, fgclep_bench::json_escape(fgclep_bench::compiler()),
-                   fgclep_bench::json_escape(fgclep_bench::compile_flags()),
-                   fgclep_bench::json_escape(fgclep_bench::vector_isa()),
-                   fgclep_bench::json_escape(fgclep_bench::cpu_model()));
+        fmt::print(
+            "{{\"impl\": \"fgclep\", \"threads\": {}, \"case\": \"{}\", \"batch\": {}, \"len\": {}, "
+            "\"seq\": {}, \"steps\": {}, \"s_per_step\": {:.4f}, \"samples_per_s\": {:.3f}, "
+            "\"compiler\": \"{}\", \"flags\": \"{}\", \"isa\": \"{}\", \"cpu\": \"{}\"}}\n",
+            ctx.state.thread_count(), name, batch, length, seq, steps, seconds, static_cast<double>(batch) / seconds,
+            fgclep_bench::json_escape(fgclep_bench::compiler()),
+            fgclep_bench::json_escape(fgclep_bench::compile_flags()),
+            fgclep_bench::json_escape(fgclep_bench::vector_isa()),
+            fgclep_bench::json_escape(fgclep_bench::cpu_model()));
         std::fflush(stdout);
     }
 }

@@ -25,7 +25,9 @@ double median_seconds(const std::function<void()>& iteration) {
     for (int i = 0; i < 2; ++i) iteration();
     std::vector<double> times;
     const auto start = std::chrono::steady_clock::now();
-    while (times.size() < 3 || (times.size() < 20 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 1.0)) {
+    while (
+        times.size() < 3 ||
+        (times.size() < 20 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 1.0)) {
         const auto t0 = std::chrono::steady_clock::now();
         iteration();
         times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -70,41 +72,51 @@ int main(int argc, char** argv) {
     Context<B> ctx(B::State{threads});
 
     std::vector<Case> cases = {
-        {"linear_train", "x(2048,768) -> 3072", [](Context<B>& c) {
+        {"linear_train", "x(2048,768) -> 3072",
+         [](Context<B>& c) {
              Model<Linear, B> m({768, 3072});
              return train_iteration(c, m, random(c, {2048, 768}));
          }},
-        {"conv_stem_train", "x(8,12,5000) k7 s2 p3 -> 64", [](Context<B>& c) {
-             Model<Conv1d, B> m({.in_channels = 12, .out_channels = 64, .kernel_size = 7, .stride = 2, .padding = 3, .bias = false});
+        {"conv_stem_train", "x(8,12,5000) k7 s2 p3 -> 64",
+         [](Context<B>& c) {
+             Model<Conv1d, B> m(
+                 {.in_channels = 12, .out_channels = 64, .kernel_size = 7, .stride = 2, .padding = 3, .bias = false});
              return train_iteration(c, m, random(c, {8, 12, 5000}));
          }},
-        {"conv3_train", "x(8,64,1250) k3 p1 -> 64", [](Context<B>& c) {
+        {"conv3_train", "x(8,64,1250) k3 p1 -> 64",
+         [](Context<B>& c) {
              Model<Conv1d, B> m({.in_channels = 64, .out_channels = 64, .kernel_size = 3, .padding = 1, .bias = false});
              return train_iteration(c, m, random(c, {8, 64, 1250}));
          }},
-        {"conv1x1_train", "x(8,256,1250) k1 -> 64", [](Context<B>& c) {
+        {"conv1x1_train", "x(8,256,1250) k1 -> 64",
+         [](Context<B>& c) {
              Model<Conv1d, B> m({.in_channels = 256, .out_channels = 64, .kernel_size = 1, .bias = false});
              return train_iteration(c, m, random(c, {8, 256, 1250}));
          }},
-        {"conv3_infer", "x(8,64,1250) k3 p1 -> 64", [](Context<B>& c) {
+        {"conv3_infer", "x(8,64,1250) k3 p1 -> 64",
+         [](Context<B>& c) {
              Model<Conv1d, B> m({.in_channels = 64, .out_channels = 64, .kernel_size = 3, .padding = 1, .bias = false});
              auto x = random(c, {8, 64, 1250});
              c.training = false;
              return median_seconds([&] { m.forward(c, x); });
          }},
-        {"batchnorm_train", "x(8,256,1250)", [](Context<B>& c) {
+        {"batchnorm_train", "x(8,256,1250)",
+         [](Context<B>& c) {
              Model<BatchNorm1d, B> m({256});
              return train_iteration(c, m, random(c, {8, 256, 1250}));
          }},
-        {"layernorm_train", "x(2048,768)", [](Context<B>& c) {
+        {"layernorm_train", "x(2048,768)",
+         [](Context<B>& c) {
              Model<LayerNorm, B> m({768, 1e-12});
              return train_iteration(c, m, random(c, {2048, 768}));
          }},
-        {"gelu_train", "x(2048,3072)", [](Context<B>& c) {
+        {"gelu_train", "x(2048,3072)",
+         [](Context<B>& c) {
              Model<GELU, B> m;
              return train_iteration(c, m, random(c, {2048, 3072}));
          }},
-        {"attention_train", "x(16,128,768) 12 heads, padding mask", [](Context<B>& c) {
+        {"attention_train", "x(16,128,768) 12 heads, padding mask",
+         [](Context<B>& c) {
              Model<MultiHeadSelfAttention, B> m({768, 12});
              auto x = random(c, {16, 128, 768});
              std::vector<std::int32_t> mask(16 * 128, 1);
@@ -120,7 +132,8 @@ int main(int argc, char** argv) {
                  m.backward(c, dy);
              });
          }},
-        {"adamw_step", "10M parameters", [](Context<B>& c) {
+        {"adamw_step", "10M parameters",
+         [](Context<B>& c) {
              Model<Linear, B> m({5000, 2000});
              AdamW<B> opt(m.arena(), {.lr = 1e-3, .weight_decay = 1e-4});
              return median_seconds([&] { opt.step(c); });
@@ -129,8 +142,9 @@ int main(int argc, char** argv) {
     for (auto& cs : cases) {
         if (!only.empty() && ("," + only + ",").find("," + cs.name + ",") == std::string::npos) continue;
         const double s = cs.run(ctx);
-        fmt::print("{{\"impl\": \"fgclep\", \"threads\": {}, \"case\": \"{}\", \"shape\": \"{}\", \"s_per_iter\": {:.6f}}}\n",
-                   ctx.state.thread_count(), cs.name, cs.shape, s);
+        fmt::print(
+            "{{\"impl\": \"fgclep\", \"threads\": {}, \"case\": \"{}\", \"shape\": \"{}\", \"s_per_iter\": {:.6f}}}\n",
+            ctx.state.thread_count(), cs.name, cs.shape, s);
         std::fflush(stdout);
     }
 }

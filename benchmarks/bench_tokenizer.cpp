@@ -23,9 +23,12 @@ bool read_record(std::istream& in, std::vector<std::string>& fields) {
     for (char c; in.get(c);) {
         any = true;
         if (quoted) {
-            if (c != '"') fields.back().push_back(c);
-            else if (in.peek() == '"') fields.back().push_back(static_cast<char>(in.get()));
-            else quoted = false;
+            if (c != '"')
+                fields.back().push_back(c);
+            else if (in.peek() == '"')
+                fields.back().push_back(static_cast<char>(in.get()));
+            else
+                quoted = false;
         } else if (c == '"') {
             quoted = true;
         } else if (c == ',') {
@@ -47,10 +50,14 @@ int main(int argc, char** argv) try {
     bool cased = false;
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
-        if (arg == "--vocab" && i + 1 < argc) vocab = argv[++i];
-        else if (arg == "--reports" && i + 1 < argc) reports = argv[++i];
-        else if (arg == "--lines" && i + 1 < argc) lines = std::atol(argv[++i]);
-        else if (arg == "--cased") cased = true;
+        if (arg == "--vocab" && i + 1 < argc)
+            vocab = argv[++i];
+        else if (arg == "--reports" && i + 1 < argc)
+            reports = argv[++i];
+        else if (arg == "--lines" && i + 1 < argc)
+            lines = std::atol(argv[++i]);
+        else if (arg == "--cased")
+            cased = true;
         else {
             fmt::print(stderr, "usage: bench_tokenizer --vocab PATH --reports CSV [--lines N] [--cased]\n");
             return 2;
@@ -90,10 +97,11 @@ int main(int argc, char** argv) try {
         for (const auto& text : texts) tokens += encode_one(text);
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         double per_second = static_cast<double>(texts.size()) / seconds;
-        fmt::print("{:<28} {} lines ({:.1f} MB, {} tokens) in {:.3f} s: {:.0f} lines/s, {:.1f} MB/s; "
-                   "1M reports: {:.1f} s\n",
-                   what, texts.size(), static_cast<double>(bytes) / 1e6, tokens, seconds, per_second,
-                   static_cast<double>(bytes) / 1e6 / seconds, 1e6 / per_second);
+        fmt::print(
+            "{:<28} {} lines ({:.1f} MB, {} tokens) in {:.3f} s: {:.0f} lines/s, {:.1f} MB/s; "
+            "1M reports: {:.1f} s\n",
+            what, texts.size(), static_cast<double>(bytes) / 1e6, tokens, seconds, per_second,
+            static_cast<double>(bytes) / 1e6 / seconds, 1e6 / per_second);
     };
     fmt::print("{} distinct reports from {}, {} vocabulary, 1 thread\n", sample.size(), reports,
                cased ? "cased" : "uncased");

@@ -9,6 +9,7 @@
 // suite's layer tolerance (rtol 1e-4, atol 1e-5 on parameters and running statistics). With --tf32 the float
 // GEMMs round their inputs to 10 bits, so the drift is only printed.
 #include <fgclep/fgclep.hpp>
+
 #include <fgclep/backend/cuda.hpp>  // after the layers: Cuda<T> brings its primitives whatever came first
 
 #include <fmt/format.h>

@@ -32,8 +32,8 @@ struct CosineMarginLoss {
         double logit_scale = 2.302585092994046;  // t = log 10
         double weight = 1;                       // factor in the total loss
     };
-    static constexpr std::string_view name = "CosineMarginLoss";        // in errors and summaries
-    static constexpr std::string_view key = "cosine_margin_loss";       // state_dict: cosine_margin_loss.logit_scale
+    static constexpr std::string_view name = "CosineMarginLoss";   // in errors and summaries
+    static constexpr std::string_view key = "cosine_margin_loss";  // state_dict: cosine_margin_loss.logit_scale
     template <fgclep::Backend B>
     struct impl;
 };
@@ -78,7 +78,7 @@ struct CosineMarginLoss::impl : fgclep::Module {
             dl(i, i) -= 2;
         }
         dl *= dloss / (2.0 * static_cast<double>(N));
-        grads.cos += scale(ctx) * dl;                                                  // accumulate, never assign
+        grads.cos += scale(ctx) * dl;  // accumulate, never assign
         fgclep::detail::accumulate_scalar_grad(ctx, logit_scale, (dl.array() * l.array()).sum());  // skips frozen
     }
 
@@ -133,8 +133,8 @@ bool gradient_check() {
         }
         return v.total;
     };
-    const auto r = fgclep::testing::gradcheck_scalar(arena, ctx, evaluate, {{"ecg", ecg, &decg}, {"text", text, &dtext}},
-                                                     {.eps = 1e-6, .tolerance = 1e-6});
+    const auto r = fgclep::testing::gradcheck_scalar(
+        arena, ctx, evaluate, {{"ecg", ecg, &decg}, {"text", text, &dtext}}, {.eps = 1e-6, .tolerance = 1e-6});
     fmt::print("gradient check of SigmoidLoss + CosineMarginLoss in Cpu<double>:\n{}", r.report());
     return r.ok && r.checked == 2 * N * P + 3;  // every embedding element, t', b and t
 }
@@ -176,8 +176,9 @@ Model::batch_type make_batch(fgclep::Context<B>& ctx, fgclep::HostRng& rng) {
         const double phase = rng.uniform(0, 6.283185307179586), amplitude = rng.uniform(0.7, 1.3);
         for (std::int64_t c = 0; c < leads; ++c)
             for (std::int64_t l = 0; l < length; ++l)
-                ecg[static_cast<std::size_t>((n * leads + c) * length + l)] = static_cast<float>(
-                    amplitude * std::sin(0.1 * static_cast<double>((d + 1) * (c + 1) * l) + phase) + 0.1 * rng.normal());
+                ecg[static_cast<std::size_t>((n * leads + c) * length + l)] =
+                    static_cast<float>(amplitude * std::sin(0.1 * static_cast<double>((d + 1) * (c + 1) * l) + phase) +
+                                       0.1 * rng.normal());
         for (std::int64_t l = 0; l < report_length; ++l) {  // [CLS]-like 1, then words 2..29
             ids.push_back(static_cast<std::int32_t>(l == 0 ? 1 : 2 + (d * 3 + l) % (vocab - 2)));
             mask.push_back(1);
@@ -185,7 +186,8 @@ Model::batch_type make_batch(fgclep::Context<B>& ctx, fgclep::HostRng& rng) {
     }
     return {ctx.from_host(fgclep::Shape{diagnoses, leads, length}, ecg),
             fgclep::BertInput<B>{ctx.from_host(fgclep::Shape{diagnoses, report_length}, ids),
-                                 ctx.from_host(fgclep::Shape{diagnoses, report_length}, mask), {}}};
+                                 ctx.from_host(fgclep::Shape{diagnoses, report_length}, mask),
+                                 {}}};
 }
 
 double arg(int argc, char** argv, const char* name, double fallback) {
@@ -227,10 +229,11 @@ int main(int argc, char** argv) try {
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const fgclep::LossValue after = model.evaluate_loss(ctx, held_out);
-    fmt::print("held-out batch: total {:.4f} -> {:.4f} (sigmoid {:.4f} -> {:.4f}, cosine margin {:.4f} -> {:.4f}); "
-               "{} steps in {:.2f} s\n",
-               before.total, after.total, before.part("sigmoid_loss"), after.part("sigmoid_loss"),
-               before.part("cosine_margin_loss"), after.part("cosine_margin_loss"), steps, seconds);
+    fmt::print(
+        "held-out batch: total {:.4f} -> {:.4f} (sigmoid {:.4f} -> {:.4f}, cosine margin {:.4f} -> {:.4f}); "
+        "{} steps in {:.2f} s\n",
+        before.total, after.total, before.part("sigmoid_loss"), after.part("sigmoid_loss"),
+        before.part("cosine_margin_loss"), after.part("cosine_margin_loss"), steps, seconds);
 
     // Retrieval on the held-out batch: for how many ECGs is the matching report the most probable?
     const fgclep::HostMatrix p =
@@ -242,7 +245,8 @@ int main(int argc, char** argv) try {
         top1 += best == i;
     }
     const auto cal = model.calibration(ctx);
-    fmt::print("ECG -> report top-1: {}/{}; calibration sigmoid({:.3f} cos + {:.3f})\n", top1, p.rows(), cal.scale, cal.bias);
+    fmt::print("ECG -> report top-1: {}/{}; calibration sigmoid({:.3f} cos + {:.3f})\n", top1, p.rows(), cal.scale,
+               cal.bias);
 
     if (!std::isfinite(after.total) || !(after.total < before.total)) {
         fmt::print(stderr, "custom_loss: training did not lower the held-out loss\n");

@@ -33,9 +33,9 @@ namespace {
 struct Args {
     fs::path path;
     std::string kind = "auto";
-    fs::path root;                 // split files: the dataset root
+    fs::path root;  // split files: the dataset root
     std::string task = "super_class";
-    std::string database;          // PTB-XL: another database file name (e.g. ptbxl_database_subset.csv)
+    std::string database;  // PTB-XL: another database file name (e.g. ptbxl_database_subset.csv)
     std::int64_t read = 0;
     std::int64_t limit = -1;
     bool check_files = false;
@@ -65,16 +65,26 @@ Args parse(int argc, char** argv) {
             if (i + 1 >= argc) usage(arg + " needs a value");
             return std::string(argv[++i]);
         };
-        if (arg == "--kind") a.kind = value();
-        else if (arg == "--root") a.root = value();
-        else if (arg == "--task") a.task = value();
-        else if (arg == "--database") a.database = value();
-        else if (arg == "--read") a.read = to_count(arg, value());
-        else if (arg == "--limit") a.limit = to_count(arg, value());
-        else if (arg == "--check-files") a.check_files = true;
-        else if (arg.starts_with("--")) usage("unknown option " + arg);
-        else if (a.path.empty()) a.path = arg;
-        else usage("more than one PATH");
+        if (arg == "--kind")
+            a.kind = value();
+        else if (arg == "--root")
+            a.root = value();
+        else if (arg == "--task")
+            a.task = value();
+        else if (arg == "--database")
+            a.database = value();
+        else if (arg == "--read")
+            a.read = to_count(arg, value());
+        else if (arg == "--limit")
+            a.limit = to_count(arg, value());
+        else if (arg == "--check-files")
+            a.check_files = true;
+        else if (arg.starts_with("--"))
+            usage("unknown option " + arg);
+        else if (a.path.empty())
+            a.path = arg;
+        else
+            usage("more than one PATH");
     }
     if (a.path.empty()) usage("no PATH given");
     return a;
@@ -90,8 +100,8 @@ std::string detect_kind(const fs::path& p) {
 }
 
 PtbxlTask to_task(const std::string& t) {
-    for (PtbxlTask task : {PtbxlTask::super_class, PtbxlTask::sub_class, PtbxlTask::form, PtbxlTask::rhythm,
-                           PtbxlTask::none})
+    for (PtbxlTask task :
+         {PtbxlTask::super_class, PtbxlTask::sub_class, PtbxlTask::form, PtbxlTask::rhythm, PtbxlTask::none})
         if (to_string(task) == t) return task;
     usage("unknown task '" + t + "'");
 }
@@ -100,7 +110,8 @@ EcgDataset load(const Args& a, const std::string& kind) {
     if (kind == "mimic") return load_mimic_iv_ecg(a.path, {.limit = a.limit, .check_files = a.check_files});
     if (kind == "ptbxl") {
         PtbxlOptions o{.task = to_task(a.task), .check_files = a.check_files};
-        if (!a.database.empty()) o.database = a.database;
+        if (!a.database.empty())
+            o.database = a.database;
         else if (!fs::exists(a.path / o.database) && fs::exists(a.path / "ptbxl_database_subset.csv"))
             o.database = "ptbxl_database_subset.csv";
         return load_ptbxl(a.path, o);

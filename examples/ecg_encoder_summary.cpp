@@ -91,28 +91,44 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         const bool has_value = i + 1 < argc;
-        if (arg == "--backbone" && has_value) a.backbone = std::atoi(argv[++i]);
-        else if (arg == "--head" && has_value) a.head = argv[++i];
-        else if (arg == "--leads" && has_value) a.leads = std::atoll(argv[++i]);
-        else if (arg == "--length" && has_value) a.length = std::atoll(argv[++i]);
-        else if (arg == "--batch" && has_value) a.batch = std::atoll(argv[++i]);
-        else if (arg == "--depth" && has_value) a.depth = std::atoi(argv[++i]);
-        else if (arg == "--threads" && has_value) a.threads = std::atoi(argv[++i]);
-        else if (arg == "--tensors") a.tensors = true;
-        else if (arg == "--check") a.check = true;
+        if (arg == "--backbone" && has_value)
+            a.backbone = std::atoi(argv[++i]);
+        else if (arg == "--head" && has_value)
+            a.head = argv[++i];
+        else if (arg == "--leads" && has_value)
+            a.leads = std::atoll(argv[++i]);
+        else if (arg == "--length" && has_value)
+            a.length = std::atoll(argv[++i]);
+        else if (arg == "--batch" && has_value)
+            a.batch = std::atoll(argv[++i]);
+        else if (arg == "--depth" && has_value)
+            a.depth = std::atoi(argv[++i]);
+        else if (arg == "--threads" && has_value)
+            a.threads = std::atoi(argv[++i]);
+        else if (arg == "--tensors")
+            a.tensors = true;
+        else if (arg == "--check")
+            a.check = true;
         else {
-            fmt::print(stderr, "usage: ecg_encoder_summary [--backbone 18|34|50|101] [--head attention|gap] [--leads N] "
-                               "[--length L] [--batch N] [--depth D] [--threads T] [--tensors] [--check]\n");
+            fmt::print(stderr,
+                       "usage: ecg_encoder_summary [--backbone 18|34|50|101] [--head attention|gap] [--leads N] "
+                       "[--length L] [--batch N] [--depth D] [--threads T] [--tensors] [--check]\n");
             return 2;
         }
     }
     try {
         switch (a.backbone) {
-            case 18: return with_head<ResNet1D18>(a);
-            case 34: return with_head<ResNet1D34>(a);
-            case 50: return with_head<ResNet1D50>(a);
-            case 101: return with_head<ResNet1D101>(a);
-            default: fmt::print(stderr, "unknown backbone {} (18, 34, 50 or 101)\n", a.backbone); return 2;
+            case 18:
+                return with_head<ResNet1D18>(a);
+            case 34:
+                return with_head<ResNet1D34>(a);
+            case 50:
+                return with_head<ResNet1D50>(a);
+            case 101:
+                return with_head<ResNet1D101>(a);
+            default:
+                fmt::print(stderr, "unknown backbone {} (18, 34, 50 or 101)\n", a.backbone);
+                return 2;
         }
     } catch (const Error& e) {
         fmt::print(stderr, "{}\n", e.what());

@@ -80,7 +80,7 @@ std::optional<pipeline::EvalTask> parse_task(const cli::Args& args) {
     } else if (pattern.empty() || pattern.find("{}") == std::string::npos) {
         fmt::print(stderr,
                    "usage: evaluate (--corpus DIR --task diagnosis|feature | --split PATTERN_WITH_{{}} --root DIR) "
-                           "[--prompts JSON] [--weights FILE] [--model tiny|full] [--probe 1,10,100] [--out DIR]\n");
+                   "[--prompts JSON] [--weights FILE] [--model tiny|full] [--probe 1,10,100] [--out DIR]\n");
         return std::nullopt;
     } else if (args.has("--task") == false) {
         task = std::filesystem::path(fmt::format(fmt::runtime(pattern), "test")).stem().string();
@@ -134,8 +134,8 @@ struct Evaluation {
     eval::EvaluationResults results{};
 
     eval::EvaluationResult row(std::string method, std::string protocol) const {
-        eval::EvaluationResult r{.task = task.name, .method = std::move(method), .protocol = std::move(protocol),
-                                 .model = model_label};
+        eval::EvaluationResult r{
+            .task = task.name, .method = std::move(method), .protocol = std::move(protocol), .model = model_label};
         r.records = enc.size();
         return r;
     }
@@ -159,9 +159,9 @@ eval::EncodedSplit encode(Model& model, Context<Cpu<float>>& ctx, const Evaluati
                           bool pooled) {
     data::BatchStream stream(d, data::Preprocessor(pipeline::preprocess_options(e.options.size)),
                              {.batch_size = e.args.integer("--batch-size", 32),
-                              .workers = static_cast<int>(e.args.integer("--workers", 2)), .shuffle = false});
-    eval::EncodedSplit enc =
-        eval::encode_ecgs(model, ctx, stream, {.embeddings = true, .pooled_features = pooled});
+                              .workers = static_cast<int>(e.args.integer("--workers", 2)),
+                              .shuffle = false});
+    eval::EncodedSplit enc = eval::encode_ecgs(model, ctx, stream, {.embeddings = true, .pooled_features = pooled});
     if (stream.skipped() > 0) fmt::print("{}", stream.issues().summary());
     return enc;
 }
@@ -204,14 +204,13 @@ void add_linear_probes(Model& model, Context<Cpu<float>>& ctx, Evaluation& e) {
     po.seed = e.seed;
     for (double ratio : o.ratios) {
         const eval::ProbeSubset subset = eval::probe_subset(
-            train.size(), ratio, {.subsets_csv = e.args.str("--subsets"), .dataset = e.args.str("--dataset"),
-                                  .seed = e.seed});
+            train.size(), ratio,
+            {.subsets_csv = e.args.str("--subsets"), .dataset = e.args.str("--dataset"), .seed = e.seed});
         const eval::EncodedSplit part = keep_rows(tr, subset.rows);
         const eval::LinearProbeResult p = eval::linear_probe(part.features, part.labels, va.features, va.labels,
                                                              e.enc.features, e.enc.labels, e.test.class_names, po);
         eval::EvaluationResult& pr = e.results.add(
-            e.row(fmt::format("linear probe {}%", ratio), fmt::format("{}; {}", p.protocol(), subset.source)),
-            p.test);
+            e.row(fmt::format("linear probe {}%", ratio), fmt::format("{}; {}", p.protocol(), subset.source)), p.test);
         pr.extra["train records"] = static_cast<double>(part.features.rows());
         if (po.selection == eval::ProbeSelection::validation) pr.extra["val AUC"] = p.val.macro;
     }
@@ -235,9 +234,8 @@ void report(const Evaluation& e, const eval::ZeroShotResult& plain) {
 int main(int argc, char** argv) try {
     const cli::Args args(argc, argv, {"--no-ensemble"});
     args.check_known({"--corpus", "--task", "--split", "--root", "--prompts", "--weights", "--model", "--vocab",
-                      "--out",
-                      "--probe", "--probe-epochs", "--probe-selection", "--subsets", "--dataset", "--max-records",
-                      "--batch-size", "--workers", "--threads", "--seed"});
+                      "--out", "--probe", "--probe-epochs", "--probe-selection", "--subsets", "--dataset",
+                      "--max-records", "--batch-size", "--workers", "--threads", "--seed"});
     const std::optional<pipeline::EvalTask> task = parse_task(args);
     if (!task) return 1;
     const Options o = parse_options(args);

@@ -46,7 +46,8 @@ void status(fmt::format_string<Args...> format, Args&&... args) {
 double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
-const eval::EvaluationResult* find_row(const eval::EvaluationResults& r, const std::string& task, const std::string& method) {
+const eval::EvaluationResult* find_row(const eval::EvaluationResults& r, const std::string& task,
+                                       const std::string& method) {
     for (const auto& row : r.rows)
         if (row.task == task && row.method == method) return &row;
     return nullptr;
@@ -55,11 +56,13 @@ const eval::EvaluationResult* find_row(const eval::EvaluationResults& r, const s
 // Refuses unknown flags; false (after the usage line) on positional arguments.
 bool check_options(const cli::Args& args) {
     auto known = cli::training_flags;
-    known.insert(known.end(), {"--work", "--corpus", "--records", "--eval-records", "--model", "--vocab", "--stage3-epochs",
-                               "--stage3-lr", "--threshold", "--keep-share", "--threads", "--max-records"});
+    known.insert(known.end(),
+                 {"--work", "--corpus", "--records", "--eval-records", "--model", "--vocab", "--stage3-epochs",
+                  "--stage3-lr", "--threshold", "--keep-share", "--threads", "--max-records"});
     args.check_known(known);
     if (!args.positional.empty()) {
-        fmt::print(stderr, "usage: fgclep_pipeline [--work DIR] [--corpus DIR] [--records N] ... (no positional arguments)\n");
+        fmt::print(stderr,
+                   "usage: fgclep_pipeline [--work DIR] [--corpus DIR] [--records N] ... (no positional arguments)\n");
         return false;
     }
     return true;
@@ -97,9 +100,11 @@ std::filesystem::path prepare_corpus(const cli::Args& args, const Run& run) {
             co.threads = run.threads;
             co.overwrite = true;
             const synth::CorpusSummary s = synth::write_corpus(corpus, co);
-            status("[{:6.1f}s] synthetic corpus {}: {} pre-training records, {} evaluation (test {}), {:.0f} "
-                   "records/s\n", seconds_since(run.start), corpus.string(), s.records, s.eval_records, s.eval_test,
-                   s.records_per_second());
+            status(
+                "[{:6.1f}s] synthetic corpus {}: {} pre-training records, {} evaluation (test {}), {:.0f} "
+                "records/s\n",
+                seconds_since(run.start), corpus.string(), s.records, s.eval_records, s.eval_test,
+                s.records_per_second());
         } else {
             status("[{:6.1f}s] reusing the corpus in {}\n", seconds_since(run.start), corpus.string());
         }
@@ -182,10 +187,11 @@ FeatureStage feature_stage(Model& model, Context<Cpu<float>>& ctx, const Run& ru
         .result = pipeline::run_features(model, ctx, run.tokenizer, run.pairs, kb, run.work / "stage2", fo),
         .keep_share = fo.keep_share};
     const pipeline::FeatureStageResult& r2 = stage.result;
-    status("[{:6.1f}s] stage 2 (knowledge base){}: {} of {} proposed features kept ({:.1f}%), {} of {} records "
-           "augmented\n", seconds_since(run.start), r2.reused ? " (reused)" : "", r2.statistics.kept,
-           r2.statistics.proposed, 100 * r2.statistics.kept_share(), r2.statistics.records_with_kept,
-           r2.statistics.records);
+    status(
+        "[{:6.1f}s] stage 2 (knowledge base){}: {} of {} proposed features kept ({:.1f}%), {} of {} records "
+        "augmented\n",
+        seconds_since(run.start), r2.reused ? " (reused)" : "", r2.statistics.kept, r2.statistics.proposed,
+        100 * r2.statistics.kept_share(), r2.statistics.records_with_kept, r2.statistics.records);
     if (run.synthetic) {
         stage.recovery = features::evaluate_feature_recovery(
             features::read_feature_ground_truth(run.corpus / "ground_truth.csv"), r2.records);
@@ -197,11 +203,11 @@ FeatureStage feature_stage(Model& model, Context<Cpu<float>>& ctx, const Run& ru
 // The control: stage 1 continued on the original reports, evaluated as "CLEP+"; false when --max-steps stopped it.
 template <class Model>
 bool control_stage(Model& model, Context<Cpu<float>>& ctx, Run& run) {
-    const TrainResult rc = pipeline::run_fgclep(model, ctx, run.tokenizer, run.pairs,
-                                                pipeline::weights_path(run.work / "stage1"), run.work / "control",
-                                                run.stage3);
-    status("[{:6.1f}s] control (CLEP+, original reports): {} of {} steps, loss {:.3f}\n",
-           seconds_since(run.start), rc.steps, rc.total_steps, rc.last.loss.total);
+    const TrainResult rc =
+        pipeline::run_fgclep(model, ctx, run.tokenizer, run.pairs, pipeline::weights_path(run.work / "stage1"),
+                             run.work / "control", run.stage3);
+    status("[{:6.1f}s] control (CLEP+, original reports): {} of {} steps, loss {:.3f}\n", seconds_since(run.start),
+           rc.steps, rc.total_steps, rc.last.loss.total);
     if (!rc.finished) return false;
     evaluate_as(model, ctx, run, "CLEP+");
     return true;
@@ -212,9 +218,9 @@ template <class Model>
 bool fgclep_stage(Model& model, Context<Cpu<float>>& ctx, Run& run, const pipeline::FeatureStageResult& r2) {
     std::int64_t replaced = 0;
     const data::EcgDataset augmented = features::with_augmented_reports(run.pairs, r2.records, &replaced);
-    const TrainResult r3 = pipeline::run_fgclep(model, ctx, run.tokenizer, augmented,
-                                                pipeline::weights_path(run.work / "stage1"), run.work / "stage3",
-                                                run.stage3);
+    const TrainResult r3 =
+        pipeline::run_fgclep(model, ctx, run.tokenizer, augmented, pipeline::weights_path(run.work / "stage1"),
+                             run.work / "stage3", run.stage3);
     status("[{:6.1f}s] stage 3 (FG-CLEP): {} of {} steps, loss {:.3f}\n", seconds_since(run.start), r3.steps,
            r3.total_steps, r3.last.loss.total);
     if (!r3.finished) return false;
@@ -247,14 +253,13 @@ void print_comparison(const Run& run) {
 // How well stage 2's proposed and kept features match the generator's ground truth.
 void print_recovery(const FeatureStage& stage2) {
     const features::FeatureRecovery& recovery = *stage2.recovery;
-    fmt::print("\nstage 2 feature validation against the generator's ground truth ({} records, threshold {:.4g}{}):\n"
-               "  proposed by the knowledge base: precision {:.3f} recall {:.3f}\n"
-               "  kept by the stage-1 model:      precision {:.3f} recall {:.3f}\n",
-               recovery.records, stage2.result.statistics.threshold,
-               stage2.keep_share > 0 ? fmt::format(", the {:.0f}% most probable candidates", 100 * stage2.keep_share)
-                                     : "",
-               recovery.proposed.precision(), recovery.proposed.recall(),
-               recovery.kept.precision(), recovery.kept.recall());
+    fmt::print(
+        "\nstage 2 feature validation against the generator's ground truth ({} records, threshold {:.4g}{}):\n"
+        "  proposed by the knowledge base: precision {:.3f} recall {:.3f}\n"
+        "  kept by the stage-1 model:      precision {:.3f} recall {:.3f}\n",
+        recovery.records, stage2.result.statistics.threshold,
+        stage2.keep_share > 0 ? fmt::format(", the {:.0f}% most probable candidates", 100 * stage2.keep_share) : "",
+        recovery.proposed.precision(), recovery.proposed.recall(), recovery.kept.precision(), recovery.kept.recall());
 }
 }  // namespace
 

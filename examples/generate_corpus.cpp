@@ -50,22 +50,32 @@ int main(int argc, char** argv) {
                 if (i + 1 >= argc) fgclep::fail("generate_corpus: {} needs a value", a);
                 return argv[++i];
             };
-            if (a == "--records") o.records = integer(a, value());
-            else if (a == "--eval-records") o.eval_records = integer(a, value());
-            else if (a == "--seed") o.seed = static_cast<std::uint64_t>(integer(a, value()));
-            else if (a == "--threads") o.threads = static_cast<int>(integer(a, value()));
-            else if (a == "--omit-features") o.report.omit_features = number(a, value());
-            else if (a == "--noise") noise_scale = number(a, value());
-            else if (a == "--mains-hz") o.simulator.noise.mains_hz = number(a, value());
-            else if (a == "--overwrite") o.overwrite = true;
+            if (a == "--records")
+                o.records = integer(a, value());
+            else if (a == "--eval-records")
+                o.eval_records = integer(a, value());
+            else if (a == "--seed")
+                o.seed = static_cast<std::uint64_t>(integer(a, value()));
+            else if (a == "--threads")
+                o.threads = static_cast<int>(integer(a, value()));
+            else if (a == "--omit-features")
+                o.report.omit_features = number(a, value());
+            else if (a == "--noise")
+                noise_scale = number(a, value());
+            else if (a == "--mains-hz")
+                o.simulator.noise.mains_hz = number(a, value());
+            else if (a == "--overwrite")
+                o.overwrite = true;
             else if (a == "--help" || a == "-h") {
                 usage();
                 return 0;
             } else if (!a.empty() && a.front() == '-') {
                 usage();
                 fgclep::fail("generate_corpus: unknown option '{}'", a);
-            } else if (out.empty()) out = a;
-            else fgclep::fail("generate_corpus: a second output directory '{}'", a);
+            } else if (out.empty())
+                out = a;
+            else
+                fgclep::fail("generate_corpus: a second output directory '{}'", a);
         }
         if (out.empty()) {
             usage();
@@ -83,15 +93,17 @@ int main(int argc, char** argv) {
                     static_cast<long long>(s.records), static_cast<long long>(s.subjects),
                     static_cast<long long>(s.eval_records), static_cast<long long>(s.eval_train),
                     static_cast<long long>(s.eval_val), static_cast<long long>(s.eval_test));
-        std::printf("reports stating the waveform features: %lld (%.1f%%)\n",
-                    static_cast<long long>(s.reports_with_features),
-                    s.records > 0 ? 100.0 * static_cast<double>(s.reports_with_features) / static_cast<double>(s.records) : 0.0);
+        std::printf(
+            "reports stating the waveform features: %lld (%.1f%%)\n", static_cast<long long>(s.reports_with_features),
+            s.records > 0 ? 100.0 * static_cast<double>(s.reports_with_features) / static_cast<double>(s.records)
+                          : 0.0);
         std::printf("condition prevalence (pre-training records):\n");
         for (std::size_t c = 0; c < fgclep::synth::condition_count; ++c)
             std::printf("  %-32s %7lld  %5.1f%%\n", std::string(fgclep::synth::condition_identifiers[c]).c_str(),
                         static_cast<long long>(s.condition_counts[c]),
-                        s.records > 0 ? 100.0 * static_cast<double>(s.condition_counts[c]) / static_cast<double>(s.records)
-                                      : 0.0);
+                        s.records > 0
+                            ? 100.0 * static_cast<double>(s.condition_counts[c]) / static_cast<double>(s.records)
+                            : 0.0);
         std::printf("seconds: %.2f, records/s: %.0f\n", s.seconds, s.records_per_second());
         return 0;
     } catch (const std::exception& e) {

@@ -10,8 +10,8 @@
 // those in flight finish and still writes the output; rerunning with the same --cache asks only what is missing.
 // Exit status: 0 when every report has candidates, 3 when some failed, were malformed or were not asked, 1 on
 // errors (bad input, bad prompt file), 2 on bad usage.
-#include "fgclep/data/datasets/mimic_iv_ecg.hpp"
 #include "fgclep/llm/llm_features.hpp"
+#include "fgclep/data/datasets/mimic_iv_ecg.hpp"
 #include "fgclep/train/progress.hpp"
 
 #include <fmt/format.h>
@@ -69,22 +69,38 @@ Args parse(int argc, char** argv) {
             if (i + 1 >= argc) usage(arg + " needs a value");
             return std::string(argv[++i]);
         };
-        if (arg == "--out") a.out = value();
-        else if (arg == "--cache") a.cache = value();
-        else if (arg == "--prompt-file") a.prompt_file = value();
-        else if (arg == "--base-url") a.chat.base_url = value();
-        else if (arg == "--model") a.chat.model = value();
-        else if (arg == "--api-key-env") a.chat.api_key_env = value();
-        else if (arg == "--concurrency") a.concurrency = static_cast<int>(to_count(arg, value()));
-        else if (arg == "--limit") a.limit = to_count(arg, value());
-        else if (arg == "--max-requests") a.max_requests = to_count(arg, value());
-        else if (arg == "--timeout") a.chat.read_timeout = std::chrono::seconds(to_count(arg, value()));
-        else if (arg == "--retries") a.chat.max_retries = static_cast<int>(to_count(arg, value()));
-        else if (arg == "--max-tokens") a.chat.max_tokens = static_cast<int>(to_count(arg, value()));
-        else if (arg == "-h" || arg == "--help") usage("help");
-        else if (arg.starts_with("--")) usage("unknown option " + arg);
-        else if (a.input.empty()) a.input = arg;
-        else usage("more than one REPORTS input");
+        if (arg == "--out")
+            a.out = value();
+        else if (arg == "--cache")
+            a.cache = value();
+        else if (arg == "--prompt-file")
+            a.prompt_file = value();
+        else if (arg == "--base-url")
+            a.chat.base_url = value();
+        else if (arg == "--model")
+            a.chat.model = value();
+        else if (arg == "--api-key-env")
+            a.chat.api_key_env = value();
+        else if (arg == "--concurrency")
+            a.concurrency = static_cast<int>(to_count(arg, value()));
+        else if (arg == "--limit")
+            a.limit = to_count(arg, value());
+        else if (arg == "--max-requests")
+            a.max_requests = to_count(arg, value());
+        else if (arg == "--timeout")
+            a.chat.read_timeout = std::chrono::seconds(to_count(arg, value()));
+        else if (arg == "--retries")
+            a.chat.max_retries = static_cast<int>(to_count(arg, value()));
+        else if (arg == "--max-tokens")
+            a.chat.max_tokens = static_cast<int>(to_count(arg, value()));
+        else if (arg == "-h" || arg == "--help")
+            usage("help");
+        else if (arg.starts_with("--"))
+            usage("unknown option " + arg);
+        else if (a.input.empty())
+            a.input = arg;
+        else
+            usage("more than one REPORTS input");
     }
     if (a.input.empty()) usage("no REPORTS input given");
     if (a.out.empty()) usage("--out is required");
@@ -168,18 +184,19 @@ int main(int argc, char** argv) try {
     for (const ReportFailure& f : source.failures()) errors[f.index] = f.error;
     for (std::size_t i = 0; i < reports.size(); ++i) {
         nlohmann::ordered_json line = {{"id", ids[i]},
-                               {"report", reports[i]},
-                               {"status", to_string(source.statuses()[i])},
-                               {"candidates", candidates[i]}};
+                                       {"report", reports[i]},
+                                       {"status", to_string(source.statuses()[i])},
+                                       {"candidates", candidates[i]}};
         if (!errors[i].empty()) line["error"] = errors[i];
         out << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
     }
     out.close();
 
     const LlmStats& s = source.stats();
-    fmt::print("reports: {}, cached: {}, asked: {}, answered: {}, failed: {}, malformed: {}, not asked: {}, "
-               "duplicates: {}\n",
-               s.reports, s.cached, s.asked, s.answered, s.failed, s.malformed, s.not_asked, s.duplicates);
+    fmt::print(
+        "reports: {}, cached: {}, asked: {}, answered: {}, failed: {}, malformed: {}, not asked: {}, "
+        "duplicates: {}\n",
+        s.reports, s.cached, s.asked, s.answered, s.failed, s.malformed, s.not_asked, s.duplicates);
     for (std::size_t k = 0; k < source.failures().size() && k < 5; ++k)
         fmt::print("  {} report {}: {}\n", to_string(source.failures()[k].status), ids[source.failures()[k].index],
                    source.failures()[k].error);

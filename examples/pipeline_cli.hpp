@@ -92,8 +92,8 @@ int with_model(fgclep::pipeline::ModelSize size, std::int64_t vocab_size, std::u
 // paper's 2e-5 is for a pretrained BERT), batch 64, gradients clipped at norm 5; the full model the paper's recipe
 // (lr 2e-5, batch 100). Epochs: the paper's 10 (stage 1) and 3 (stage 3) for the full model; the caller gives the
 // tiny model's.
-inline const std::vector<std::string> training_flags = {"--epochs", "--batch-size", "--lr", "--max-steps",
-                                                        "--checkpoint-every", "--workers", "--seed"};
+inline const std::vector<std::string> training_flags = {"--epochs",           "--batch-size", "--lr",  "--max-steps",
+                                                        "--checkpoint-every", "--workers",    "--seed"};
 inline fgclep::pipeline::TrainStageOptions training_options(const Args& args, fgclep::pipeline::ModelSize size,
                                                             std::int64_t tiny_epochs, std::int64_t full_epochs,
                                                             const std::string& prefix = "") {

@@ -71,18 +71,27 @@ std::optional<int> parse_args(int argc, char** argv, Command& c) {
             return argv[++i];
         };
         try {
-            if (a == "-r") c.record = value("a record name");
-            else if (a == "-f") c.from_text = value("a time");
-            else if (a == "-t") c.to_text = value("a time");
+            if (a == "-r")
+                c.record = value("a record name");
+            else if (a == "-f")
+                c.from_text = value("a time");
+            else if (a == "-t")
+                c.to_text = value("a time");
             else if (a == "-s") {
                 while (i + 1 < argc && argv[i + 1][0] != '-') c.signal_args.push_back(argv[++i]);
                 if (c.signal_args.empty()) return usage(argv[0], "-s needs at least one signal");
-            } else if (a == "-P") c.physical = true;
-            else if (a == "-H") c.options.expand_frames = true;
-            else if (a == "-v") c.verbose = true;
-            else if (a == "--no-check") c.options.verify_checksums = false;
-            else if (a == "-h" || a == "--help") return usage(argv[0], "") == 2 ? 0 : 0;
-            else return usage(argv[0], "unknown option '" + a + "'");
+            } else if (a == "-P")
+                c.physical = true;
+            else if (a == "-H")
+                c.options.expand_frames = true;
+            else if (a == "-v")
+                c.verbose = true;
+            else if (a == "--no-check")
+                c.options.verify_checksums = false;
+            else if (a == "-h" || a == "--help")
+                return usage(argv[0], "") == 2 ? 0 : 0;
+            else
+                return usage(argv[0], "unknown option '" + a + "'");
         } catch (const std::exception& e) {
             return usage(argv[0], e.what());
         }

@@ -31,10 +31,22 @@ using fgclep::synth::Condition;
 
 // The enum's names, in its order (conditions.hpp holds the contract; this is only the command line's spelling).
 constexpr std::array<std::string_view, fgclep::synth::condition_count> condition_names = {
-    "sinus_rhythm", "sinus_bradycardia", "sinus_tachycardia", "atrial_fibrillation", "atrial_flutter",
-    "first_degree_av_block", "right_bundle_branch_block", "left_bundle_branch_block", "left_ventricular_hypertrophy",
-    "low_qrs_voltage", "inferior_infarction", "anterior_infarction", "ischemia", "long_qt",
-    "premature_ventricular_complexes", "left_axis_deviation"};
+    "sinus_rhythm",
+    "sinus_bradycardia",
+    "sinus_tachycardia",
+    "atrial_fibrillation",
+    "atrial_flutter",
+    "first_degree_av_block",
+    "right_bundle_branch_block",
+    "left_bundle_branch_block",
+    "left_ventricular_hypertrophy",
+    "low_qrs_voltage",
+    "inferior_infarction",
+    "anterior_infarction",
+    "ischemia",
+    "long_qt",
+    "premature_ventricular_complexes",
+    "left_axis_deviation"};
 
 std::optional<Condition> parse_condition(std::string_view name) {
     for (std::size_t i = 0; i < condition_names.size(); ++i)
@@ -76,28 +88,38 @@ Args parse(int argc, char** argv) {
             if (i + 1 >= argc) usage(arg + " needs a value");
             return std::string(argv[++i]);
         };
-        if (arg == "-o" || arg == "--output") a.out = value();
-        else if (arg == "--synthetic") a.synthetic = value();
+        if (arg == "-o" || arg == "--output")
+            a.out = value();
+        else if (arg == "--synthetic")
+            a.synthetic = value();
         else if (arg == "--seed") {
             const std::string v = value();
             char* end = nullptr;
             a.seed = std::strtoull(v.c_str(), &end, 10);
             if (v.empty() || *end != '\0' || v[0] == '-')
                 usage("--seed expects a non-negative integer, got '" + v + "'");
-        } else if (arg == "--speed") a.render.speed_mm_per_s = to_number(arg, value());
-        else if (arg == "--gain") a.render.gain_mm_per_mv = to_number(arg, value());
-        else if (arg == "--from") a.render.start_s = to_number(arg, value());
-        else if (arg == "--seconds") a.render.duration_s = to_number(arg, value());
+        } else if (arg == "--speed")
+            a.render.speed_mm_per_s = to_number(arg, value());
+        else if (arg == "--gain")
+            a.render.gain_mm_per_mv = to_number(arg, value());
+        else if (arg == "--from")
+            a.render.start_s = to_number(arg, value());
+        else if (arg == "--seconds")
+            a.render.duration_s = to_number(arg, value());
         else if (arg == "--rhythm") {
             a.render.rhythm_lead = value();
             if (a.render.rhythm_lead == "none") a.render.rhythm_lead.clear();
         } else if (arg == "--caption") {
             a.render.caption = value();
             a.caption_given = true;
-        } else if (arg == "--rows") a.render.layout = fgclep::synth::Layout::rows;
-        else if (arg.starts_with("-")) usage("unknown option " + arg);
-        else if (a.record.empty()) a.record = arg;
-        else usage("more than one RECORD");
+        } else if (arg == "--rows")
+            a.render.layout = fgclep::synth::Layout::rows;
+        else if (arg.starts_with("-"))
+            usage("unknown option " + arg);
+        else if (a.record.empty())
+            a.record = arg;
+        else
+            usage("more than one RECORD");
     }
     if (a.record.empty() == a.synthetic.empty()) usage("give either a RECORD or --synthetic CONDITIONS");
     if (a.out.empty()) usage("no output file (-o OUT.svg)");
@@ -132,8 +154,8 @@ int main(int argc, char** argv) {
             if (!args.caption_given) {
                 std::vector<std::string_view> statements;
                 for (Condition c : simulated.conditions) statements.push_back(fgclep::synth::statement(c));
-                args.render.caption = fmt::format("{} (heart rate {:.0f} bpm)", fmt::join(statements, ", "),
-                                                  simulated.heart_rate_bpm);
+                args.render.caption =
+                    fmt::format("{} (heart rate {:.0f} bpm)", fmt::join(statements, ", "), simulated.heart_rate_bpm);
             }
         } else {
             record = fgclep::data::read_ecg(args.record);

@@ -27,10 +27,12 @@ using namespace fgclep;
 
 int main(int argc, char** argv) try {
     const cli::Args args(argc, argv, {"--kb", "--kb-replace", "--overwrite"});
-    args.check_known({"--stage1", "--out", "--model", "--vocab", "--threshold", "--keep-share", "--kb-file", "--threads", "--workers",
-                      "--max-records", "--llm-base-url", "--llm-model", "--llm-cache", "--llm-concurrency"});
+    args.check_known({"--stage1", "--out", "--model", "--vocab", "--threshold", "--keep-share", "--kb-file",
+                      "--threads", "--workers", "--max-records", "--llm-base-url", "--llm-model", "--llm-cache",
+                      "--llm-concurrency"});
     if (args.positional.size() != 1) {
-        fmt::print(stderr, "usage: stage2_features CORPUS_DIR [--stage1 DIR] [--out DIR] [--kb | --llm-base-url URL ...]\n");
+        fmt::print(stderr,
+                   "usage: stage2_features CORPUS_DIR [--stage1 DIR] [--out DIR] [--kb | --llm-base-url URL ...]\n");
         return 1;
     }
     const std::filesystem::path corpus = args.positional[0];
@@ -84,9 +86,10 @@ int main(int argc, char** argv) try {
             const features::FeatureRecovery m = features::evaluate_feature_recovery(
                 features::read_feature_ground_truth(corpus / "ground_truth.csv"), r.records);
             std::ofstream(out / "ground_truth_recovery.txt") << m.summary();
-            fmt::print("against the ground truth: proposed precision {:.3f} recall {:.3f}; kept precision {:.3f} "
-                       "recall {:.3f} ({} records)\n", m.proposed.precision(), m.proposed.recall(), m.kept.precision(),
-                       m.kept.recall(), m.records);
+            fmt::print(
+                "against the ground truth: proposed precision {:.3f} recall {:.3f}; kept precision {:.3f} "
+                "recall {:.3f} ({} records)\n",
+                m.proposed.precision(), m.proposed.recall(), m.kept.precision(), m.kept.recall(), m.records);
         }
         return 0;
     });

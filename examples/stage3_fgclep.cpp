@@ -29,7 +29,8 @@ int main(int argc, char** argv) try {
     }
     const std::filesystem::path corpus = args.positional[0];
     const auto size = pipeline::model_size_from_string(args.str("--model", "tiny"));
-    const std::filesystem::path stage1 = args.str("--stage1", "runs/stage1"), stage2 = args.str("--stage2", "runs/stage2");
+    const std::filesystem::path stage1 = args.str("--stage1", "runs/stage1"),
+                                stage2 = args.str("--stage2", "runs/stage2");
     const std::filesystem::path out = args.str("--out", "runs/stage3");
 
     data::EcgDataset pairs = data::load_mimic_iv_ecg(corpus);
@@ -46,16 +47,18 @@ int main(int argc, char** argv) try {
     const auto seed = static_cast<std::uint64_t>(args.integer("--seed", 1));
 
     return cli::with_model(size, static_cast<std::int64_t>(tokenizer.vocabulary().size()), seed, [&](auto& model) {
-        const TrainResult r = pipeline::run_fgclep(model, ctx, tokenizer, augmented, pipeline::weights_path(stage1), out,
-                                                   options);
+        const TrainResult r =
+            pipeline::run_fgclep(model, ctx, tokenizer, augmented, pipeline::weights_path(stage1), out, options);
         fmt::print("{} {} of {} steps{}; last loss {:.4f}\n", r.finished ? "trained" : "stopped after", r.steps,
                    r.total_steps, r.resumed ? " (resumed)" : "", r.last.loss.total);
         if (!r.finished) return 0;
         fmt::print("weights: {}\n", pipeline::weights_path(out).string());
         if (args.has("--evaluate")) {
             if (!std::filesystem::exists(corpus / "eval/diagnosis")) {
-                fmt::print(stderr, "--evaluate: {} has no eval/ splits (evaluate real datasets as docs/user-guide.md "
-                                   "shows)\n", corpus.string());
+                fmt::print(stderr,
+                           "--evaluate: {} has no eval/ splits (evaluate real datasets as docs/user-guide.md "
+                           "shows)\n",
+                           corpus.string());
                 return 1;
             }
             pipeline::EvaluateOptions eo;

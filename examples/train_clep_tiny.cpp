@@ -43,10 +43,18 @@ std::vector<float> signal(int kind, HostRng& rng) {
             const double u = f * static_cast<double>(t) + phase, frac = u - std::floor(u);
             double v = 0;
             switch (kind) {
-                case 0: v = std::sin(6.283185307179586 * u); break;
-                case 1: v = frac < 0.5 ? 1 : -1; break;
-                case 2: v = 2 * frac - 1; break;
-                default: v = frac < 0.25 ? std::sin(25.132741228718345 * frac * 4) : 0; break;
+                case 0:
+                    v = std::sin(6.283185307179586 * u);
+                    break;
+                case 1:
+                    v = frac < 0.5 ? 1 : -1;
+                    break;
+                case 2:
+                    v = 2 * frac - 1;
+                    break;
+                default:
+                    v = frac < 0.25 ? std::sin(25.132741228718345 * frac * 4) : 0;
+                    break;
             }
             x[static_cast<std::size_t>(c * length + t)] = static_cast<float>(amplitude * v + 0.1 * rng.normal());
         }
@@ -114,8 +122,12 @@ int main(int argc, char** argv) {
     Model::Options o;
     o.ecg.backbone = {.leads = leads, .base_width = 8, .stages = {1, 1, 1}, .input_length = length};
     o.ecg.head = {.in_channels = 0, .embed_dim = 32, .num_heads = 4, .output_dim = 32, .reference_length = 0};
-    o.text.bert = {.vocab_size = 64, .hidden_size = 32, .num_hidden_layers = 2, .num_attention_heads = 4,
-                   .intermediate_size = 64, .max_position_embeddings = 32};
+    o.text.bert = {.vocab_size = 64,
+                   .hidden_size = 32,
+                   .num_hidden_layers = 2,
+                   .num_attention_heads = 4,
+                   .intermediate_size = 64,
+                   .max_position_embeddings = 32};
     o.text.head = {0, 32, 32};
     o.loss<SigmoidLoss>().logit_scale = std::log(30.0);  // a tiny model's short run: start sharper than log 10
     Model model(o, seed);

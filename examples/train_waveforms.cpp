@@ -47,8 +47,11 @@ Batch make_batch(Context<B>& ctx, std::int64_t n, std::uint64_t seed, std::uint6
             const double amplitude = rng.uniform(0.5, 1.5) * (lead == 0 ? 1 : -0.7);
             for (std::int64_t t = 0; t < length; ++t) {
                 const double u = std::fmod(cycles * double(t) / length + phase, 1.0);
-                const double wave = label == 0 ? std::sin(6.283185307179586 * u) : label == 1 ? (u < 0.5 ? 1.0 : -1.0) : 2 * u - 1;
-                x[static_cast<std::size_t>((i * leads + lead) * length + t)] = static_cast<float>(amplitude * wave + 0.3 * rng.normal());
+                const double wave = label == 0   ? std::sin(6.283185307179586 * u)
+                                    : label == 1 ? (u < 0.5 ? 1.0 : -1.0)
+                                                 : 2 * u - 1;
+                x[static_cast<std::size_t>((i * leads + lead) * length + t)] =
+                    static_cast<float>(amplitude * wave + 0.3 * rng.normal());
             }
         }
     }
@@ -57,7 +60,8 @@ Batch make_batch(Context<B>& ctx, std::int64_t n, std::uint64_t seed, std::uint6
 }
 
 // Mean softmax cross-entropy of logits (n, classes); writes its gradient into dlogits and counts correct argmaxes.
-double cross_entropy(const std::vector<float>& logits, const std::vector<int>& labels, std::vector<float>& dlogits, int& correct) {
+double cross_entropy(const std::vector<float>& logits, const std::vector<int>& labels, std::vector<float>& dlogits,
+                     int& correct) {
     const std::size_t n = labels.size();
     double loss = 0;
     dlogits.assign(logits.size(), 0.0f);
@@ -72,7 +76,8 @@ double cross_entropy(const std::vector<float>& logits, const std::vector<int>& l
         for (int c = 0; c < classes; ++c) sum += std::exp(double(z[c]) - top);
         loss += std::log(sum) + top - z[labels[i]];
         for (int c = 0; c < classes; ++c)
-            dlogits[i * classes + c] = static_cast<float>((std::exp(double(z[c]) - top) / sum - (c == labels[i])) / double(n));
+            dlogits[i * classes + c] =
+                static_cast<float>((std::exp(double(z[c]) - top) / sum - (c == labels[i])) / double(n));
     }
     return loss / double(n);
 }
@@ -89,12 +94,16 @@ int main(int argc, char** argv) try {
     const long batches_per_epoch = 24, seed = arg(argc, argv, "--seed", 1);
     Context<B> ctx(B::State{static_cast<int>(arg(argc, argv, "--threads", 0))});
 
-    Model<Net, B> model({{.in_channels = leads, .out_channels = 16, .kernel_size = 7, .stride = 2, .padding = 3, .bias = false},
-                         {.num_features = 16}, {},
-                         {.in_channels = 16, .out_channels = 32, .kernel_size = 3, .stride = 2, .padding = 1, .bias = false},
-                         {.num_features = 32}, {},
-                         {}, {.in_features = 32, .out_features = classes}},
-                        static_cast<std::uint64_t>(seed));
+    Model<Net, B> model(
+        {{.in_channels = leads, .out_channels = 16, .kernel_size = 7, .stride = 2, .padding = 3, .bias = false},
+         {.num_features = 16},
+         {},
+         {.in_channels = 16, .out_channels = 32, .kernel_size = 3, .stride = 2, .padding = 1, .bias = false},
+         {.num_features = 32},
+         {},
+         {},
+         {.in_features = 32, .out_features = classes}},
+        static_cast<std::uint64_t>(seed));
     fmt::print("{}", model.summary());
 
     AdamW<B> optimizer(model.arena(), {.lr = 1e-2, .weight_decay = 1e-4});
@@ -108,7 +117,8 @@ int main(int argc, char** argv) try {
         int correct = 0;
         const auto t0 = std::chrono::steady_clock::now();
         for (long i = 0; i < batches_per_epoch; ++i) {
-            Batch b = make_batch(ctx, batch, static_cast<std::uint64_t>(seed), static_cast<std::uint64_t>(epoch * 1000 + i));
+            Batch b =
+                make_batch(ctx, batch, static_cast<std::uint64_t>(seed), static_cast<std::uint64_t>(epoch * 1000 + i));
             Tensor<B> logits = model.forward(ctx, b.x);
             loss_sum += cross_entropy(ctx.to_host(logits), b.labels, dlogits, correct);
             model.zero_grad(ctx);
@@ -142,11 +152,13 @@ int main(int argc, char** argv) try {
     }
     fmt::print("held-out accuracy {:.1f}% over {} signals (", 100.0 * correct / total, total);
     for (int c = 0; c < classes; ++c)
-        fmt::print("{}{} {:.0f}%", c ? ", " : "", class_names[c], 100.0 * per_class_correct[c] / std::max(1, per_class_total[c]));
+        fmt::print("{}{} {:.0f}%", c ? ", " : "", class_names[c],
+                   100.0 * per_class_correct[c] / std::max(1, per_class_total[c]));
     fmt::print(")\n");
     const bool check = std::any_of(argv + 1, argv + argc, [](const char* a) { return std::strcmp(a, "--check") == 0; });
     if (check && !(last_loss < 0.8 * first_loss)) {
-        fmt::print(stderr, "the loss did not fall: {:.4f} after the first epoch, {:.4f} after the last\n", first_loss, last_loss);
+        fmt::print(stderr, "the loss did not fall: {:.4f} after the first epoch, {:.4f} after the last\n", first_loss,
+                   last_loss);
         return 2;
     }
     return 0;

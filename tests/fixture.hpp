@@ -42,7 +42,8 @@ void load_weights(Model<S, B>& model, Context<B>& ctx, const io::SafetensorsFile
 
 // max over elements of |a - b| / (atol + rtol * |b|); <= 1 means "close" in numpy.allclose's sense.
 template <class B, class E>
-double closeness(Context<B>& ctx, const Tensor<B, E>& got, const std::vector<double>& expected, double rtol, double atol) {
+double closeness(Context<B>& ctx, const Tensor<B, E>& got, const std::vector<double>& expected, double rtol,
+                 double atol) {
     auto g = ctx.to_host(got);
     REQUIRE(g.size() == expected.size());
     double worst = 0;

@@ -40,13 +40,12 @@ struct Instantiate {
     template <class F>
     static constexpr auto unary_launchers = std::make_tuple(&unary<T, F>, &unary_backward<T, F>);
     static constexpr auto launchers = std::make_tuple(
-        unary_launchers<fn::Relu>, unary_launchers<fn::GeluErf>, unary_launchers<fn::Tanh>, &scale_matrices<T>,
-        &add<T>, &axpy<T>, &scale<T>, &add_bias_rows<T>, &add_bias_channels<T>, &transpose_middle<T>, &dropout<T>,
-        &im2col_1d<T>, &col2im_1d<T>, &batch_norm_forward_train<T>, &batch_norm_forward_eval<T>,
-        &batch_norm_backward<T>, &layer_norm_forward<T>, &layer_norm_backward<T>, &masked_softmax_forward<T>,
-        &softmax_backward<T>, &sum_rows<T>, &sum_channels<T>, &mean_last<T>, &broadcast_last<T>,
-        &max_pool_1d_forward<T>, &max_pool_1d_backward<T>, &sum_squares<T>, &embedding_gather<T>,
-        &embedding_scatter_add<T>, &adamw_update<T>);
+        unary_launchers<fn::Relu>, unary_launchers<fn::GeluErf>, unary_launchers<fn::Tanh>, &scale_matrices<T>, &add<T>,
+        &axpy<T>, &scale<T>, &add_bias_rows<T>, &add_bias_channels<T>, &transpose_middle<T>, &dropout<T>, &im2col_1d<T>,
+        &col2im_1d<T>, &batch_norm_forward_train<T>, &batch_norm_forward_eval<T>, &batch_norm_backward<T>,
+        &layer_norm_forward<T>, &layer_norm_backward<T>, &masked_softmax_forward<T>, &softmax_backward<T>, &sum_rows<T>,
+        &sum_channels<T>, &mean_last<T>, &broadcast_last<T>, &max_pool_1d_forward<T>, &max_pool_1d_backward<T>,
+        &sum_squares<T>, &embedding_gather<T>, &embedding_scatter_add<T>, &adamw_update<T>);
 };
 }  // namespace
 // ODR-used from an exported symbol, so the compiler must emit every launcher in the table.

@@ -50,7 +50,8 @@ struct RankingHingeLoss {
         explicit impl(const Options& o)
             : fgclep::Module(RankingHingeLoss::name),
               options(o),
-              log_sharpness("log_sharpness", fgclep::Shape{}, fgclep::Decay::no, fgclep::Init::constant(o.log_sharpness)) {}
+              log_sharpness("log_sharpness", fgclep::Shape{}, fgclep::Decay::no,
+                            fgclep::Init::constant(o.log_sharpness)) {}
 
         template <class V>
         void visit(V& v) {
@@ -65,7 +66,8 @@ struct RankingHingeLoss {
             return sum / terms(batch);
         }
 
-        void backward(fgclep::Context<B>& ctx, const fgclep::PairBatch& batch, fgclep::PairGradients& grads, double dloss) {
+        void backward(fgclep::Context<B>& ctx, const fgclep::PairBatch& batch, fgclep::PairGradients& grads,
+                      double dloss) {
             const double s = sharpness(ctx), k = dloss / terms(batch);
             double dlog_sharpness = 0;
             // d softplus(u) / du = sigmoid(u); u = s z with z = C_ab - C_ii + m, and du / dlog_sharpness = u.
@@ -80,7 +82,9 @@ struct RankingHingeLoss {
         }
 
     private:
-        double sharpness(fgclep::Context<B>& ctx) const { return std::exp(fgclep::detail::read_scalar(ctx, log_sharpness)); }
+        double sharpness(fgclep::Context<B>& ctx) const {
+            return std::exp(fgclep::detail::read_scalar(ctx, log_sharpness));
+        }
         static double softplus(double u) { return -fgclep::detail::log_sigmoid(-u); }
         static double terms(const fgclep::PairBatch& batch) {
             const double N = static_cast<double>(batch.size());
@@ -105,8 +109,9 @@ namespace {
 
 // The headers this consumer compiles against are the version its build system found.
 void version_checks() {
-    check(std::string(FGCLEP_VERSION_STRING) == FGCLEP_FOUND_VERSION,
-          std::string("fgclep/version.hpp says ") + FGCLEP_VERSION_STRING + ", the build found " + FGCLEP_FOUND_VERSION);
+    check(
+        std::string(FGCLEP_VERSION_STRING) == FGCLEP_FOUND_VERSION,
+        std::string("fgclep/version.hpp says ") + FGCLEP_VERSION_STRING + ", the build found " + FGCLEP_FOUND_VERSION);
 }
 
 void mlp_checks() {
@@ -156,7 +161,8 @@ void default_model_checks() {
     std::printf("FgClep<ResNet1D50, BertBase, SigmoidLoss, FnmLoss>: %lld parameters (built in %.1f s)\n",
                 static_cast<long long>(count), seconds_since(t0));
     // ResNet1D50 backbone (15,959,168) + BERT-base (108,310,272) + the heads and the loss's t' and b.
-    check(count > 15'959'168 + 108'310'272 && count < 130'000'000, "about 125M parameters, got " + std::to_string(count));
+    check(count > 15'959'168 + 108'310'272 && count < 130'000'000,
+          "about 125M parameters, got " + std::to_string(count));
     check(model.parameter("ecg_encoder.conv1.weight").shape == fgclep::Shape{64, 12, 7}, "MERL's ecg_encoder.conv1");
     check(model.parameter("proj_t.2.weight").shape == fgclep::Shape{256, 256}, "MERL's proj_t.2");
     check(model.parameter("sigmoid_loss.logit_bias").shape == fgclep::Shape{}, "sigmoid_loss.logit_bias is a scalar");
@@ -193,8 +199,8 @@ void custom_loss_checks() {
             }
             return v;
         };
-        const auto r = fgclep::testing::gradcheck_scalar(arena, ctx, evaluate, {{"ecg", ecg, &decg}, {"text", text, &dtext}},
-                                                         {.eps = 1e-6, .tolerance = 1e-6});
+        const auto r = fgclep::testing::gradcheck_scalar(
+            arena, ctx, evaluate, {{"ecg", ecg, &decg}, {"text", text, &dtext}}, {.eps = 1e-6, .tolerance = 1e-6});
         check(r.ok && r.checked == 2 * N * P + 1, "RankingHingeLoss gradient check: " + r.report());
         std::printf("RankingHingeLoss: %s", r.report().c_str());
     }
@@ -233,9 +239,10 @@ void custom_loss_checks() {
             mask.push_back(1);
         }
     }
-    const M::batch_type batch{ctx.from_host(fgclep::Shape{N, 2, L}, ecg),
-                              fgclep::BertInput<B>{ctx.from_host(fgclep::Shape{N, len}, ids),
-                                                   ctx.from_host(fgclep::Shape{N, len}, mask), {}}};
+    const M::batch_type batch{
+        ctx.from_host(fgclep::Shape{N, 2, L}, ecg),
+        fgclep::BertInput<B>{
+            ctx.from_host(fgclep::Shape{N, len}, ids), ctx.from_host(fgclep::Shape{N, len}, mask), {}}};
 
     auto sharpness = [&] { return ctx.to_host(model.parameter("ranking_hinge_loss.log_sharpness").value).at(0); };
     const float sharpness0 = sharpness();
@@ -247,10 +254,11 @@ void custom_loss_checks() {
         check(std::abs(v.total - (v.part("sigmoid_loss") + 0.5 * v.part("ranking_hinge_loss"))) < 1e-9 * (1 + v.total),
               "total = sigmoid + 0.5 ranking hinge");
     }
-    std::printf("tiny FgClep with RankingHingeLoss: total %.4f -> %.4f (ranking_hinge_loss %.4f -> %.4f), "
-                "log_sharpness %.4f -> %.4f\n",
-                losses.front().total, losses.back().total, losses.front().part("ranking_hinge_loss"),
-                losses.back().part("ranking_hinge_loss"), sharpness0, sharpness());
+    std::printf(
+        "tiny FgClep with RankingHingeLoss: total %.4f -> %.4f (ranking_hinge_loss %.4f -> %.4f), "
+        "log_sharpness %.4f -> %.4f\n",
+        losses.front().total, losses.back().total, losses.front().part("ranking_hinge_loss"),
+        losses.back().part("ranking_hinge_loss"), sharpness0, sharpness());
     check(losses.back().total < losses.front().total, "the loss falls over 5 steps on one batch");
     check(sharpness() != sharpness0, "the optimizer trains the consumer's loss parameter");
 }

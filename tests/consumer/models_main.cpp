@@ -29,8 +29,12 @@ int main() {
     o.ecg.head.embed_dim = 8;
     o.ecg.head.num_heads = 2;
     o.ecg.head.output_dim = 8;
-    o.text.bert = {.vocab_size = 30, .hidden_size = 8, .num_hidden_layers = 1, .num_attention_heads = 2,
-                   .intermediate_size = 16, .max_position_embeddings = 16};
+    o.text.bert = {.vocab_size = 30,
+                   .hidden_size = 8,
+                   .num_hidden_layers = 1,
+                   .num_attention_heads = 2,
+                   .intermediate_size = 16,
+                   .max_position_embeddings = 16};
     o.text.head = {0, 8, 8};
     M model(o, /*seed=*/5);
     fgclep::Context<B> ctx;
@@ -40,10 +44,12 @@ int main() {
     std::vector<std::int32_t> ids, mask(N * len, 1);
     for (std::int64_t i = 0; i < N * 2 * L; ++i) ecg[i] = static_cast<float>(std::sin(0.05 * double(i)));
     for (std::int64_t n = 0; n < N; ++n)
-        for (std::int64_t l = 0; l < len; ++l) ids.push_back(static_cast<std::int32_t>(l == 0 ? 1 : 2 + (n * 5 + l) % 27));
-    const M::batch_type batch{ctx.from_host(fgclep::Shape{N, 2, L}, ecg),
-                              fgclep::BertInput<B>{ctx.from_host(fgclep::Shape{N, len}, ids),
-                                                   ctx.from_host(fgclep::Shape{N, len}, mask), {}}};
+        for (std::int64_t l = 0; l < len; ++l)
+            ids.push_back(static_cast<std::int32_t>(l == 0 ? 1 : 2 + (n * 5 + l) % 27));
+    const M::batch_type batch{
+        ctx.from_host(fgclep::Shape{N, 2, L}, ecg),
+        fgclep::BertInput<B>{
+            ctx.from_host(fgclep::Shape{N, len}, ids), ctx.from_host(fgclep::Shape{N, len}, mask), {}}};
     fgclep::AdamW<B> optimizer(model.arena(), {.lr = 1e-2});
     const double first = model.train_step(ctx, batch, optimizer, 1e-2).total;
     double last = first;

@@ -89,8 +89,8 @@ TEST_CASE("run_workers: the first exception is rethrown as it is, after `stop` e
         };
         CHECK_THROWS_WITH_AS(run_workers("test", 3, body, [&] { next = end; }),
                              fmt::format("worker {} failed", thrower).c_str(), std::logic_error);
-        CHECK(returned == 2);    // the others returned (and were joined) before run_workers threw
-        CHECK(done < end / 2);   // stopped early, not run to the end
+        CHECK(returned == 2);   // the others returned (and were joined) before run_workers threw
+        CHECK(done < end / 2);  // stopped early, not run to the end
     }
     // Two workers throwing: one exception comes out, not std::terminate.
     CHECK_THROWS_AS(run_workers("test", 2, [](int) { throw Error("both"); }), Error);
@@ -145,10 +145,13 @@ TEST_CASE("WorkerThreads: stop_and_join and the destructor stop long-lived worke
     CHECK(returned == 3);
     stop = false;
     WorkerThreads threads;
-    threads.start("pool", 2, [&](int k) {
-        if (k == 1) throw Error("worker 1 failed");
-        body(k);
-    }, [&] { stop = true; });
+    threads.start(
+        "pool", 2,
+        [&](int k) {
+            if (k == 1) throw Error("worker 1 failed");
+            body(k);
+        },
+        [&] { stop = true; });
     CHECK_THROWS_WITH_AS(threads.join(), "worker 1 failed", Error);  // the throw stopped worker 0
     CHECK(returned == 4);
     CHECK_NOTHROW(threads.stop_and_join());  // nothing left

@@ -52,12 +52,14 @@ TEST_CASE("initialisation follows PyTorch's distributions and depends only on se
 TEST_CASE("freezing by prefix respects dotted boundaries and rejects typos") {
     using Deep = Sequential<Linear, Linear, Linear, Linear, Linear, Linear, Linear, Linear, Linear, Linear, Linear>;
     typename Deep::Options o;
-    Model<Deep, Cpu<float>> m(o = {{2, 2}, {2, 2}, {2, 2}, {2, 2}, {2, 2}, {2, 2}, {2, 2}, {2, 2}, {2, 2}, {2, 2}, {2, 2}}, 0, "enc");
+    Model<Deep, Cpu<float>> m(
+        o = {{2, 2}, {2, 2}, {2, 2}, {2, 2}, {2, 2}, {2, 2}, {2, 2}, {2, 2}, {2, 2}, {2, 2}, {2, 2}}, 0, "enc");
     CHECK(m.freeze("enc.1") == 2);  // enc.1.weight, enc.1.bias; not enc.10.*
     CHECK_FALSE(m.parameter("enc.1.weight").trainable);
     CHECK(m.parameter("enc.10.weight").trainable);
     CHECK(m.parameter_count(true) == m.parameter_count() - 6);
-    CHECK_THROWS_WITH_AS(m.freeze("enc.99"), doctest::Contains("no parameter is named 'enc.99' or lies under it"), Error);
+    CHECK_THROWS_WITH_AS(m.freeze("enc.99"), doctest::Contains("no parameter is named 'enc.99' or lies under it"),
+                         Error);
     // Frozen parameters split the optimizer's segments.
     CHECK(m.arena().trainable_segments().size() == 4);
     CHECK(m.unfreeze("enc") == 22);

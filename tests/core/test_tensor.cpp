@@ -39,7 +39,8 @@ TEST_CASE("Tensors share storage on copy, reshape and slice") {
     auto s = t.slice(1, 3);
     CHECK(s.shape() == Shape{2, 2});
     CHECK(s[0] == 3);
-    CHECK_THROWS_WITH_AS(t.reshape(Shape{4, 2}), "fgclep: cannot reshape a tensor of shape (3, 2) (6 elements) to (4, 2) (8 elements)", Error);
+    CHECK_THROWS_WITH_AS(t.reshape(Shape{4, 2}),
+                         "fgclep: cannot reshape a tensor of shape (3, 2) (6 elements) to (4, 2) (8 elements)", Error);
     CHECK_THROWS_AS(t.slice(2, 4), Error);
     auto c = ctx.clone(t);
     c[1] = -1;
@@ -121,7 +122,7 @@ TEST_CASE("large CPU tensors reuse cached blocks; small ones and overflow go to 
     CHECK(cache.stats().cached_bytes == std::size_t(2) << 20);
     { auto small = ctx.empty(Shape{16}); }
     CHECK(cache.stats().cached_bytes == std::size_t(2) << 20);  // small blocks are not cached
-    cache.set_limit(std::size_t(1) << 20);  // releases what is cached, then holds at most 1 MiB
+    cache.set_limit(std::size_t(1) << 20);                      // releases what is cached, then holds at most 1 MiB
     CHECK(cache.stats().cached_bytes == 0);
     {
         auto a = ctx.empty(big);

@@ -13,6 +13,7 @@
 //   layers, training   1e-4 / 1e-5          1e-9 / 1e-11    chains of the above
 // Dropout masks, argmax indices and bad-id counts must be identical.
 #include <fgclep/fgclep.hpp>
+
 #include <fgclep/backend/cuda.hpp>  // after the layers, on purpose: dispatch follows the backend type
 
 #include <doctest/doctest.h>

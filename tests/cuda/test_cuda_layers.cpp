@@ -40,8 +40,7 @@ struct Twin {
 
     explicit Twin(const typename Spec::Options& options, std::uint64_t seed = 3)
         : cpu(options, seed), gpu(options, seed) {
-        test::check_equal(cctx.to_host(cpu.arena().values()), gctx.to_host(gpu.arena().values()),
-                          "initial parameters");
+        test::check_equal(cctx.to_host(cpu.arena().values()), gctx.to_host(gpu.arena().values()), "initial parameters");
         test::check_equal(cctx.to_host(cpu.arena().buffer_values()), gctx.to_host(gpu.arena().buffer_values()),
                           "initial buffers");
     }
@@ -132,7 +131,7 @@ TEST_CASE_TEMPLATE("Conv1d: unfolded (stride, padding, dilation) and the pointwi
 TEST_CASE_TEMPLATE("BatchNorm1d: batch statistics, running statistics, eval, frozen statistics", T, float, double) {
     Twin<BatchNorm1d, T> bn({.num_features = 5});
     bn.check_pass(Shape{4, 5, 33}, true, Tol<T>::layer, 1);
-    bn.check_pass(Shape{6, 5, 20}, true, Tol<T>::layer, 2);  // running statistics updated twice
+    bn.check_pass(Shape{6, 5, 20}, true, Tol<T>::layer, 2);   // running statistics updated twice
     bn.check_pass(Shape{4, 5, 33}, false, Tol<T>::layer, 3);  // eval uses them
     bn.check_pass(Shape{8, 5}, true, Tol<T>::layer, 4);       // (N, C) input
     bn.cpu.module().use_running_stats = bn.gpu.module().use_running_stats = true;
@@ -191,7 +190,7 @@ TEST_CASE_TEMPLATE("MultiHeadSelfAttention with a key padding mask and attention
 
     const std::int64_t N = 3, L = 10;
     std::vector<std::int32_t> mask(static_cast<std::size_t>(N * L), 1);
-    for (std::int64_t l = 6; l < L; ++l) mask[static_cast<std::size_t>(L + l)] = 0;  // sample 1 padded
+    for (std::int64_t l = 6; l < L; ++l) mask[static_cast<std::size_t>(L + l)] = 0;      // sample 1 padded
     for (std::int64_t l = 0; l < L; ++l) mask[static_cast<std::size_t>(2 * L + l)] = 0;  // sample 2 all padding
     const auto mc = att.cctx.from_host(Shape{N, L}, mask);
     const auto mg = att.gctx.from_host(Shape{N, L}, mask);
@@ -288,8 +287,8 @@ void compare_training(Twin<Spec, T>& t, Shape input_shape, Tolerance tol) {
 }  // namespace
 
 TEST_CASE_TEMPLATE("training step: a 1-D CNN agrees on CPU and CUDA", T, float, double) {
-    using Net = Sequential<Conv1d, BatchNorm1d, ReLU, MaxPool1d, Conv1d, BatchNorm1d, GELU, Dropout, GlobalAvgPool1d,
-                           Linear>;
+    using Net =
+        Sequential<Conv1d, BatchNorm1d, ReLU, MaxPool1d, Conv1d, BatchNorm1d, GELU, Dropout, GlobalAvgPool1d, Linear>;
     Twin<Net, T> t({{.in_channels = 2, .out_channels = 8, .kernel_size = 7, .stride = 2, .padding = 3, .bias = false},
                     {.num_features = 8},
                     {},

@@ -400,8 +400,8 @@ TEST_CASE_TEMPLATE("masked softmax: masked keys get 0, an all-masked row 0, -inf
         const std::int64_t batch = 4, rows = 6;
         std::vector<std::int32_t> mask(static_cast<std::size_t>(batch * cols), 1);
         for (std::int64_t c = 0; c < cols; ++c) {
-            mask[static_cast<std::size_t>(0 * cols + c)] = 0;                       // batch 0: every key masked
-            mask[static_cast<std::size_t>(1 * cols + c)] = c % 3 != 1;              // batch 1: some masked
+            mask[static_cast<std::size_t>(0 * cols + c)] = 0;                     // batch 0: every key masked
+            mask[static_cast<std::size_t>(1 * cols + c)] = c % 3 != 1;            // batch 1: some masked
             if (c == cols - 1) mask[static_cast<std::size_t>(2 * cols + c)] = 0;  // batch 2: the last masked
         }
         auto m = x.pair(mask);
@@ -478,8 +478,8 @@ TEST_CASE_TEMPLATE("max pooling: maxima, argmax indices (NaN and -inf too), back
         const std::int64_t rows = 12, L = 50, Lout = (L + 2 * k.pad - k.K) / k.stride + 1;
         auto values = test::random_values<T>(rows * L, 35);
         values[3] = std::numeric_limits<T>::quiet_NaN();
-        for (std::int64_t l = 0; l < L; ++l) values[static_cast<std::size_t>(L + l)] = -INFINITY;  // row 1: all -inf
-        values[static_cast<std::size_t>(2 * L + 7)] = values[static_cast<std::size_t>(2 * L + 8)];   // a tie
+        for (std::int64_t l = 0; l < L; ++l) values[static_cast<std::size_t>(L + l)] = -INFINITY;   // row 1: all -inf
+        values[static_cast<std::size_t>(2 * L + 7)] = values[static_cast<std::size_t>(2 * L + 8)];  // a tie
         auto in = x.pair(values);
         auto y = x.pair(test::nan_values<T>(rows * Lout));
         auto arg = x.pair(std::vector<std::int32_t>(static_cast<std::size_t>(rows * Lout), -1));
@@ -545,8 +545,14 @@ TEST_CASE_TEMPLATE("adamw_update: three steps", T, float, double) {
     for (int t = 1; t <= 3; ++t) {
         auto g = x.pair(test::random_values<T>(n, 43 + static_cast<std::uint64_t>(t)));
         const double lr = 1e-3, b1 = 0.9, b2 = 0.999;
-        fn::AdamWStep<T> step{T(1 - lr * 0.01), T(b1), T(1 - b1), T(b2), T(1 - b2),
-                              T(-lr / (1 - std::pow(b1, t))), T(std::sqrt(1 - std::pow(b2, t))), T(1e-8)};
+        fn::AdamWStep<T> step{T(1 - lr * 0.01),
+                              T(b1),
+                              T(1 - b1),
+                              T(b2),
+                              T(1 - b2),
+                              T(-lr / (1 - std::pow(b1, t))),
+                              T(std::sqrt(1 - std::pow(b2, t))),
+                              T(1e-8)};
         ops::adamw_update(x.cpu, n, step, p.c(), g.c(), m.c(), v.c());
         ops::adamw_update(x.gpu, n, step, p.g(), g.g(), m.g(), v.g());
     }

@@ -102,10 +102,10 @@ TEST_CASE("the row-major -> cuBLAS mapping matches a column-major reference GEMM
                     CAPTURE(pad);
                     CAPTURE(beta);
                     CHECK(mapped_vs_direct(ta, tb, 5, 7, 4, pad, 1, false, beta) < 1e-12);
-                    CHECK(mapped_vs_direct(ta, tb, 1, 6, 3, pad, 1, false, beta) < 1e-12);   // a row vector
-                    CHECK(mapped_vs_direct(ta, tb, 6, 1, 2, pad, 1, false, beta) < 1e-12);   // a column vector
-                    CHECK(mapped_vs_direct(ta, tb, 4, 3, 9, pad, 3, false, beta) < 1e-12);   // batched
-                    CHECK(mapped_vs_direct(ta, tb, 4, 3, 2, pad, 3, true, beta) < 1e-12);    // shared A (stride 0)
+                    CHECK(mapped_vs_direct(ta, tb, 1, 6, 3, pad, 1, false, beta) < 1e-12);  // a row vector
+                    CHECK(mapped_vs_direct(ta, tb, 6, 1, 2, pad, 1, false, beta) < 1e-12);  // a column vector
+                    CHECK(mapped_vs_direct(ta, tb, 4, 3, 9, pad, 3, false, beta) < 1e-12);  // batched
+                    CHECK(mapped_vs_direct(ta, tb, 4, 3, 2, pad, 3, true, beta) < 1e-12);   // shared A (stride 0)
                 }
 }
 
@@ -180,8 +180,7 @@ TEST_CASE("elementwise launches cover every element once, launch nothing for 0, 
     for (std::int64_t n : {1, 7, 255, 256, 257, 1000, 4096, 5003})
         CHECK(grid_stride_covers_once(elementwise_launch(n), n));
     // A capped grid (here 3 blocks) loops: still exactly once.
-    for (std::int64_t n : {1, 767, 768, 769, 10000})
-        CHECK(grid_stride_covers_once(elementwise_launch(n, 3), n));
+    for (std::int64_t n : {1, 767, 768, 769, 10000}) CHECK(grid_stride_covers_once(elementwise_launch(n, 3), n));
 }
 
 TEST_CASE("grid-stride indices are computed in 64 bits") {

@@ -2,11 +2,11 @@
 // epoch, batches independent of the thread count, the prefetch memory bound, failing records skipped and named,
 // exceptions propagated, the PairSource protocol the Trainer uses, and the cache's round trip and refusals.
 #include "error_text.hpp"
-#include "thread_start_failure.hpp"
 #include "fgclep/data/batch_stream.hpp"
 #include "fgclep/data/dataset.hpp"
-#include "fgclep/data/wfdb_writer.hpp"
 #include "fgclep/data/record_cache.hpp"
+#include "fgclep/data/wfdb_writer.hpp"
+#include "thread_start_failure.hpp"
 
 #include <doctest/doctest.h>
 
@@ -47,7 +47,8 @@ struct MemorySource {
     std::string record_name(std::int64_t i) const { return fmt::format("mem/{:04d}", i); }
     EcgRecord read(std::int64_t i) const {
         const std::int64_t ahead = ++reads - delivered.load();
-        for (std::int64_t m = max_ahead.load(); ahead > m && !max_ahead.compare_exchange_weak(m, ahead);) {}
+        for (std::int64_t m = max_ahead.load(); ahead > m && !max_ahead.compare_exchange_weak(m, ahead);) {
+        }
         if (failing.count(i)) fail("'{}.dat' is truncated: 120 bytes, 480 expected", record_name(i));
         if (broken.count(i)) throw std::logic_error("a bug in the source");
         EcgRecord r;
@@ -254,9 +255,8 @@ TEST_CASE("batch stream and record cache: a worker thread that cannot be started
     const auto dir = scratch("thread-start");
     {
         test::FailThreadStart fail(0);  // the cache build's first chunk: the caller is worker 0, one thread to start
-        const std::string e = error_text([&] {
-            build_record_cache(src, plain(), dir / "c.fgrc", {.workers = 2, .chunk = 8, .progress = {}});
-        });
+        const std::string e = error_text(
+            [&] { build_record_cache(src, plain(), dir / "c.fgrc", {.workers = 2, .chunk = 8, .progress = {}}); });
         const std::string cache = "record cache '" + (dir / "c.fgrc").string() + "'";
         CHECK(e.find(cache + ": cannot start a worker thread (0 of 1 started)") != std::string::npos);
     }

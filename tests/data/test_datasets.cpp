@@ -33,9 +33,9 @@ const fs::path wfdb_fixtures = fs::path(FGCLEP_FIXTURES) / "wfdb";  // the real 
 struct TempTree {
     fs::path root;
     TempTree() {
-        root = fs::temp_directory_path() /
-               ("fgclep_test_datasets_" + std::to_string(std::random_device{}()) + "_" +
-                std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+        root =
+            fs::temp_directory_path() / ("fgclep_test_datasets_" + std::to_string(std::random_device{}()) + "_" +
+                                         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
         fs::create_directories(root);
     }
     ~TempTree() {
@@ -102,12 +102,12 @@ TEST_CASE("mimic-iv-ecg: pairs by subject and study, cleans reports, counts ever
                 "10000037,40000006,40000006,2180-07-24 08:44:00,files/p1000/p10000037/s40000006/40000006\n");
     t.write("machine_measurements.csv",
             mm + mm_row("10000033", "40000002", {"*** Abnormal EKG ***", "Sinus rhythm"}) +
-                mm_row("10000034", "40000003", {"Normal ECG"}) +                       // too short
-                mm_row("10000036", "40000005", {"Sinus rhythm", "Normal ECG"}) +       // .hea missing
-                mm_row("10000099", "40000099", {"Sinus rhythm", "Normal ECG"}) +       // no waveform
-                mm_row("abc", "40000098", {"Sinus rhythm", "Normal ECG"}) +            // malformed
-                mm_row("10000033", "-1", {"Sinus rhythm", "Normal ECG"}) +             // malformed: not an id
-                mm_row("10000037", "40000007", {"Sinus rhythm", "Normal ECG"}));       // other study: no pair
+                mm_row("10000034", "40000003", {"Normal ECG"}) +                  // too short
+                mm_row("10000036", "40000005", {"Sinus rhythm", "Normal ECG"}) +  // .hea missing
+                mm_row("10000099", "40000099", {"Sinus rhythm", "Normal ECG"}) +  // no waveform
+                mm_row("abc", "40000098", {"Sinus rhythm", "Normal ECG"}) +       // malformed
+                mm_row("10000033", "-1", {"Sinus rhythm", "Normal ECG"}) +        // malformed: not an id
+                mm_row("10000037", "40000007", {"Sinus rhythm", "Normal ECG"}));  // other study: no pair
     for (const char* p : {"p10000032/s40689238/40689238", "p10000033/s40000002/40000002",
                           "p10000034/s40000003/40000003", "p10000035/s40000004/40000004"})
         t.write(fs::path("files/p1000") / (std::string(p) + ".hea"), "x 12 500 5000\n");
@@ -172,7 +172,7 @@ TEST_CASE("ptbxl: the real database subset and scp_statements") {
     const EcgDataset super = load_ptbxl(root, {.database = "ptbxl_database_subset.csv"});
     CHECK(super.name == "ptbxl-super_class");
     CHECK(super.class_names == std::vector<std::string>{"CD", "HYP", "MI", "NORM", "STTC"});
-    CHECK(super.size() == 519);                          // 521 rows, 2 without a diagnostic statement
+    CHECK(super.size() == 519);  // 521 rows, 2 without a diagnostic statement
     CHECK(super.issues.count("no super_class label") == 2);
     CHECK(super.issues.count("unknown scp code") == 0);
     CHECK(super.entry(0).id == "1");
@@ -184,8 +184,8 @@ TEST_CASE("ptbxl: the real database subset and scp_statements") {
     const auto sub = load_ptbxl(root, {.task = PtbxlTask::sub_class, .database = "ptbxl_database_subset.csv"});
     CHECK(sub.class_names.size() == 23);
     CHECK(std::find(sub.class_names.begin(), sub.class_names.end(), "NST") != sub.class_names.end());  // not NST_
-    const auto raw = load_ptbxl(root, {.task = PtbxlTask::sub_class, .benchmark_names = false,
-                                       .database = "ptbxl_database_subset.csv"});
+    const auto raw = load_ptbxl(
+        root, {.task = PtbxlTask::sub_class, .benchmark_names = false, .database = "ptbxl_database_subset.csv"});
     CHECK(std::find(raw.class_names.begin(), raw.class_names.end(), "NST_") != raw.class_names.end());
     CHECK(load_ptbxl(root, {.task = PtbxlTask::form, .database = "ptbxl_database_subset.csv"}).class_names.size() ==
           19);
@@ -196,16 +196,17 @@ TEST_CASE("ptbxl: the real database subset and scp_statements") {
     // Folds, the 100 Hz files, no labels, a chosen class order.
     const auto test = load_ptbxl(root, {.folds = ptbxl_test_folds(), .database = "ptbxl_database_subset.csv"});
     CHECK(test.size() == 70);  // strat_fold 10 rows with a diagnostic statement
-    const auto lr = load_ptbxl(root, {.task = PtbxlTask::none, .sampling_rate = 100,
-                                      .database = "ptbxl_database_subset.csv"});
+    const auto lr =
+        load_ptbxl(root, {.task = PtbxlTask::none, .sampling_rate = 100, .database = "ptbxl_database_subset.csv"});
     CHECK(lr.size() == 521);
     CHECK(lr.entry(0).record == "records100/00000/00001_lr");
     CHECK(lr.labels(0).empty());
     const auto two = load_ptbxl(root, {.class_names = {"NORM", "MI"}, .database = "ptbxl_database_subset.csv"});
     CHECK(two.class_names == std::vector<std::string>{"NORM", "MI"});
     CHECK(two.labels(0)[0] == 1.0f);
-    CHECK(contains(error_text([&] { load_ptbxl(root, {.class_names = {"XYZ"}, .database = "ptbxl_database_subset.csv"}); }),
-                   "'XYZ' is not a super_class class"));
+    CHECK(contains(
+        error_text([&] { load_ptbxl(root, {.class_names = {"XYZ"}, .database = "ptbxl_database_subset.csv"}); }),
+        "'XYZ' is not a super_class class"));
     CHECK(contains(error_text([&] { load_ptbxl(root); }), "ptbxl_database.csv"));  // the full file is not here
 }
 
@@ -296,8 +297,8 @@ TEST_CASE("ptbxl: malformed scp_codes, unknown codes and bad rows are counted wi
 
 TEST_CASE("cpsc2018: the 9 classes' SNOMED codes are the ones the Challenge's maps give CPSC") {
     const std::map<std::string, std::string> abbreviation_to_class = {
-        {"AF", "AFIB"}, {"IAVB", "1AVB"}, {"LBBB", "CLBBB"}, {"NSR", "NORM"}, {"PAC", "PAC"},
-        {"RBBB", "CRBBB"}, {"STD", "STD"}, {"STE", "STE"}, {"VEB", "VPC"}};
+        {"AF", "AFIB"},    {"IAVB", "1AVB"}, {"LBBB", "CLBBB"}, {"NSR", "NORM"}, {"PAC", "PAC"},
+        {"RBBB", "CRBBB"}, {"STD", "STD"},   {"STE", "STE"},    {"VEB", "VPC"}};
     const auto mine = cpsc2018_snomed_classes();
     int cpsc_codes = 0;
     for (const char* f : {"dx_mapping_scored.csv", "dx_mapping_unscored.csv"}) {
@@ -358,7 +359,8 @@ TEST_CASE("chapman: the ecg-arrhythmia layout, with the real JS00001 record") {
     TempTree t;
     // ConditionNames_SNOMED-CT.csv: the real file's header and rows of its form (BOM included).
     t.write("ConditionNames_SNOMED-CT.csv",
-            "\xEF\xBB\xBF" "Acronym Name,Full Name,Snomed_CT\n1AVB,1 degree atrioventricular block,270492004\n"
+            "\xEF\xBB\xBF"
+            "Acronym Name,Full Name,Snomed_CT\n1AVB,1 degree atrioventricular block,270492004\n"
             "AFIB,Atrial Fibrillation,164889003\nRBBB,right bundle branch block,59118001\n"
             "SB,Sinus Bradycardia,426177001\nTWC,T wave Change,164934002\n");
     t.copy(wfdb_fixtures / "JS00001.hea", "WFDBRecords/01/010/JS00001.hea");
@@ -383,7 +385,8 @@ TEST_CASE("chapman: the ecg-arrhythmia layout, with the real JS00001 record") {
     CHECK(r.fs == 500);
     CHECK(r.length == 5000);
     REQUIRE(r.channels() == 12);
-    CHECK(r.leads == std::vector<std::string>{"I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"});
+    CHECK(r.leads ==
+          std::vector<std::string>{"I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"});
     CHECK(r.units == std::vector<std::string>(12, "mV"));
     REQUIRE(r.samples.size() == 12u * 5000u);
     // The first sample of each lead is the header's initial value (adu) over the gain of 1000 adu/mV.
@@ -470,9 +473,8 @@ TEST_CASE("benchmark split: labels by name across files with different column or
     }
     CHECK(moved > 0);
     CHECK(train.entry(0).record == fs::path("records500/00000/00001_hr"));
-    CHECK(load_benchmark_split(dir / "ptbxl_sub_class_train.csv", "/p", {.ptbxl_sampling_rate = 100})
-              .entry(0)
-              .record == fs::path("records100/00000/00001_lr"));
+    CHECK(load_benchmark_split(dir / "ptbxl_sub_class_train.csv", "/p", {.ptbxl_sampling_rate = 100}).entry(0).record ==
+          fs::path("records100/00000/00001_lr"));
 }
 
 TEST_CASE("benchmark split: bad files are errors naming the file, line and column") {
@@ -482,7 +484,9 @@ TEST_CASE("benchmark split: bad files are errors naming the file, line and colum
     CHECK(contains(layout, "odd.csv' is not a benchmark split file"));
     CHECK(contains(layout, "a, b, c"));
     const fs::path super = fixtures / "benchmark/ptbxl/super_class/ptbxl_super_class_test.csv";
-    const std::string column = error_text([&] { load_benchmark_split(super, t.root, {.class_names = {"NORM", "AFIB"}}); });
+    const std::string column = error_text([&] {
+        load_benchmark_split(super, t.root, {.class_names = {"NORM", "AFIB"}});
+    });
     CHECK(contains(column, "ptbxl_super_class_test.csv' has no column 'AFIB'"));
     CHECK(contains(error_text([&] { load_benchmark_split(super, t.root, {.class_names = {"strat_fold"}}); }),
                    "'strat_fold' is a ptbxl column"));

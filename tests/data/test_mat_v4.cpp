@@ -83,7 +83,8 @@ TEST_CASE("errors: wrong type codes, truncated files, a missing variable, v5 fil
     };
     auto b = good;
     put_u32(b, 0, 3000);  // VAX D
-    bad(b, ": variable at byte 0 has type code 3000 (byte order 3): not a little- or big-endian IEEE MATLAB v4 variable");
+    bad(b,
+        ": variable at byte 0 has type code 3000 (byte order 3): not a little- or big-endian IEEE MATLAB v4 variable");
     b = good;
     put_u32(b, 0, 100);
     bad(b, ": variable at byte 0 has type code 100 with O = 1 (must be 0)");
@@ -101,12 +102,14 @@ TEST_CASE("errors: wrong type codes, truncated files, a missing variable, v5 fil
     bad(b, ": variable at byte 0 has a negative shape");
     b = good;
     put_u32(b, 4, 1000000);
-    bad(b, " is truncated: variable 'f64' (1000000 x 3, 8 bytes) needs 24000000 bytes at byte 24, the file has 313 left");
+    bad(b,
+        " is truncated: variable 'f64' (1000000 x 3, 8 bytes) needs 24000000 bytes at byte 24, the file has 313 left");
     b = good;
     put_u32(b, 4, 0x7FFFFFFF);  // rows x cols x 8 bytes overflows 64 bits: still "truncated", not a length_error
     put_u32(b, 8, 0x7FFFFFFF);
-    bad(b, " is truncated: variable 'f64' (2147483647 x 2147483647, 8 bytes) needs 3.6893488113059365e+19 bytes at "
-           "byte 24, the file has 313 left");
+    bad(b,
+        " is truncated: variable 'f64' (2147483647 x 2147483647, 8 bytes) needs 3.6893488113059365e+19 bytes at "
+        "byte 24, the file has 313 left");
     b = good;
     put_u32(b, 16, 5000);
     bad(b, " is truncated or corrupt: variable at byte 0 has a 5000-byte name, 317 bytes remain");
@@ -128,5 +131,6 @@ TEST_CASE("errors: wrong type codes, truncated files, a missing variable, v5 fil
     CHECK_THROWS_WITH_AS(read_mat_v4(dir + "missing.mat"), contains("cannot open MATLAB file '" + dir + "missing.mat'"),
                          Error);
     const auto vars = parse_mat_v4(good, src);
-    CHECK_THROWS_WITH_AS(vars[0].at(2, 0), contains("variable 'f64': element (2, 0) is outside its 2 x 3 shape"), Error);
+    CHECK_THROWS_WITH_AS(vars[0].at(2, 0), contains("variable 'f64': element (2, 0) is outside its 2 x 3 shape"),
+                         Error);
 }

@@ -47,7 +47,8 @@ TEST_CASE("report cleaning: crafted cases") {
     CHECK(clean_mimic_report(std::vector<std::string_view>{}).words == 0);
     // Word counts as Python's split(): any whitespace run, including the Unicode no-break space.
     CHECK(count_words("  a\tb\n\nc  ") == 3);
-    CHECK(count_words("a\xC2\xA0" "b") == 2);
+    CHECK(count_words("a\xC2\xA0"
+                      "b") == 2);
     CHECK(count_words("") == 0);
     CHECK(clean_mimic_report({"Sinus rhythm", "Normal ECG"}).words == 4);
     CHECK(clean_mimic_report({"Sinus rhythm."}).words == 2);

@@ -54,13 +54,27 @@ std::string mutate(std::string s, std::mt19937_64& rng) {
     for (int e = 0; e < edits; ++e) {
         const std::size_t at = s.empty() ? 0 : rng() % s.size();
         switch (kind(rng)) {
-            case 0: if (!s.empty()) s[at] = static_cast<char>(rng()); break;                         // any byte
-            case 1: if (!s.empty()) s[at] = header_alphabet[rng() % header_alphabet.size()]; break;  // a likely one
-            case 2: s.insert(at, 1, header_alphabet[rng() % header_alphabet.size()]); break;
-            case 3: if (!s.empty()) s.erase(at, 1 + rng() % 8); break;
-            case 4: s.insert(at, std::to_string(static_cast<std::int64_t>(rng())) ); break;           // huge numbers
-            case 5: if (!s.empty()) s[at] ^= static_cast<char>(1u << (rng() % 8)); break;              // a bit flip
-            default: s.resize(s.size() - std::min<std::size_t>(s.size(), rng() % 16)); break;         // truncation
+            case 0:
+                if (!s.empty()) s[at] = static_cast<char>(rng());
+                break;  // any byte
+            case 1:
+                if (!s.empty()) s[at] = header_alphabet[rng() % header_alphabet.size()];
+                break;  // a likely one
+            case 2:
+                s.insert(at, 1, header_alphabet[rng() % header_alphabet.size()]);
+                break;
+            case 3:
+                if (!s.empty()) s.erase(at, 1 + rng() % 8);
+                break;
+            case 4:
+                s.insert(at, std::to_string(static_cast<std::int64_t>(rng())));
+                break;  // huge numbers
+            case 5:
+                if (!s.empty()) s[at] ^= static_cast<char>(1u << (rng() % 8));
+                break;  // a bit flip
+            default:
+                s.resize(s.size() - std::min<std::size_t>(s.size(), rng() % 16));
+                break;  // truncation
         }
     }
     return s;
@@ -84,12 +98,14 @@ TEST_CASE("fuzz: the header parser takes random bytes and mutated real headers")
         real.push_back(slurp(wfdb_dir + f));
     for (int i = 0; i < 6000; ++i) {
         const std::string s = mutate(real[static_cast<std::size_t>(i) % real.size()], rng);
-        out.run([&] {
-            auto h = parse_wfdb_header(s, "mutated.hea");
-            // What a header claims stays within the parser's limits.
-            CHECK(h.n_signals <= wfdb_max_signals);
-            for (const auto& sig : h.signals) CHECK((sig.samples_per_frame >= 1 && wfdb_format_known(sig.format)));
-        }, "mutated header:\n" + s);
+        out.run(
+            [&] {
+                auto h = parse_wfdb_header(s, "mutated.hea");
+                // What a header claims stays within the parser's limits.
+                CHECK(h.n_signals <= wfdb_max_signals);
+                for (const auto& sig : h.signals) CHECK((sig.samples_per_frame >= 1 && wfdb_format_known(sig.format)));
+            },
+            "mutated header:\n" + s);
     }
     MESSAGE("headers: " << out.ok << " parsed, " << out.errors << " rejected");
     CHECK(out.ok > 1000);
@@ -110,11 +126,13 @@ TEST_CASE("fuzz: format decoders on random bytes stay inside their buffers; enco
         std::vector<std::int32_t> v(static_cast<std::size_t>(n));
         decode_wfdb(f, bytes.data(), static_cast<std::int64_t>(bytes.size()), k0, n, v.data());
         bool in_range = true;
-        for (auto x : v) in_range &= f == 8 ? (x >= -128 && x <= 127) : (x >= wfdb_invalid_marker(f) && x <= wfdb_format_max(f));
+        for (auto x : v)
+            in_range &= f == 8 ? (x >= -128 && x <= 127) : (x >= wfdb_invalid_marker(f) && x <= wfdb_format_max(f));
         CHECK_MESSAGE(in_range, "format " << f);
         // Too few bytes is an error, not an overread.
         if (n > 0 && !bytes.empty())
-            CHECK_THROWS_AS(decode_wfdb(f, bytes.data(), static_cast<std::int64_t>(bytes.size()) - 1, k0, n, v.data()), Error);
+            CHECK_THROWS_AS(decode_wfdb(f, bytes.data(), static_cast<std::int64_t>(bytes.size()) - 1, k0, n, v.data()),
+                            Error);
         // The size arithmetic agrees with itself: the bytes through sample k hold it, one byte less does not.
         CHECK(wfdb_samples_in_bytes(f, wfdb_bytes_through_sample(f, k0)) >= k0 + 1);
         CHECK(wfdb_samples_in_bytes(f, wfdb_bytes_through_sample(f, k0) - 1) <= k0);
@@ -124,7 +142,8 @@ TEST_CASE("fuzz: format decoders on random bytes stay inside their buffers; enco
         std::uniform_int_distribution<std::int64_t> value(wfdb_invalid_marker(f), wfdb_format_max(f));
         for (auto& x : v) x = static_cast<std::int32_t>(value(rng));
         const auto bytes = encode_wfdb(f, v.data(), static_cast<std::int64_t>(v.size()));
-        CHECK(static_cast<std::int64_t>(bytes.size()) == wfdb_bytes_through_sample(f, static_cast<std::int64_t>(v.size()) - 1));
+        CHECK(static_cast<std::int64_t>(bytes.size()) ==
+              wfdb_bytes_through_sample(f, static_cast<std::int64_t>(v.size()) - 1));
         // Decoding any sub-range gives the same values.
         const std::int64_t k0 = static_cast<std::int64_t>(rng() % v.size());
         const std::int64_t n = static_cast<std::int64_t>(v.size()) - k0;
@@ -156,8 +175,10 @@ TEST_CASE("fuzz: the MATLAB v4 reader takes random bytes and mutated real files"
         for (int e = 0; e < edits; ++e) {
             // Mostly hit the headers (the first 20 bytes of a variable), sometimes anywhere.
             const std::size_t at = rng() % 2 ? rng() % std::min<std::size_t>(s.size(), 40) : rng() % s.size();
-            if (rng() % 5 == 0) s.resize(at);
-            else s[at] = static_cast<char>(rng());
+            if (rng() % 5 == 0)
+                s.resize(at);
+            else
+                s[at] = static_cast<char>(rng());
             if (s.empty()) break;
         }
         std::vector<std::uint8_t> b(s.begin(), s.end());
@@ -176,12 +197,13 @@ TEST_CASE("fuzz: the whole reader on mutated headers and data files of real reco
     struct Source {
         std::string record, data_file;
     };
-    const Source sources[] = {{"100_3chan", "100_3chan.dat"}, {"binformats", "binformats.d5"},
-                              {"test01_00s_skewframe", "test01_00s.dat"}, {"JS00001", "JS00001.mat"},
-                              {"00001_lr", "00001_lr.dat"}, {"310derive", "310derive.dat"},
-                              {"311derive", "311derive.dat"}, {"3000003_0003", "3000003_0003.dat"}};
+    const Source sources[] = {
+        {"100_3chan", "100_3chan.dat"}, {"binformats", "binformats.d5"},     {"test01_00s_skewframe", "test01_00s.dat"},
+        {"JS00001", "JS00001.mat"},     {"00001_lr", "00001_lr.dat"},        {"310derive", "310derive.dat"},
+        {"311derive", "311derive.dat"}, {"3000003_0003", "3000003_0003.dat"}};
     for (const auto& s : sources) spit(dir / s.data_file, slurp(wfdb_dir + s.data_file));
-    for (int d = 0; d < 10; ++d) spit(dir / fmt::format("binformats.d{}", d), slurp(wfdb_dir + fmt::format("binformats.d{}", d)));
+    for (int d = 0; d < 10; ++d)
+        spit(dir / fmt::format("binformats.d{}", d), slurp(wfdb_dir + fmt::format("binformats.d{}", d)));
     Outcomes out;
     for (int i = 0; i < 1500; ++i) {
         const auto& s = sources[static_cast<std::size_t>(i) % std::size(sources)];

@@ -13,8 +13,10 @@ doctest::Contains contains(const std::string& s) { return doctest::Contains(s.c_
 }  // namespace
 
 TEST_CASE("record line: name, signals, frequency, counter frequency and base counter, length, time, date") {
-    auto h = parse_wfdb_header("rec 2 360/720(12.5) 650000 12:30:05.5 21/11/2026\n"
-                               "rec.dat 16 200 16 0 0 0 0 a\nrec.dat 16 200 16 0 0 0 0 b\n", "rec.hea");
+    auto h = parse_wfdb_header(
+        "rec 2 360/720(12.5) 650000 12:30:05.5 21/11/2026\n"
+        "rec.dat 16 200 16 0 0 0 0 a\nrec.dat 16 200 16 0 0 0 0 b\n",
+        "rec.hea");
     CHECK(h.source == "rec.hea");
     CHECK(h.record_name == "rec");
     CHECK(h.n_signals == 2);
@@ -44,13 +46,14 @@ TEST_CASE("record line: name, signals, frequency, counter frequency and base cou
 }
 
 TEST_CASE("signal lines: format with samples per frame, skew and offset; gain, baseline, units; defaults") {
-    auto h = parse_wfdb_header("r 5 125\n"
-                               "r.dat 212x4:3+512 2963.77(-1605)/mmHg 12 7 67 -11266 128 ABP radial\n"
-                               "r.dat 212 12.84/mV\n"
-                               "r.dat 212 0(5) 0 3\n"
-                               "r.mat 16+24\n"
-                               "r.x 16 1.052e+04/NU 16 0 9127 65535 0  spaced   description  \n",
-                               "r.hea");
+    auto h = parse_wfdb_header(
+        "r 5 125\n"
+        "r.dat 212x4:3+512 2963.77(-1605)/mmHg 12 7 67 -11266 128 ABP radial\n"
+        "r.dat 212 12.84/mV\n"
+        "r.dat 212 0(5) 0 3\n"
+        "r.mat 16+24\n"
+        "r.x 16 1.052e+04/NU 16 0 9127 65535 0  spaced   description  \n",
+        "r.hea");
     const auto& a = h.signals[0];
     CHECK(a.file_name == "r.dat");
     CHECK(a.format == 212);
@@ -83,7 +86,7 @@ TEST_CASE("signal lines: format with samples per frame, skew and offset; gain, b
     CHECK(c.adc_gain == 200);
     CHECK(c.baseline == 5);
     CHECK(c.adc_zero == 3);
-    CHECK(c.initial_value == 3);  // defaults to ADC zero
+    CHECK(c.initial_value == 3);   // defaults to ADC zero
     const auto& d = h.signals[3];  // no gain at all
     CHECK(d.uncalibrated);
     CHECK(d.adc_gain == 200);

@@ -42,7 +42,8 @@ void check_digital(const WfdbSignals& got, const std::string& target, std::int64
         REQUIRE(static_cast<std::int64_t>(rows[t].size()) == got.n_channels());
         for (std::int64_t c = 0; c < got.n_channels(); ++c)
             if (std::to_string(got.at(c, t)) != rows[t][c] && ++mismatches <= 5)
-                FAIL_CHECK(target << " row " << t << " col " << c << ": got " << got.at(c, t) << ", rdsamp " << rows[t][c]);
+                FAIL_CHECK(target << " row " << t << " col " << c << ": got " << got.at(c, t) << ", rdsamp "
+                                  << rows[t][c]);
     }
     CHECK(mismatches == 0);
 }
@@ -96,7 +97,8 @@ void check_physical(const EcgRecord& got, const std::string& target, std::int64_
             std::string want = rows[t][c] == "-0.00000000" ? "0.00000000" : rows[t][c];
             const double v = got.samples[static_cast<std::size_t>(c * got.length + t)];
             if (physical_text(v) != want && ++mismatches <= 5)
-                FAIL_CHECK(target << " row " << t << " col " << c << ": got " << physical_text(v) << ", rdsamp " << want);
+                FAIL_CHECK(target << " row " << t << " col " << c << ": got " << physical_text(v) << ", rdsamp "
+                                  << want);
         }
     }
     CHECK(mismatches == 0);
@@ -220,9 +222,10 @@ TEST_CASE("Chapman-Shaoxing JS00001: a .mat container (16+24), lead names, units
     auto r = read_ecg(wfdb_dir + "JS00001");  // verifies all 12 checksums
     CHECK(r.fs == 500);
     CHECK(r.length == 5000);
-    CHECK(r.leads == std::vector<std::string>{"I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"});
+    CHECK(r.leads ==
+          std::vector<std::string>{"I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"});
     CHECK(r.units == std::vector<std::string>(12, "mV"));
-    CHECK(r.samples[0] == doctest::Approx(-0.254));        // initial value -254 at 1000/mV
+    CHECK(r.samples[0] == doctest::Approx(-0.254));  // initial value -254 at 1000/mV
     CHECK(r.samples[5000 * 11] == doctest::Approx(0.527));
     // The values are the MATLAB variable's: the same numbers through the .mat reader.
     auto val = read_mat_v4_variable(wfdb_dir + "JS00001.mat", "val");
@@ -242,7 +245,8 @@ TEST_CASE("PTB-XL 00001_lr: 100 Hz, 12 leads, unsigned checksums verify") {
     auto r = read_ecg(wfdb_dir + "00001_lr");
     CHECK(r.fs == 100);
     CHECK(r.length == 1000);
-    CHECK(r.leads == std::vector<std::string>{"I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6"});
+    CHECK(r.leads ==
+          std::vector<std::string>{"I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6"});
     CHECK(r.units[0] == "mV");
     CHECK(r.samples[0] == doctest::Approx(-0.119));
 }
@@ -253,7 +257,7 @@ TEST_CASE("a flipped checksum in a copied header is an error naming the file and
     spit(dir / "00001_lr.hea", replace_once(slurp(dir / "00001_lr.hea"), "64758 0 III", "64759 0 III"));
     CHECK_THROWS_WITH_AS(read_ecg(dir / "00001_lr"),
                          contains("00001_lr.dat': signal 2 ('III') fails its checksum: header '" +
-                                           (dir / "00001_lr.hea") + "' line 4 says -777, the samples sum to -778"),
+                                  (dir / "00001_lr.hea") + "' line 4 says -777, the samples sum to -778"),
                          Error);
     // Reading part of the signal does not check it; turning checks off reads it all.
     CHECK(read_ecg(dir / "00001_lr", {.from = 0, .to = 999, .channels = {}}).length == 999);
@@ -264,22 +268,24 @@ TEST_CASE("a flipped checksum in a copied header is an error naming the file and
     // The same for the .mat container.
     spit(dir / "JS00001.mat", slurp(wfdb_dir + "JS00001.mat"));
     spit(dir / "JS00001.hea", replace_once(slurp(wfdb_dir + "JS00001.hea"), "-312 -32761 0 V2", "-312 -32760 0 V2"));
-    CHECK_THROWS_WITH_AS(read_ecg(dir / "JS00001"),
-                         contains("JS00001.mat': signal 7 ('V2') fails its checksum"), Error);
+    CHECK_THROWS_WITH_AS(read_ecg(dir / "JS00001"), contains("JS00001.mat': signal 7 ('V2') fails its checksum"),
+                         Error);
     // A byte offset that does not point at the MATLAB variable's values.
     std::string moved = slurp(wfdb_dir + "JS00001.hea");
-    for (auto at = moved.find("16+24"); at != std::string::npos; at = moved.find("16+24")) moved.replace(at, 5, "16+26");
+    for (auto at = moved.find("16+24"); at != std::string::npos; at = moved.find("16+24"))
+        moved.replace(at, 5, "16+26");
     spit(dir / "JS00001.hea", moved);
-    CHECK_THROWS_WITH_AS(read_ecg(dir / "JS00001"),
-                         contains("JS00001.mat': header '" + (dir / "JS00001.hea") +
-                                  "' says the samples start at byte 26, its MATLAB v4 variable's values start at byte 24"),
-                         Error);
+    CHECK_THROWS_WITH_AS(
+        read_ecg(dir / "JS00001"),
+        contains("JS00001.mat': header '" + (dir / "JS00001.hea") +
+                 "' says the samples start at byte 26, its MATLAB v4 variable's values start at byte 24"),
+        Error);
     // Signals of one file must agree on the offset.
     spit(dir / "JS00001.hea", replace_once(slurp(wfdb_dir + "JS00001.hea"), "JS00001.mat 16+24 1000/mV 16 0 264",
                                            "JS00001.mat 16+26 1000/mV 16 0 264"));
-    CHECK_THROWS_WITH_AS(read_ecg(dir / "JS00001"),
-                         contains("JS00001.hea:3: signal 1 gives 'JS00001.mat' a byte offset of 26, an earlier signal gave 24"),
-                         Error);
+    CHECK_THROWS_WITH_AS(
+        read_ecg(dir / "JS00001"),
+        contains("JS00001.hea:3: signal 1 gives 'JS00001.mat' a byte offset of 26, an earlier signal gave 24"), Error);
 }
 
 TEST_CASE("bad input: missing or truncated data, unknown format, bad numbers, too few signal lines") {
@@ -287,22 +293,27 @@ TEST_CASE("bad input: missing or truncated data, unknown format, bad numbers, to
     const std::string hea = slurp(wfdb_dir + "100_3chan.hea"), dat = slurp(wfdb_dir + "100_3chan.dat");
     spit(dir / "r.hea", replace_once(hea, "100_3chan 3", "r 3"));
     // Missing .dat.
-    CHECK_THROWS_WITH_AS(read_ecg(dir / "r"), contains("cannot open WFDB data file '" + (dir / "100_3chan.dat") +
-                                                                "' (signal 0 'I' of header '" + (dir / "r.hea") + "')"),
+    CHECK_THROWS_WITH_AS(read_ecg(dir / "r"),
+                         contains("cannot open WFDB data file '" + (dir / "100_3chan.dat") +
+                                  "' (signal 0 'I' of header '" + (dir / "r.hea") + "')"),
                          Error);
     // Truncated .dat: 999 frames need 4496 bytes.
     spit(dir / "100_3chan.dat", dat.substr(0, dat.size() - 5));
-    CHECK_THROWS_WITH_AS(read_ecg(dir / "r"),
-                         contains("WFDB data file '" + (dir / "100_3chan.dat") +
-                                           "' is truncated: it holds 998 whole frames of its 3 signal(s) (4491 bytes after a 0-byte offset, format 212), header '" + (dir / "r.hea") + "' says 999"),
-                         Error);
+    CHECK_THROWS_WITH_AS(
+        read_ecg(dir / "r"),
+        contains(
+            "WFDB data file '" + (dir / "100_3chan.dat") +
+            "' is truncated: it holds 998 whole frames of its 3 signal(s) (4491 bytes after a 0-byte offset, format 212), header '" +
+            (dir / "r.hea") + "' says 999"),
+        Error);
     spit(dir / "100_3chan.dat", dat);
     CHECK(read_ecg(dir / "r").length == 999);
     // A header without a record file.
     CHECK_THROWS_WITH_AS(read_ecg(dir / "nothing"), contains("cannot open WFDB header '" + (dir / "nothing.hea") + "'"),
                          Error);
     // Unknown format, bad numbers, too few signal lines: the header file and line.
-    spit(dir / "r.hea", replace_once(hea, "100_3chan.dat 212 200(1024)/mV 11 1024 1011", "100_3chan.dat 213 200(1024)/mV 11 1024 1011"));
+    spit(dir / "r.hea", replace_once(hea, "100_3chan.dat 212 200(1024)/mV 11 1024 1011",
+                                     "100_3chan.dat 213 200(1024)/mV 11 1024 1011"));
     CHECK_THROWS_WITH_AS(read_ecg(dir / "r"), contains(dir / "r.hea" + ":3: unknown signal format 213"), Error);
     spit(dir / "r.hea", replace_once(hea, "1011 63954", "10x1 63954"));
     CHECK_THROWS_WITH_AS(read_ecg(dir / "r"), contains(dir / "r.hea" + ":3: initial value '10x1' is not an integer"),
@@ -311,9 +322,9 @@ TEST_CASE("bad input: missing or truncated data, unknown format, bad numbers, to
     CHECK_THROWS_WITH_AS(read_ecg(dir / "r"), contains(dir / "r.hea" + ":1: sampling frequency -360 is not positive"),
                          Error);
     spit(dir / "r.hea", replace_once(hea, "100_3chan 3", "r 4"));
-    CHECK_THROWS_WITH_AS(read_ecg(dir / "r"),
-                         contains(dir / "r.hea" + ": the record line declares 4 signals but the header has 3 signal lines"),
-                         Error);
+    CHECK_THROWS_WITH_AS(
+        read_ecg(dir / "r"),
+        contains(dir / "r.hea" + ": the record line declares 4 signals but the header has 3 signal lines"), Error);
     // Wrong initial value: read by default (the checksum covers the data), refused when asked to check it.
     spit(dir / "r.hea", replace_once(hea, "1011 63954", "1012 63954"));
     CHECK(read_ecg(dir / "r").length == 999);
@@ -321,7 +332,7 @@ TEST_CASE("bad input: missing or truncated data, unknown format, bad numbers, to
     strict.verify_initial_values = true;
     CHECK_THROWS_WITH_AS(read_ecg(dir / "r", strict),
                          contains("100_3chan.dat': signal 1 ('II') starts with 1011, but header '" + (dir / "r.hea") +
-                                           "' line 3 gives the initial value 1012"),
+                                  "' line 3 gives the initial value 1012"),
                          Error);
     // Ranges and channels outside the record.
     spit(dir / "r.hea", hea);
@@ -349,8 +360,13 @@ TEST_CASE("write_wfdb round trip: format 16 and 212, physical and digital, check
     for (int format : {16, 212}) {
         CAPTURE(format);
         const auto rec = dir / fmt::format("rec{}", format);
-        write_wfdb(rec, ecg, {.format = format, .gains = {}, .baselines = {}, .comments = {"Dx: 426783006", "Age: 61"},
-                              .base_time = "", .base_date = ""});
+        write_wfdb(rec, ecg,
+                   {.format = format,
+                    .gains = {},
+                    .baselines = {},
+                    .comments = {"Dx: 426783006", "Age: 61"},
+                    .base_time = "",
+                    .base_date = ""});
         CHECK_FALSE(std::filesystem::exists(rec + ".dat.tmp"));
         WfdbReadOptions strict;
         strict.verify_initial_values = true;
@@ -395,7 +411,8 @@ TEST_CASE("a header without a length reads as many frames as the data file holds
     CHECK(r.length == 999);
     CHECK(r.leads.back() == "absent");
     bool same = true, nan = true;
-    for (std::int64_t i = 0; i < 3 * 999; ++i) same &= r.samples[static_cast<std::size_t>(i)] == whole.samples[static_cast<std::size_t>(i)];
+    for (std::int64_t i = 0; i < 3 * 999; ++i)
+        same &= r.samples[static_cast<std::size_t>(i)] == whole.samples[static_cast<std::size_t>(i)];
     for (std::int64_t t = 0; t < 999; ++t) nan &= std::isnan(r.samples[static_cast<std::size_t>(3 * 999 + t)]);
     CHECK(same);
     CHECK(nan);

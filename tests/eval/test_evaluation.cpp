@@ -27,17 +27,21 @@ TinyModel tiny_model() {
     TinyModel::Options o;
     o.ecg.backbone = {.leads = leads, .base_width = 4, .stages = {1, 1, 1}, .input_length = length};
     o.ecg.head = {.in_channels = 0, .embed_dim = 16, .num_heads = 2, .output_dim = 16, .reference_length = 0};
-    o.text.bert = {.vocab_size = 40, .hidden_size = 16, .num_hidden_layers = 1, .num_attention_heads = 2,
-                   .intermediate_size = 32, .max_position_embeddings = 32};
+    o.text.bert = {.vocab_size = 40,
+                   .hidden_size = 16,
+                   .num_hidden_layers = 1,
+                   .num_attention_heads = 2,
+                   .intermediate_size = 32,
+                   .max_position_embeddings = 32};
     o.text.head = {0, 16, 16};
     return TinyModel(o, 3);
 }
 
 ReportTokenizer tiny_tokenizer() {
-    std::vector<std::string> vocab{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",",   "in",    "lead",
-                                   "i",     "ii",    "iii",   "avr",   "avl",    "avf", "v1", "v2",  "v3",    "v4",
-                                   "v5",    "v6",    "sinus", "rhythm", "atrial", "fibrillation", "absent", "p",
-                                   "waves", "wide",  "qrs",   "complex"};
+    std::vector<std::string> vocab{"[PAD]",        "[UNK]",  "[CLS]", "[SEP]", "[MASK]", ".",     ",",      "in",
+                                   "lead",         "i",      "ii",    "iii",   "avr",    "avl",   "avf",    "v1",
+                                   "v2",           "v3",     "v4",    "v5",    "v6",     "sinus", "rhythm", "atrial",
+                                   "fibrillation", "absent", "p",     "waves", "wide",   "qrs",   "complex"};
     return ReportTokenizer(text::WordPiece(vocab, {.lower_case = true}), 32);
 }
 
@@ -150,8 +154,7 @@ TEST_CASE("encode_ecgs, zero_shot (plain and lead ensemble) and retrieval with a
     const ZeroShotResult ens = zero_shot(model, ctx, tokenizer, split, prompts, {.ensemble = true});
     CHECK(ens.texts.size() == 39);
     CHECK(ens.texts[14] == "atrial fibrillation in lead i");
-    const HostMatrix ens_cos =
-        model.similarity(ctx, ecg_all, model.encode_text(ctx, tokenizer, ens.texts));
+    const HostMatrix ens_cos = model.similarity(ctx, ecg_all, model.encode_text(ctx, tokenizer, ens.texts));
     HostMatrix ens_expected(13, 3);
     for (Eigen::Index i = 0; i < 13; ++i)
         for (Eigen::Index c = 0; c < 3; ++c) {
@@ -177,7 +180,7 @@ TEST_CASE("encode_ecgs, zero_shot (plain and lead ensemble) and retrieval with a
     CHECK(r.ks == std::vector<std::int64_t>{1, 5, 10});
     CHECK(r.precision[0] == doctest::Approx(1));  // the best-scoring record of each class is labelled with it
     CHECK(r.precision[1] == doctest::Approx(1));
-    CHECK(r.recall[2] == doctest::Approx(1));     // all 6 positives are in the top 10
+    CHECK(r.recall[2] == doctest::Approx(1));  // all 6 positives are in the top 10
     const auto hits = retrieve(model, ctx, tokenizer, relabelled, {prompts.texts[1]}, 3);
     REQUIRE(hits[0].size() == 3);
     CHECK(hits[0][0].cosine >= hits[0][1].cosine);
@@ -231,9 +234,8 @@ TEST_CASE("linear_probe learns a separable problem; selection on validation pick
     // must pick an early epoch with a worse test AUC than the best-test protocol (MERL's) reports.
     const HostMatrix inverted = 1 - vy.array();
     const LinearProbeResult by_val = linear_probe(tx, ty, vx, inverted, sx, sy, {}, {.epochs = 15, .lr = 1e-2});
-    const LinearProbeResult by_test =
-        linear_probe(tx, ty, vx, inverted, sx, sy, {},
-                     {.epochs = 15, .lr = 1e-2, .selection = ProbeSelection::best_test});
+    const LinearProbeResult by_test = linear_probe(tx, ty, vx, inverted, sx, sy, {},
+                                                   {.epochs = 15, .lr = 1e-2, .selection = ProbeSelection::best_test});
     const auto best_test = std::max_element(by_test.test_curve.begin(), by_test.test_curve.end());
     CHECK(by_test.selected_epoch == best_test - by_test.test_curve.begin() + 1);
     CHECK(by_test.test.macro == *best_test);
@@ -243,8 +245,7 @@ TEST_CASE("linear_probe learns a separable problem; selection on validation pick
 
     CHECK_THROWS_WITH(linear_probe(tx, ty, HostMatrix(), HostMatrix(), sx, sy),
                       doctest::Contains("selection on validation needs validation features"));
-    CHECK_THROWS_WITH(linear_probe(tx, ty, vx, vy, sx.leftCols(4), sy),
-                      doctest::Contains("do not match training"));
+    CHECK_THROWS_WITH(linear_probe(tx, ty, vx, vy, sx.leftCols(4), sy), doctest::Contains("do not match training"));
 }
 
 TEST_CASE("linear probe on a subset of the training rows") {

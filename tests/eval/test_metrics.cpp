@@ -75,8 +75,10 @@ TEST_CASE("macro_auc equals sklearn roc_auc_score(average='macro') and per-class
         }
         CHECK(m.skipped == expected_skipped);
         CHECK(m.evaluated() == scores.cols() - static_cast<Eigen::Index>(expected_skipped.size()));
-        if (expected_skipped.empty()) CHECK(m.warning.empty());
-        else for (const auto& s : expected_skipped) CHECK(m.warning.find(s) != std::string::npos);
+        if (expected_skipped.empty())
+            CHECK(m.warning.empty());
+        else
+            for (const auto& s : expected_skipped) CHECK(m.warning.find(s) != std::string::npos);
     }
     // The "ties" case really has ties between positives and negatives and skips two classes (all 0, all 1).
     const MacroAuc ties = macro_auc(matrix(f, "ties.scores"), matrix(f, "ties.labels"));
@@ -241,10 +243,11 @@ TEST_CASE(".npy: numpy's header for any rank (room for axis 0 to grow, then 1 to
     const std::vector<std::int64_t> shape(15, 1);
     const double one = 1;
     write_npy(path, shape, &one, NpyType::float64);
-    const std::string dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "
-                             "1, 1, 1), }";
-    const std::string header = std::string("\x93NUMPY\x01\x00\xb6\x00", 10) + dict +
-                               std::string(182 - 1 - dict.size(), ' ') + "\n";
+    const std::string dict =
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "
+        "1, 1, 1), }";
+    const std::string header =
+        std::string("\x93NUMPY\x01\x00\xb6\x00", 10) + dict + std::string(182 - 1 - dict.size(), ' ') + "\n";
     CHECK(file_bytes(path).substr(0, 192) == header);
     CHECK(file_bytes(path).size() == 200);
     CHECK(read_npy(path).shape == shape);
@@ -306,8 +309,8 @@ TEST_CASE("results: table and JSON") {
     auc.per_class = {0.7525, NAN};
     auc.skipped = {"b"};
     results.add({.task = "diagnosis", .method = "zero-shot", .protocol = "test split"}, auc);
-    results.add({.task = "diagnosis", .method = "retrieval", .protocol = "class prompts",
-                 .extra = {{"precision@1", 0.5}}});
+    results.add(
+        {.task = "diagnosis", .method = "retrieval", .protocol = "class prompts", .extra = {{"precision@1", 0.5}}});
     const std::string table = results.table();
     CHECK(table.find("diagnosis") != std::string::npos);
     CHECK(table.find("75.25") != std::string::npos);

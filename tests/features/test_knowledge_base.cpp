@@ -257,8 +257,9 @@ TEST_CASE("user knowledge base errors name the file and what is wrong") {
     CHECK(e2.find(number.string()) != std::string::npos);
     CHECK(e2.find("statement 'afib': features must be strings, got 3") != std::string::npos);
     const auto not_list = temp_file("notlist.json", R"({"afib": "absent p waves"})");
-    CHECK(error_text([&] { KnowledgeBase::from_json_file(not_list); }).find("must be a list of strings, got a string") !=
-          std::string::npos);
+    CHECK(error_text([&] {
+              KnowledgeBase::from_json_file(not_list);
+          }).find("must be a list of strings, got a string") != std::string::npos);
     const auto key = temp_file("key.json", R"({"afib": {"feature": ["absent p waves"]}})");
     CHECK(error_text([&] { KnowledgeBase::from_json_file(key); }).find("unknown key 'feature'") != std::string::npos);
     const auto twice = temp_file("twice.json", R"({"AFib": ["a"], "afib": ["b"]})");

@@ -494,7 +494,8 @@ TEST_CASE("stage 2 on a synthetic corpus with a tiny FgClep: knowledge base, val
             x.insert(x.end(), rec->samples.begin(), rec->samples.end());
         }
         const auto n = static_cast<std::int64_t>(end - begin);
-        const auto e = ctx.to_host(varied.encode_ecg(ctx, ctx.from_host(Shape{n, preprocessor.leads(), preprocessor.length()}, x)));
+        const auto e = ctx.to_host(
+            varied.encode_ecg(ctx, ctx.from_host(Shape{n, preprocessor.leads(), preprocessor.length()}, x)));
         const std::size_t dim = e.size() / static_cast<std::size_t>(n);
         for (std::size_t j = begin; j < end; ++j)
             ecg_embedding[with_candidates[j]].assign(e.begin() + static_cast<std::ptrdiff_t>((j - begin) * dim),
@@ -518,14 +519,17 @@ TEST_CASE("stage 2 on a synthetic corpus with a tiny FgClep: knowledge base, val
     }
     std::sort(all_cos.begin(), all_cos.end());
     REQUIRE(all_cos.size() > 20);
-    const double q1 = all_cos[all_cos.size() / 4], median = all_cos[all_cos.size() / 2], q3 = all_cos[3 * all_cos.size() / 4];
+    const double q1 = all_cos[all_cos.size() / 4], median = all_cos[all_cos.size() / 2],
+                 q3 = all_cos[3 * all_cos.size() / 4];
     REQUIRE(q3 > q1);
     {
-        const std::vector<float> t{static_cast<float>(std::log(8 / (q3 - q1)))}, bias{static_cast<float>(-8 / (q3 - q1) * median)};
+        const std::vector<float> t{static_cast<float>(std::log(8 / (q3 - q1)))},
+            bias{static_cast<float>(-8 / (q3 - q1) * median)};
         Cpu<float>::upload(ctx.state, varied.parameter("sigmoid_loss.logit_scale").value.data(), t.data(), 1);
         Cpu<float>::upload(ctx.state, varied.parameter("sigmoid_loss.logit_bias").value.data(), bias.data(), 1);
     }
-    const double scale = std::exp(static_cast<double>(ctx.to_host(varied.parameter("sigmoid_loss.logit_scale").value)[0]));
+    const double scale =
+        std::exp(static_cast<double>(ctx.to_host(varied.parameter("sigmoid_loss.logit_scale").value)[0]));
     const double b = ctx.to_host(varied.parameter("sigmoid_loss.logit_bias").value)[0];
     std::vector<std::vector<double>> expected(12);
     std::vector<double> all_p;

@@ -55,10 +55,12 @@ TEST_CASE(".npy files round-trip and are checked") {
     CHECK(back.shape() == t.shape());
     CHECK(ctx.to_host(back) == ctx.to_host(t));
 
-    CHECK_THROWS_WITH_AS(interop::load_npy<double>(ctx, dir / "a.npy"), doctest::Contains("a.npy' is not a readable .npy file"), Error);
+    CHECK_THROWS_WITH_AS(interop::load_npy<double>(ctx, dir / "a.npy"),
+                         doctest::Contains("a.npy' is not a readable .npy file"), Error);
     std::filesystem::resize_file(dir / "a.npy", std::filesystem::file_size(dir / "a.npy") - 8);
     CHECK_THROWS_WITH_AS(interop::load_npy<float>(ctx, dir / "a.npy"), doctest::Contains("is truncated"), Error);
-    CHECK_THROWS_WITH_AS(interop::load_npy<float>(ctx, dir / "missing.npy"), doctest::Contains("cannot open the .npy file"), Error);
+    CHECK_THROWS_WITH_AS(interop::load_npy<float>(ctx, dir / "missing.npy"),
+                         doctest::Contains("cannot open the .npy file"), Error);
     std::filesystem::remove_all(dir);
 }
 

@@ -17,7 +17,8 @@ using namespace fgclep;
 namespace json = fgclep::io::json;
 
 TEST_CASE("json parses every kind of value as nlohmann-json does") {
-    const std::string text = R"( {"b": [true, false, null], "a": {"x": -12, "y": 2.5e-3, "z": 1E2, "big": 123456789012345678901234},
+    const std::string text =
+        R"( {"b": [true, false, null], "a": {"x": -12, "y": 2.5e-3, "z": 1E2, "big": 123456789012345678901234},
         "s": "tab\t quote\" slash\/ back\\ nl\n \u00e9 \ud83d\ude00 \u0001", "e": [], "o": {}, "n": 0, "neg0": -0.0} )";
     const json::Value v = json::parse(text);
     const nlohmann::json ref = nlohmann::json::parse(text);
@@ -39,7 +40,8 @@ TEST_CASE("json writes what nlohmann's dump writes: sorted keys, escapes, no spa
                    {"Alpha", json::Array{json::Value(std::uint64_t(18)), json::Value("x\x02y\"\\")}},
                    {"__metadata__", json::Object{{"format", "pt"}}},
                    {"mid", json::Value(true)}};
-    nlohmann::json ref = {{"zeta", -3}, {"Alpha", {18u, "x\x02y\"\\"}}, {"__metadata__", {{"format", "pt"}}}, {"mid", true}};
+    nlohmann::json ref = {
+        {"zeta", -3}, {"Alpha", {18u, "x\x02y\"\\"}}, {"__metadata__", {{"format", "pt"}}}, {"mid", true}};
     CHECK(json::Value(o).dump() == ref.dump());
     CHECK(json::parse(json::Value(o).dump()).dump() == ref.dump());  // round trip
 }
@@ -96,4 +98,13 @@ TEST_CASE("a safetensors header written by the library's JSON is the one nlohman
     CHECK(f.get<float>("layer.weight") == a);
     CHECK(f.metadata().at("format") == "pt");
     std::filesystem::remove(path);
+}
+
+TEST_CASE("json skips a byte-order mark and keeps integers of every type exact") {
+    CHECK(json::parse("\xEF\xBB\xBF{\"a\": 1}").find("a")->as_integer() == 1);
+    CHECK(json::Value(std::size_t(24)).dump() == "24");
+    CHECK(json::Value(-5LL).dump() == "-5");
+    CHECK(json::Value(std::uint64_t(9223372036854775807ULL)).as_integer() == 9223372036854775807LL);
+    CHECK_THROWS_WITH_AS(json::Value(std::uint64_t(9223372036854775808ULL)),
+                         doctest::Contains("does not fit in 64 signed bits"), Error);
 }

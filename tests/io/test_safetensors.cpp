@@ -74,25 +74,32 @@ TEST_CASE("truncated and corrupt files give errors that name the file and the te
     auto cut = good;
     cut.resize(cut.size() - 9);
     write_all(dir / "cut.safetensors", cut);
-    CHECK_THROWS_WITH_AS(io::SafetensorsFile::read(dir / "cut.safetensors"),
-                         doctest::Contains("cut.safetensors' is truncated or corrupt: tensor 'x' spans bytes [0, 80) of a 71-byte data section"), Error);
+    CHECK_THROWS_WITH_AS(
+        io::SafetensorsFile::read(dir / "cut.safetensors"),
+        doctest::Contains(
+            "cut.safetensors' is truncated or corrupt: tensor 'x' spans bytes [0, 80) of a 71-byte data section"),
+        Error);
 
     auto tiny = good;
     tiny.resize(5);
     write_all(dir / "tiny.safetensors", tiny);
-    CHECK_THROWS_WITH_AS(io::SafetensorsFile::read(dir / "tiny.safetensors"), doctest::Contains("is not a safetensors file"), Error);
+    CHECK_THROWS_WITH_AS(io::SafetensorsFile::read(dir / "tiny.safetensors"),
+                         doctest::Contains("is not a safetensors file"), Error);
 
     auto garbled = good;
     garbled[9] = '#';  // breaks the JSON header
     write_all(dir / "garbled.safetensors", garbled);
-    CHECK_THROWS_WITH_AS(io::SafetensorsFile::read(dir / "garbled.safetensors"), doctest::Contains("garbled.safetensors' has a malformed safetensors header"), Error);
+    CHECK_THROWS_WITH_AS(io::SafetensorsFile::read(dir / "garbled.safetensors"),
+                         doctest::Contains("garbled.safetensors' has a malformed safetensors header"), Error);
 
     auto huge = good;
     const std::uint64_t bogus = 1ull << 40;
     std::memcpy(huge.data(), &bogus, 8);
     write_all(dir / "huge.safetensors", huge);
-    CHECK_THROWS_WITH_AS(io::SafetensorsFile::read(dir / "huge.safetensors"), doctest::Contains("the header claims 1099511627776 bytes"), Error);
-    CHECK_THROWS_WITH_AS(io::SafetensorsFile::read(dir / "absent.safetensors"), doctest::Contains("cannot open safetensors file"), Error);
+    CHECK_THROWS_WITH_AS(io::SafetensorsFile::read(dir / "huge.safetensors"),
+                         doctest::Contains("the header claims 1099511627776 bytes"), Error);
+    CHECK_THROWS_WITH_AS(io::SafetensorsFile::read(dir / "absent.safetensors"),
+                         doctest::Contains("cannot open safetensors file"), Error);
     std::filesystem::remove_all(dir);
 }
 
@@ -112,10 +119,13 @@ TEST_CASE("a model's state saves and loads by state_dict name, with clear errors
     CHECK(ctx.to_host(b.arena().values()) == ctx.to_host(a.arena().values()));
 
     Model<Mlp, Cpu<float>> wide({{3, 5}, {}, {5, 2}});
-    CHECK_THROWS_WITH_AS(io::load_state(wide.arena(), ctx.state, dir / "a.safetensors", {"ecg.", false}),
-                         doctest::Contains("tensor 'ecg.0.weight' has shape (4, 3), but the model's '0.weight' has shape (5, 3)"), Error);
-    CHECK_THROWS_WITH_AS(io::load_state(b.arena(), ctx.state, dir / "a.safetensors", {"text.", false}),
-                         doctest::Contains("has no tensor 'text.0.weight', which the model needs for parameter '0.weight'"), Error);
+    CHECK_THROWS_WITH_AS(
+        io::load_state(wide.arena(), ctx.state, dir / "a.safetensors", {"ecg.", false}),
+        doctest::Contains("tensor 'ecg.0.weight' has shape (4, 3), but the model's '0.weight' has shape (5, 3)"),
+        Error);
+    CHECK_THROWS_WITH_AS(
+        io::load_state(b.arena(), ctx.state, dir / "a.safetensors", {"text.", false}),
+        doctest::Contains("has no tensor 'text.0.weight', which the model needs for parameter '0.weight'"), Error);
     auto lenient = io::load_state(b.arena(), ctx.state, dir / "a.safetensors", {"text.", true});
     CHECK(lenient.missing.size() == 4);
     CHECK(lenient.unexpected.size() == 4);
@@ -131,8 +141,9 @@ TEST_CASE("a load that fails part-way leaves the model unchanged") {
     w.write(dir / "partial.safetensors");
     const auto before = ctx.to_host(target.arena().values());
     // 0.weight and 0.bias match, 2.weight does not: nothing may be written.
-    CHECK_THROWS_WITH_AS(io::load_state(target.arena(), ctx.state, dir / "partial.safetensors"),
-                         doctest::Contains("tensor '2.weight' has shape (2, 4), but the model's '2.weight' has shape (5, 4)"), Error);
+    CHECK_THROWS_WITH_AS(
+        io::load_state(target.arena(), ctx.state, dir / "partial.safetensors"),
+        doctest::Contains("tensor '2.weight' has shape (2, 4), but the model's '2.weight' has shape (5, 4)"), Error);
     CHECK(ctx.to_host(target.arena().values()) == before);
     std::filesystem::remove_all(dir);
 }

@@ -48,8 +48,10 @@ void check_against(const io::TorchCheckpoint& c, const io::SafetensorsFile& expe
     for (auto& name : expected.names()) {
         INFO("tensor ", name);
         CHECK(c.shape(name) == expected.shape(name));
-        if (expected.entry(name).dtype == "I64") CHECK(c.get<std::int64_t>(name) == expected.get<std::int64_t>(name));
-        else CHECK(c.get<double>(name) == expected.get<double>(name));
+        if (expected.entry(name).dtype == "I64")
+            CHECK(c.get<std::int64_t>(name) == expected.get<std::int64_t>(name));
+        else
+            CHECK(c.get<double>(name) == expected.get<double>(name));
     }
 }
 }  // namespace
@@ -136,12 +138,17 @@ TEST_CASE_TEMPLATE("load_state loads a model from a torch .bin exactly as from t
     CHECK(ctx.to_host(from_bin.arena().values()) == ctx.to_host(from_safetensors.arena().values()));
 
     auto y = from_bin.forward(ctx, test::tensor_from(ctx, expected, "x"));
-    test::check_close(ctx, y, expected, "y", std::is_same_v<T, float> ? 1e-4 : 1e-12, std::is_same_v<T, float> ? 1e-5 : 1e-12);
+    test::check_close(ctx, y, expected, "y", std::is_same_v<T, float> ? 1e-4 : 1e-12,
+                      std::is_same_v<T, float> ? 1e-5 : 1e-12);
 
     // A file prefix (Hugging Face's "bert.") is looked up the same way as for safetensors.
     Model<Mlp, B> prefixed({{4, 6}, {}, {6, 3}});
-    CHECK_THROWS_WITH_AS(io::load_state(prefixed.arena(), ctx.state, io::TorchCheckpoint::read(fixture_path("torch_mlp.bin")), {"bert.", false}),
-                         doctest::Contains("torch_mlp.bin' has no tensor 'bert.0.weight', which the model needs for parameter '0.weight'"), Error);
+    CHECK_THROWS_WITH_AS(
+        io::load_state(prefixed.arena(), ctx.state, io::TorchCheckpoint::read(fixture_path("torch_mlp.bin")),
+                       {"bert.", false}),
+        doctest::Contains(
+            "torch_mlp.bin' has no tensor 'bert.0.weight', which the model needs for parameter '0.weight'"),
+        Error);
 }
 
 TEST_CASE("a torch checkpoint converts to safetensors with names, shapes and values; 16-bit floats become F32") {
@@ -173,43 +180,58 @@ TEST_CASE("a torch checkpoint converts to safetensors with names, shapes and val
 TEST_CASE("truncated, corrupt and unsupported files are refused naming the file, record and tensor") {
     const auto dir = temp_dir();
     const auto good = read_all(fixture_path("torch_module.bin"));
-    auto parse = [](std::vector<char> b, const std::string& name) { return io::TorchCheckpoint::parse(std::move(b), name); };
+    auto parse = [](std::vector<char> b, const std::string& name) {
+        return io::TorchCheckpoint::parse(std::move(b), name);
+    };
 
     auto cut = good;
     cut.resize(good.size() / 2);
     CHECK_THROWS_WITH_AS(parse(cut, "cut.bin"), doctest::Contains("'cut.bin' is not a zip file"), Error);
-    CHECK_THROWS_WITH_AS(parse({'P', 'K'}, "tiny.bin"), doctest::Contains("'tiny.bin' is not a torch checkpoint"), Error);
-    CHECK_THROWS_WITH_AS(io::TorchCheckpoint::read(dir / "absent.bin"), doctest::Contains("cannot open torch checkpoint"), Error);
+    CHECK_THROWS_WITH_AS(parse({'P', 'K'}, "tiny.bin"), doctest::Contains("'tiny.bin' is not a torch checkpoint"),
+                         Error);
+    CHECK_THROWS_WITH_AS(io::TorchCheckpoint::read(dir / "absent.bin"),
+                         doctest::Contains("cannot open torch checkpoint"), Error);
 
     // Central directory: a bad entry signature, and an offset past the end of the file.
     auto corrupt = good;
     const std::size_t cd = find_u32(good, 0x02014b50u);
     corrupt[cd + 3] = 0x7f;
-    CHECK_THROWS_WITH_AS(parse(corrupt, "corrupt.bin"), doctest::Contains("'corrupt.bin' has a corrupt zip central directory: entry 0"), Error);
+    CHECK_THROWS_WITH_AS(parse(corrupt, "corrupt.bin"),
+                         doctest::Contains("'corrupt.bin' has a corrupt zip central directory: entry 0"), Error);
     auto moved = good;
     const std::size_t eocd = find_u32(good, 0x06054b50u, true);
     const std::uint32_t far = 0x7fffffff;
     std::memcpy(moved.data() + eocd + 16, &far, 4);
-    CHECK_THROWS_WITH_AS(parse(moved, "moved.bin"), doctest::Contains("'moved.bin' is truncated or corrupt: its central directory spans"), Error);
+    CHECK_THROWS_WITH_AS(parse(moved, "moved.bin"),
+                         doctest::Contains("'moved.bin' is truncated or corrupt: its central directory spans"), Error);
 
     // A flipped data byte fails the CRC check, naming the record.
     auto flipped = good;
     const std::size_t pkl = find_u32(good, 0x04034b50u);  // the first record is data.pkl
     flipped[pkl + 30 + 21 + 40] ^= 0x01;  // inside data.pkl's bytes (name "torch_module/data.pkl" is 21 characters)
-    CHECK_THROWS_WITH_AS(parse(flipped, "flipped.bin"), doctest::Contains("record 'torch_module/data.pkl' fails its CRC check"), Error);
+    CHECK_THROWS_WITH_AS(parse(flipped, "flipped.bin"),
+                         doctest::Contains("record 'torch_module/data.pkl' fails its CRC check"), Error);
 
     // A deflated record: set the method in the central directory.
     auto deflated = good;
     deflated[cd + 10] = 8;
     CHECK_THROWS_WITH_AS(parse(deflated, "deflated.bin"),
-                         doctest::Contains("record 'torch_module/data.pkl' is compressed (zip method 8, deflate)"), Error);
+                         doctest::Contains("record 'torch_module/data.pkl' is compressed (zip method 8, deflate)"),
+                         Error);
 
-    CHECK_THROWS_WITH_AS(io::TorchCheckpoint::read(fixture_path("torch_missing_data.bin")),
-                         doctest::Contains("torch_missing_data.bin': tensor '1.num_batches_tracked' needs record 'torch_module/data/6', which the file lacks"), Error);
-    CHECK_THROWS_WITH_AS(io::TorchCheckpoint::read(fixture_path("torch_bigendian.bin")),
-                         doctest::Contains("torch_bigendian.bin' was saved on a big-endian machine (record 'torch_module/byteorder' says 'big')"), Error);
+    CHECK_THROWS_WITH_AS(
+        io::TorchCheckpoint::read(fixture_path("torch_missing_data.bin")),
+        doctest::Contains(
+            "torch_missing_data.bin': tensor '1.num_batches_tracked' needs record 'torch_module/data/6', which the file lacks"),
+        Error);
+    CHECK_THROWS_WITH_AS(
+        io::TorchCheckpoint::read(fixture_path("torch_bigendian.bin")),
+        doctest::Contains(
+            "torch_bigendian.bin' was saved on a big-endian machine (record 'torch_module/byteorder' says 'big')"),
+        Error);
     CHECK_THROWS_WITH_AS(io::TorchCheckpoint::read(fixture_path("torch_nested.bin")),
-                         doctest::Contains("torch_nested.bin': state_dict entry 'model' is a dict, not a tensor"), Error);
+                         doctest::Contains("torch_nested.bin': state_dict entry 'model' is a dict, not a tensor"),
+                         Error);
     CHECK_THROWS_WITH_AS(io::TorchCheckpoint::read(fixture_path("torch_mlp_expected.safetensors")),
                          doctest::Contains("is not a zip file"), Error);
     std::filesystem::remove_all(dir);
@@ -217,9 +239,12 @@ TEST_CASE("truncated, corrupt and unsupported files are refused naming the file,
 
 TEST_CASE("a pickle that references os.system is refused before anything runs") {
     std::filesystem::remove("/tmp/fgclep_pwned");
+    CHECK_THROWS_WITH_AS(
+        io::TorchCheckpoint::read(fixture_path("torch_evil_global.bin")),
+        doctest::Contains("torch_evil_global.bin' record 'torch_module/data.pkl': refusing the global 'os.system'"),
+        Error);
     CHECK_THROWS_WITH_AS(io::TorchCheckpoint::read(fixture_path("torch_evil_global.bin")),
-                         doctest::Contains("torch_evil_global.bin' record 'torch_module/data.pkl': refusing the global 'os.system'"), Error);
-    CHECK_THROWS_WITH_AS(io::TorchCheckpoint::read(fixture_path("torch_evil_global.bin")), doctest::Contains("(at byte 2 of the pickle)"), Error);
+                         doctest::Contains("(at byte 2 of the pickle)"), Error);
     CHECK_FALSE(std::filesystem::exists("/tmp/fgclep_pwned"));
 }
 
@@ -245,13 +270,17 @@ TEST_CASE("unknown opcodes and malformed pickles give errors naming the opcode a
     std::memcpy(&size, good.data() + central + 24, 4);
     REQUIRE(size > 40);
     const std::size_t begin = local + 30 + name_len + extra_len;
-    std::vector<char> pickle(good.begin() + static_cast<std::ptrdiff_t>(begin), good.begin() + static_cast<std::ptrdiff_t>(begin + size));
+    std::vector<char> pickle(good.begin() + static_cast<std::ptrdiff_t>(begin),
+                             good.begin() + static_cast<std::ptrdiff_t>(begin + size));
     REQUIRE(pickle[2] == 'c');  // PROTO 2, then GLOBAL collections OrderedDict
 
     auto bad = pickle;
     bad[2] = 'i';  // INST: an opcode a state_dict never uses
-    CHECK_THROWS_WITH_AS(io::TorchCheckpoint::parse(with_pickle(good, central, begin, bad), "inst.bin"),
-                         doctest::Contains("'inst.bin' record 'torch_module/data.pkl': unsupported pickle opcode 0x69 (at byte 2 of the pickle)"), Error);
+    CHECK_THROWS_WITH_AS(
+        io::TorchCheckpoint::parse(with_pickle(good, central, begin, bad), "inst.bin"),
+        doctest::Contains(
+            "'inst.bin' record 'torch_module/data.pkl': unsupported pickle opcode 0x69 (at byte 2 of the pickle)"),
+        Error);
     auto cut = pickle;
     std::fill(cut.begin() + 40, cut.end(), '(');  // MARKs to the end: no STOP
     CHECK_THROWS_WITH_AS(io::TorchCheckpoint::parse(with_pickle(good, central, begin, cut), "nostop.bin"),
@@ -286,7 +315,9 @@ TEST_CASE("random byte flips anywhere in a good file never crash: they load or t
         const int flips = 1 + static_cast<int>(rng() % 4);
         for (int k = 0; k < flips; ++k) {
             // Half the flips hit the zip headers near the end, where the central directory lies.
-            const std::size_t at = (rng() % 2) ? rng() % mutated.size() : mutated.size() - 1 - rng() % std::min<std::size_t>(mutated.size(), 1200);
+            const std::size_t at = (rng() % 2)
+                                       ? rng() % mutated.size()
+                                       : mutated.size() - 1 - rng() % std::min<std::size_t>(mutated.size(), 1200);
             mutated[at] = static_cast<char>(rng() % 256);
         }
         if (rng() % 8 == 0) mutated.resize(rng() % mutated.size());

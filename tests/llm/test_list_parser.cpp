@@ -114,9 +114,12 @@ TEST_CASE("fuzz: random and truncated answers never crash, and whatever parses i
         const int n = static_cast<int>(rng() % 60);
         for (int i = 0; i < n; ++i) {
             const unsigned pick = rng() % 100;
-            if (pick < 3) s += "```python\n";
-            else if (pick < 5) s.push_back(static_cast<char>(rng() % 256));  // any byte, NUL and UTF-8 fragments too
-            else s.push_back(alphabet[rng() % alphabet.size()]);
+            if (pick < 3)
+                s += "```python\n";
+            else if (pick < 5)
+                s.push_back(static_cast<char>(rng() % 256));  // any byte, NUL and UTF-8 fragments too
+            else
+                s.push_back(alphabet[rng() % alphabet.size()]);
         }
         const auto r = parse_feature_list(s);
         if (r.ok) {

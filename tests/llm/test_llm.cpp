@@ -46,9 +46,8 @@ namespace {
 class FakeLlm {
 public:
     FakeLlm() {
-        server_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
-            handle(req, res);
-        });
+        server_.Post("/v1/chat/completions",
+                     [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
         port_ = server_.bind_to_any_port("127.0.0.1");
         REQUIRE(port_ > 0);
         thread_ = std::thread([this] { server_.listen_after_bind(); });
@@ -104,9 +103,7 @@ public:
         return last_authorization_;
     }
 
-    static std::string answer_for(const std::string& report) {
-        return "['Feature of " + report + "', 'Shared.']";
-    }
+    static std::string answer_for(const std::string& report) { return "['Feature of " + report + "', 'Shared.']"; }
 
 private:
     void handle(const httplib::Request& req, httplib::Response& res) {
@@ -169,9 +166,10 @@ private:
                 content = "Sure! Here you go:\n```python\n[\n  \"ST elevation\",\n  'Q waves',\n]\n```\nHope it helps.";
             const Json answer = {{"id", "x"},
                                  {"object", "chat.completion"},
-                                 {"choices", {{{"index", 0},
-                                               {"message", {{"role", "assistant"}, {"content", content}}},
-                                               {"finish_reason", starts("cutoff") ? "length" : "stop"}}}}};
+                                 {"choices",
+                                  {{{"index", 0},
+                                    {"message", {{"role", "assistant"}, {"content", content}}},
+                                    {"finish_reason", starts("cutoff") ? "length" : "stop"}}}}};
             res.set_content(answer.dump(), "application/json");
         }
         --in_flight_;
@@ -329,9 +327,10 @@ TEST_CASE("a slow server runs into the read timeout; a closed port is a connecti
     CHECK(r.status == 0);
     CHECK(r.attempts == 2);
     CHECK(server.asked("hold answer") == 2);  // the attempt and its one retry both reached the server
-    CHECK(r.error == "POST " + server.base_url() +
-                         "/v1/chat/completions: no complete answer within the read timeout of 200 ms (or the connection "
-                         "was closed) (after 2 attempts)");
+    CHECK(r.error ==
+          "POST " + server.base_url() +
+              "/v1/chat/completions: no complete answer within the read timeout of 200 ms (or the connection "
+              "was closed) (after 2 attempts)");
 
     int closed_port;
     {
@@ -391,7 +390,7 @@ TEST_CASE("the cache: hits by exact report text, per model and prompt; torn and 
     {
         std::ofstream out(file, std::ios::app);
         out << "{\"type\":\"entry\",\"key\":\"00\",\"prompt\n";  // a corrupt whole line
-        out << "{\"type\":\"entry\",\"key\":\"abc\",\"repo";       // torn, no newline
+        out << "{\"type\":\"entry\",\"key\":\"abc\",\"repo";     // torn, no newline
     }
     {
         FeatureCache cache(file, "m1", "prompt A");

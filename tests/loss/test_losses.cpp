@@ -98,7 +98,8 @@ TEST_CASE_TEMPLATE("InfoNceLoss matches PyTorch's symmetric cross-entropy (learn
         b.set(ctx, "infonce_loss.logit_scale", scalar<T>(f, "infonce/" + c + "/logit_scale"));
         check_case(b, ctx, "infonce/" + c);
         CHECK(b.grad(ctx, "infonce_loss.logit_scale") ==
-              doctest::Approx(scalar<T>(f, "infonce/" + c + "/grad_logit_scale")).epsilon(std::is_same_v<T, float> ? 1e-5 : 1e-11));
+              doctest::Approx(scalar<T>(f, "infonce/" + c + "/grad_logit_scale"))
+                  .epsilon(std::is_same_v<T, float> ? 1e-5 : 1e-11));
     }
 }
 
@@ -107,7 +108,8 @@ TEST_CASE_TEMPLATE("FnmLoss matches PyTorch for both sources, attached and detac
     Context<B> ctx;
     for (FnmSource source : {FnmSource::projected, FnmSource::features})
         for (bool detach : {false, true}) {
-            const std::string prefix = std::string("fnm/") + (source == FnmSource::projected ? "projected" : "features") +
+            const std::string prefix = std::string("fnm/") +
+                                       (source == FnmSource::projected ? "projected" : "features") +
                                        (detach ? "/detached" : "/attached");
             CAPTURE(prefix);
             ContrastiveObjective<FnmLoss>::Options o;
@@ -128,8 +130,10 @@ TEST_CASE_TEMPLATE("FG-CLEP's objective L_sig + 0.5 L_fnm matches PyTorch and re
     Bound<ContrastiveObjective<SigmoidLoss, FnmLoss>, B> b(ctx);  // defaults: t' = log 10, b = -10, lambda = 0.5
     check_case(b, ctx, "combined");
     const double tol = std::is_same_v<T, float> ? 1e-5 : 1e-11;
-    CHECK(b.grad(ctx, "sigmoid_loss.logit_scale") == doctest::Approx(scalar<T>(f, "combined/grad_logit_scale")).epsilon(tol));
-    CHECK(b.grad(ctx, "sigmoid_loss.logit_bias") == doctest::Approx(scalar<T>(f, "combined/grad_logit_bias")).epsilon(tol));
+    CHECK(b.grad(ctx, "sigmoid_loss.logit_scale") ==
+          doctest::Approx(scalar<T>(f, "combined/grad_logit_scale")).epsilon(tol));
+    CHECK(b.grad(ctx, "sigmoid_loss.logit_bias") ==
+          doctest::Approx(scalar<T>(f, "combined/grad_logit_bias")).epsilon(tol));
 
     ctx.training = false;
     const LossValue v = b.objective.forward(ctx, test::tensor_from(ctx, f, "ecg"), test::tensor_from(ctx, f, "text"));
@@ -170,12 +174,11 @@ testing::GradcheckResult gradcheck_objective(const typename Objective::Options& 
         }
         return v.total;
     };
-    return testing::gradcheck_scalar(b.arena, ctx, evaluate,
-                                     {{"ecg", ecg, &decg}, {"text", text, &dtext}, {"features", features, &dfeatures}},
-                                     {.eps = 1e-6,
-                                      .tolerance = 1e-6,
-                                      .expect_zero_gradient = uses_features ? std::vector<std::string>{}
-                                                                            : std::vector<std::string>{"features"}});
+    return testing::gradcheck_scalar(
+        b.arena, ctx, evaluate, {{"ecg", ecg, &decg}, {"text", text, &dtext}, {"features", features, &dfeatures}},
+        {.eps = 1e-6,
+         .tolerance = 1e-6,
+         .expect_zero_gradient = uses_features ? std::vector<std::string>{} : std::vector<std::string>{"features"}});
 }
 }  // namespace
 
@@ -193,8 +196,9 @@ TEST_CASE("every loss passes a finite-difference gradient check in double, its p
         auto r = gradcheck_objective<ContrastiveObjective<InfoNceLoss>>({}, 6, 5, 13, 1.2);
         CHECK_MESSAGE(r.ok, r.report());
     }
-    SUBCASE("FnmLoss, both sources (attached; a detached S is by design not the derivative, and is checked "
-            "against PyTorch above)") {
+    SUBCASE(
+        "FnmLoss, both sources (attached; a detached S is by design not the derivative, and is checked "
+        "against PyTorch above)") {
         for (FnmSource source : {FnmSource::projected, FnmSource::features}) {
             ContrastiveObjective<FnmLoss>::Options o;
             std::get<0>(o.losses) = {0.5, source, false};
@@ -227,9 +231,13 @@ TEST_CASE("a fixed temperature is not trained; the InfoNCE cap stops its gradien
     CHECK(b.grad(ctx, "sigmoid_loss.logit_bias") == 0);
     CHECK(b.grad(ctx, "infonce_loss.logit_scale") == 0);  // capped at log 100
     // The capped value acts as log 100: the loss equals one computed at exactly log 100.
-    const double capped = b.objective.forward(ctx, test::random_tensor(ctx, Shape{4, 3}, 1), test::random_tensor(ctx, Shape{4, 3}, 2)).part("infonce_loss");
+    const double capped =
+        b.objective.forward(ctx, test::random_tensor(ctx, Shape{4, 3}, 1), test::random_tensor(ctx, Shape{4, 3}, 2))
+            .part("infonce_loss");
     b.set(ctx, "infonce_loss.logit_scale", std::log(100.0));
-    const double at_cap = b.objective.forward(ctx, test::random_tensor(ctx, Shape{4, 3}, 1), test::random_tensor(ctx, Shape{4, 3}, 2)).part("infonce_loss");
+    const double at_cap =
+        b.objective.forward(ctx, test::random_tensor(ctx, Shape{4, 3}, 1), test::random_tensor(ctx, Shape{4, 3}, 2))
+            .part("infonce_loss");
     CHECK(capped == doctest::Approx(at_cap).epsilon(1e-14));
 }
 

@@ -61,7 +61,8 @@ Bert::Options micro(double dropout = 0) {
 template <class B>
 BertInput<B> fixture_input(Context<B>& ctx, const io::SafetensorsFile& f, bool typed = false) {
     BertInput<B> in{test::tensor_from<B, std::int32_t>(ctx, f, "input_ids"),
-                    test::tensor_from<B, std::int32_t>(ctx, f, "attention_mask"), {}};
+                    test::tensor_from<B, std::int32_t>(ctx, f, "attention_mask"),
+                    {}};
     if (typed) in.token_type_ids = test::tensor_from<B, std::int32_t>(ctx, f, "token_type_ids");
     return in;
 }
@@ -89,8 +90,10 @@ std::string write_temp(const std::string& name, const std::string& text) {
 }
 }  // namespace
 
-TEST_CASE_TEMPLATE("Bert matches a hand-written PyTorch copy of Hugging Face's BertModel: outputs and every parameter "
-                   "gradient", T, float, double) {
+TEST_CASE_TEMPLATE(
+    "Bert matches a hand-written PyTorch copy of Hugging Face's BertModel: outputs and every parameter "
+    "gradient",
+    T, float, double) {
     using B = Cpu<T>;
     const auto f = test::fixture("bert.safetensors");
     Context<B> ctx;
@@ -135,8 +138,10 @@ TEST_CASE_TEMPLATE("Bert matches a hand-written PyTorch copy of Hugging Face's B
 // pooler, with the same weights mapped onto it (in_proj = query, key, value; out_proj = attention.output.dense;
 // linear1/linear2 = intermediate/output.dense; norm1/norm2 = the two LayerNorms). make_bert.py asserts the two
 // references agree to 1e-10 in float64; this test holds fgclep to the independent one directly.
-TEST_CASE_TEMPLATE("Bert matches PyTorch's nn.TransformerEncoderLayer stack with the BERT weights mapped: outputs and "
-                   "every parameter gradient", T, float, double) {
+TEST_CASE_TEMPLATE(
+    "Bert matches PyTorch's nn.TransformerEncoderLayer stack with the BERT weights mapped: outputs and "
+    "every parameter gradient",
+    T, float, double) {
     using B = Cpu<T>;
     const auto f = test::fixture("bert.safetensors");
     Context<B> ctx;
@@ -225,7 +230,8 @@ testing::GradcheckResult gradcheck_both_outputs(Model<Bert, Cpu<double>>& bert, 
                                                 const testing::GradcheckOptions& opts) {
     using B = Cpu<double>;
     const BertInput<B> input = micro_input(ctx);
-    const Tensor<B> r_hidden = test::random_tensor(ctx, Shape{2, 5, 8}, 91), r_pooled = test::random_tensor(ctx, Shape{2, 8}, 92);
+    const Tensor<B> r_hidden = test::random_tensor(ctx, Shape{2, 5, 8}, 91),
+                    r_pooled = test::random_tensor(ctx, Shape{2, 8}, 92);
     auto add_dot = [](testing::ProbeValue& f, const Tensor<B>& a, const Tensor<B>& b) {
         REQUIRE(a.shape() == b.shape());
         for (std::int64_t i = 0; i < a.numel(); ++i) {
@@ -292,7 +298,9 @@ TEST_CASE("TextEncoder: gradient checks for each pooling, and the projection hea
         opts.check_input = false;
         opts.expect_zero_gradient = {"key.bias"};  // softmax ignores it (above)
         // Only the pooler pooling reads BERT's pooler; the others must leave its gradient at zero.
-        if (pooling != TextPooling::pooler) opts.expect_zero_gradient.insert(opts.expect_zero_gradient.end(), {"pooler.dense.weight", "pooler.dense.bias"});
+        if (pooling != TextPooling::pooler)
+            opts.expect_zero_gradient.insert(opts.expect_zero_gradient.end(),
+                                             {"pooler.dense.weight", "pooler.dense.bias"});
         Context<B> ctx;
         ctx.training = true;
         TextEncoder::Options o{micro(0.1), pooling, {0, 6, 4}};
@@ -324,7 +332,8 @@ TEST_CASE("TextEncoder: gradient checks for each pooling, and the projection hea
                     double expected = h[static_cast<std::size_t>(n * 40 + d)];
                     if (pooling == TextPooling::mean) {
                         expected = 0;
-                        for (int l = 0; l < real; ++l) expected += h[static_cast<std::size_t>(n * 40 + l * 8 + d)] / real;
+                        for (int l = 0; l < real; ++l)
+                            expected += h[static_cast<std::size_t>(n * 40 + l * 8 + d)] / real;
                     }
                     CHECK(pooled[static_cast<std::size_t>(n * 8 + d)] == doctest::Approx(expected).epsilon(1e-12));
                 }
@@ -413,14 +422,14 @@ TEST_CASE("Bert: config.json parsing and its errors") {
     CHECK(m.pad_token_id == -1);
 
     const auto missing = write_temp("missing", R"({"vocab_size": 100, "num_hidden_layers": 1})");
-    CHECK_THROWS_WITH_AS(read_bert_config(missing), doctest::Contains((missing + ": key 'hidden_size' is missing").c_str()),
-                         Error);
+    CHECK_THROWS_WITH_AS(read_bert_config(missing),
+                         doctest::Contains((missing + ": key 'hidden_size' is missing").c_str()), Error);
     const auto wrong = write_temp("wrong", R"({"vocab_size": "many", "hidden_size": 32})");
     CHECK_THROWS_WITH_AS(read_bert_config(wrong), doctest::Contains("key 'vocab_size' must be an integer"), Error);
     const auto eps = write_temp("eps", R"({"vocab_size": 1, "hidden_size": 2, "num_hidden_layers": 1,
         "num_attention_heads": 1, "intermediate_size": 2, "layer_norm_eps": "small"})");
-    CHECK_THROWS_WITH_AS(read_bert_config(eps), doctest::Contains((eps + ": key 'layer_norm_eps' must be a number").c_str()),
-                         Error);
+    CHECK_THROWS_WITH_AS(read_bert_config(eps),
+                         doctest::Contains((eps + ": key 'layer_norm_eps' must be a number").c_str()), Error);
     const auto act = write_temp("act", R"({"vocab_size": 1, "hidden_size": 2, "num_hidden_layers": 1,
         "num_attention_heads": 1, "intermediate_size": 2, "hidden_act": "relu"})");
     CHECK_THROWS_WITH_AS(read_bert_config(act), doctest::Contains("key 'hidden_act' is \"relu\""), Error);
@@ -464,6 +473,6 @@ TEST_CASE("Bert: length, shape and option errors name the module") {
                          doctest::Contains("expected a last_hidden_state gradient of shape"), Error);
     auto bad = micro();
     bad.num_attention_heads = 3;
-    CHECK_THROWS_WITH_AS((Model<Bert, B>(bad)), doctest::Contains("hidden_size 8 is not divisible by num_attention_heads 3"),
-                         Error);
+    CHECK_THROWS_WITH_AS((Model<Bert, B>(bad)),
+                         doctest::Contains("hidden_size 8 is not divisible by num_attention_heads 3"), Error);
 }

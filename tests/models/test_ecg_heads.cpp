@@ -16,9 +16,8 @@ namespace {
 // The fixture's encoders (make_resnet1d.py): MERL's head on a two-stage Bottleneck backbone, and the average
 // pooling head on a two-stage BasicBlock backbone.
 using TinyAttentionEncoder = EcgEncoder<ResNet1D<Bottleneck, 1, 1>, AttentionPoolHead>;
-const TinyAttentionEncoder::Options tiny_attention{
-    .backbone = {.leads = 2, .base_width = 2, .input_length = 40},
-    .head = {.embed_dim = 8, .num_heads = 2, .output_dim = 6}};
+const TinyAttentionEncoder::Options tiny_attention{.backbone = {.leads = 2, .base_width = 2, .input_length = 40},
+                                                   .head = {.embed_dim = 8, .num_heads = 2, .output_dim = 6}};
 using TinyGapEncoder = EcgEncoder<ResNet1D<BasicBlock, 1, 1>, GlobalAvgPoolHead>;
 const TinyGapEncoder::Options tiny_gap{.backbone = {.leads = 2, .base_width = 4}, .head = {.output_dim = 5}};
 const AttentionPool1d::Options tiny_pool{.embed_dim = 8, .num_heads = 2, .output_dim = 6, .reference_length = 5};
@@ -152,7 +151,7 @@ TEST_CASE_TEMPLATE("a frozen backbone: the head trains, the backbone's backward 
 
     // Linear-probe features: the pooled backbone output in evaluation mode.
     expect_close_model(ctx, enc.module().pooled_features(ctx, test::tensor_from(ctx, f, "enc.frozen.x")), f,
-                 "enc.frozen.pooled");
+                       "enc.frozen.pooled");
 
     enc.module().freeze_backbone(false);
     CHECK(enc.parameter_count(true) == enc.parameter_count());
@@ -178,15 +177,16 @@ TEST_CASE("a backbone or a head loads from a whole checkpoint with a file prefix
     Model<ResNet1D<Bottleneck, 1, 1>, B> backbone(tiny_attention.backbone);
     const auto r = io::load_state(backbone.arena(), ctx.state, f, {"enc.ecg_encoder.", false});
     CHECK(r.missing.empty());
-    CHECK(r.loaded.size() == backbone.arena().params().size() + backbone.arena().buffers().size() +
-                                 backbone.arena().counters().size());
+    CHECK(r.loaded.size() ==
+          backbone.arena().params().size() + backbone.arena().buffers().size() + backbone.arena().counters().size());
     CHECK(backbone.parameter("layer2.0.conv2.weight").value.host()[0] ==
           f.get<double>("enc.ecg_encoder.layer2.0.conv2.weight").at(0));
 
-    Model<AttentionPoolHead, B> head({.in_channels = 16, .embed_dim = 8, .num_heads = 2, .output_dim = 6,
-                                      .reference_length = 10});
+    Model<AttentionPoolHead, B> head(
+        {.in_channels = 16, .embed_dim = 8, .num_heads = 2, .output_dim = 6, .reference_length = 10});
     CHECK(io::load_state(head.arena(), ctx.state, f, {"enc.", false}).missing.empty());
-    CHECK(head.parameter("att_pool_head.cls_token").value.host()[3] == f.get<double>("enc.att_pool_head.cls_token").at(3));
+    CHECK(head.parameter("att_pool_head.cls_token").value.host()[3] ==
+          f.get<double>("enc.att_pool_head.cls_token").at(3));
 }
 
 TEST_CASE("whole encoders pass the gradient check in double") {
@@ -195,7 +195,8 @@ TEST_CASE("whole encoders pass the gradient check in double") {
         Context<B> ctx;
         ctx.training = true;
         Model<TinyAttentionEncoder, B> enc(tiny_attention, 21);
-        auto result = testing::gradcheck(enc, ctx, random_tensor(ctx, Shape{2, 2, 30}, 22), {.max_checks_per_tensor = 20});
+        auto result =
+            testing::gradcheck(enc, ctx, random_tensor(ctx, Shape{2, 2, 30}, 22), {.max_checks_per_tensor = 20});
         INFO(result.report());
         CHECK(result.ok);
     }
@@ -203,7 +204,8 @@ TEST_CASE("whole encoders pass the gradient check in double") {
         Context<B> ctx;
         ctx.training = true;
         Model<TinyGapEncoder, B> enc(tiny_gap, 23);
-        auto result = testing::gradcheck(enc, ctx, random_tensor(ctx, Shape{3, 2, 21}, 24), {.max_checks_per_tensor = 20});
+        auto result =
+            testing::gradcheck(enc, ctx, random_tensor(ctx, Shape{3, 2, 21}, 24), {.max_checks_per_tensor = 20});
         INFO(result.report());
         CHECK(result.ok);
     }
@@ -231,7 +233,8 @@ TEST_CASE_TEMPLATE("the BatchNorm-folded encoder gives the evaluation-mode embed
     HostRng rng(29);  // BatchNorm parameters and statistics far from the identity
     for (auto& e : enc.arena().params())
         if (e.name.find(".bn") != std::string::npos || e.name.find("shortcut.1") != std::string::npos)
-            for (auto& v : e.param->value.host()) v = static_cast<T>(e.name.ends_with("weight") ? rng.uniform(0.5, 1.5) : rng.normal());
+            for (auto& v : e.param->value.host())
+                v = static_cast<T>(e.name.ends_with("weight") ? rng.uniform(0.5, 1.5) : rng.normal());
     for (auto& e : enc.arena().buffers())
         for (auto& v : e.buffer->value.host())
             v = static_cast<T>(e.name.ends_with("running_var") ? rng.uniform(0.5, 2.0) : 0.5 * rng.normal());
@@ -254,9 +257,10 @@ TEST_CASE_TEMPLATE("the BatchNorm-folded encoder gives the evaluation-mode embed
 
 TEST_CASE("encoder and head errors say where and what") {
     Context<Cpu<float>> ctx;
-    CHECK_THROWS_WITH_AS(
-        (Model<TinyAttentionEncoder, Cpu<float>>({.backbone = {.leads = 2, .base_width = 2}, .head = {.in_channels = 32}})),
-        doctest::Contains("EcgEncoder: the head expects 32 input channels but the backbone gives 16"), Error);
+    CHECK_THROWS_WITH_AS((Model<TinyAttentionEncoder, Cpu<float>>(
+                             {.backbone = {.leads = 2, .base_width = 2}, .head = {.in_channels = 32}})),
+                         doctest::Contains("EcgEncoder: the head expects 32 input channels but the backbone gives 16"),
+                         Error);
     CHECK_THROWS_WITH_AS((Model<AttentionPoolHead, Cpu<float>>()),
                          doctest::Contains("AttentionPoolHead needs positive in_channels and reference_length"), Error);
     CHECK_THROWS_WITH_AS((Model<GlobalAvgPoolHead, Cpu<float>>()),
@@ -273,14 +277,16 @@ TEST_CASE("encoder and head errors say where and what") {
                          doctest::Contains("fgclep: ecg (AttentionPoolHead): expected input of shape (*, 16, *), got "
                                            "(2, 12, 10)"),
                          Error);
-    CHECK_THROWS_WITH_AS(enc.module().head.att_pool_head.forward(ctx, ctx.zeros(Shape{2, 16, 10})),
-                         doctest::Contains("fgclep: ecg.att_pool_head (AttentionPool1d): expected input of shape (*, 8, "
-                                           "*), got (2, 16, 10)"),
-                         Error);
+    CHECK_THROWS_WITH_AS(
+        enc.module().head.att_pool_head.forward(ctx, ctx.zeros(Shape{2, 16, 10})),
+        doctest::Contains("fgclep: ecg.att_pool_head (AttentionPool1d): expected input of shape (*, 8, "
+                          "*), got (2, 16, 10)"),
+        Error);
     ctx.training = true;
     enc.forward(ctx, ctx.zeros(Shape{2, 2, 40}));
-    CHECK_THROWS_WITH_AS(enc.backward(ctx, ctx.zeros(Shape{2, 5})),
-                         doctest::Contains("fgclep: ecg.att_pool_head (AttentionPool1d): expected an output gradient of "
-                                           "shape (2, 6), got (2, 5)"),
-                         Error);
+    CHECK_THROWS_WITH_AS(
+        enc.backward(ctx, ctx.zeros(Shape{2, 5})),
+        doctest::Contains("fgclep: ecg.att_pool_head (AttentionPool1d): expected an output gradient of "
+                          "shape (2, 6), got (2, 5)"),
+        Error);
 }

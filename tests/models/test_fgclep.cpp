@@ -53,7 +53,8 @@ PairedBatch<B> tiny_batch(Context<B>& ctx, std::int64_t N, std::int64_t L = 64, 
             ids.push_back(pad ? 0 : static_cast<std::int32_t>(l == 0 ? 1 : 2 + (n * 3 + l) % 27));
             mask.push_back(pad ? 0 : 1);
         }
-    return {ctx.from_host(Shape{N, 2, L}, ecg), BertInput<B>{ctx.from_host(Shape{N, len}, ids), ctx.from_host(Shape{N, len}, mask), {}}};
+    return {ctx.from_host(Shape{N, 2, L}, ecg),
+            BertInput<B>{ctx.from_host(Shape{N, len}, ids), ctx.from_host(Shape{N, len}, mask), {}}};
 }
 
 }  // namespace
@@ -106,14 +107,16 @@ TEST_CASE("a whole tiny FgClep passes the gradient check in double, end to end")
             detail::TrainingScope<Cpu<double>> scope(ctx, true);
             const auto e = model.ecg_encoder().forward(ctx, batch.ecg);
             const auto t = model.text_encoder().forward(ctx, batch.text);
-            const Tensor<Cpu<double>> f = source == FnmSource::features ? model.text_encoder().last_pooled_features() : Tensor<Cpu<double>>();
+            const Tensor<Cpu<double>> f =
+                source == FnmSource::features ? model.text_encoder().last_pooled_features() : Tensor<Cpu<double>>();
             return model.objective().forward(ctx, e, t, f).total;
         };
-        auto r = testing::gradcheck_scalar(model.arena(), ctx, evaluate, {}, {.eps = 1e-6,
-                                                                                  .tolerance = 1e-5,
-                                                                                  .max_checks_per_tensor = 12,
-                                                                                  // softmax ignores the key bias
-                                                                                  .expect_zero_gradient = {"key.bias"}});
+        auto r = testing::gradcheck_scalar(model.arena(), ctx, evaluate, {},
+                                           {.eps = 1e-6,
+                                            .tolerance = 1e-5,
+                                            .max_checks_per_tensor = 12,
+                                            // softmax ignores the key bias
+                                            .expect_zero_gradient = {"key.bias"}});
         CHECK_MESSAGE(r.ok, r.report());
         CHECK(r.checked > 300);
     }
@@ -134,8 +137,10 @@ TEST_CASE("FgClep's embeddings are normalised and its probabilities are calibrat
     const HostMatrix s = model.similarity(ctx, e, t);
     const HostMatrix p = model.probability(ctx, e, t);
     for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) CHECK(p(i, j) == doctest::Approx(1 / (1 + std::exp(-(10 * s(i, j) - 10)))).epsilon(1e-12));
-    CHECK_THROWS_WITH(model.similarity(ctx, e, ctx.zeros(Shape{2, 5})), doctest::Contains("expected embeddings (N, P) and (M, P)"));
+        for (int j = 0; j < 4; ++j)
+            CHECK(p(i, j) == doctest::Approx(1 / (1 + std::exp(-(10 * s(i, j) - 10)))).epsilon(1e-12));
+    CHECK_THROWS_WITH(model.similarity(ctx, e, ctx.zeros(Shape{2, 5})),
+                      doctest::Contains("expected embeddings (N, P) and (M, P)"));
 }
 
 TEST_CASE("FgClep reports mismatched embedding sizes and bad batches clearly") {
@@ -147,7 +152,8 @@ TEST_CASE("FgClep reports mismatched embedding sizes and bad batches clearly") {
     Context<Cpu<float>> ctx;
     auto batch = tiny_batch(ctx, 3);
     batch.ecg = tiny_batch(ctx, 2).ecg;
-    CHECK_THROWS_WITH(model.compute_gradients(ctx, batch), doctest::Contains("as many reports as ECGs: 2 ECGs, 3 reports"));
+    CHECK_THROWS_WITH(model.compute_gradients(ctx, batch),
+                      doctest::Contains("as many reports as ECGs: 2 ECGs, 3 reports"));
     CHECK_THROWS_WITH(model.compute_gradients(ctx, tiny_batch(ctx, 1)), doctest::Contains("at least 2 pairs"));
 }
 

@@ -33,7 +33,8 @@ fs::path bin_directory() {
 template <class B>
 std::pair<Tensor<B>, Tensor<B>> run(Model<Bert, B>& bert, Context<B>& ctx, const io::SafetensorsFile& f) {
     BertInput<B> in{test::tensor_from<B, std::int32_t>(ctx, f, "input_ids"),
-                    test::tensor_from<B, std::int32_t>(ctx, f, "attention_mask"), {}};
+                    test::tensor_from<B, std::int32_t>(ctx, f, "attention_mask"),
+                    {}};
     Tensor<B> hidden = bert.forward(ctx, in);
     return {hidden, bert.module().pooler_output()};
 }
@@ -121,10 +122,11 @@ TEST_CASE("missing files, missing tensors and shape mismatches are errors that n
     auto options = dir.options;
     options.intermediate_size = 40;
     Model<Bert, B> wrong(options);
-    CHECK_THROWS_WITH_AS(io::load_bert_weights(wrong.arena(), ctx.state, dir),
-                         doctest::Contains("tensor 'encoder.layer.0.intermediate.dense.weight' has shape (32, 16), but "
-                                           "the model's 'encoder.layer.0.intermediate.dense.weight' has shape (40, 16)"),
-                         Error);
+    CHECK_THROWS_WITH_AS(
+        io::load_bert_weights(wrong.arena(), ctx.state, dir),
+        doctest::Contains("tensor 'encoder.layer.0.intermediate.dense.weight' has shape (32, 16), but "
+                          "the model's 'encoder.layer.0.intermediate.dense.weight' has shape (40, 16)"),
+        Error);
     // A checkpoint without the pooler.
     const fs::path d = make_dir("no_pooler");
     fs::copy_file(fixtures() / "bert_tiny" / "config.json", d / "config.json");
@@ -142,6 +144,7 @@ TEST_CASE("missing files, missing tensors and shape mismatches are errors that n
                          doctest::Contains("has no tensor for the model's 'pooler.dense.weight'"), Error);
     CHECK(ctx.to_host(bert.arena().values()) == before);  // nothing was loaded
     // No vocab.txt: only asking for the tokenizer fails.
-    CHECK_THROWS_WITH_AS(text::hf_wordpiece(io::HfBertDirectory::open(d)), doctest::Contains("has no vocab.txt"), Error);
+    CHECK_THROWS_WITH_AS(text::hf_wordpiece(io::HfBertDirectory::open(d)), doctest::Contains("has no vocab.txt"),
+                         Error);
     fs::remove_all(fs::temp_directory_path() / "fgclep_test_hf");
 }

@@ -22,7 +22,8 @@ void randomise_batchnorm(Model<S, Cpu<double>>& model, std::uint64_t seed) {
     HostRng rng(seed);
     for (auto& e : model.arena().params())
         if (e.param->shape.rank() == 1)
-            for (auto& v : e.param->value.host()) v = e.name.ends_with("weight") ? rng.uniform(0.5, 1.5) : 0.5 * rng.normal();
+            for (auto& v : e.param->value.host())
+                v = e.name.ends_with("weight") ? rng.uniform(0.5, 1.5) : 0.5 * rng.normal();
     for (auto& e : model.arena().buffers())
         for (auto& v : e.buffer->value.host())
             v = e.name.ends_with("running_var") ? rng.uniform(0.5, 2.0) : 0.5 * rng.normal();
@@ -209,7 +210,8 @@ TEST_CASE("ResNet1D50 maps (N, 12, 5000) to (N, 2048, 313); leads and length are
 }
 
 TEST_CASE("the stage counts, widths and shortcut name are options") {
-    Model<ResNet1D50, Cpu<float>> custom({.leads = 2, .base_width = 4, .stages = {1, 2}, .shortcut_name = "downsample"});
+    Model<ResNet1D50, Cpu<float>> custom(
+        {.leads = 2, .base_width = 4, .stages = {1, 2}, .shortcut_name = "downsample"});
     CHECK(custom.module().layers.size() == 2);
     CHECK(custom.module().out_channels() == 32);
     CHECK(custom.module().output_length(100) == 25);
@@ -395,10 +397,11 @@ TEST_CASE("pooled_features is the evaluation-mode feature map averaged over its 
 TEST_CASE("ResNet1D errors name the module and say what was expected") {
     Context<Cpu<float>> ctx;
     Model<ResNet1D18, Cpu<float>> model({.leads = 12, .base_width = 2}, 0, "ecg.ecg_encoder");
-    CHECK_THROWS_WITH_AS(model.forward(ctx, ctx.zeros(Shape{2, 8, 100})),
-                         doctest::Contains("fgclep: ecg.ecg_encoder (ResNet1D): expected input of shape (*, 12, *), got "
-                                           "(2, 8, 100)"),
-                         Error);
+    CHECK_THROWS_WITH_AS(
+        model.forward(ctx, ctx.zeros(Shape{2, 8, 100})),
+        doctest::Contains("fgclep: ecg.ecg_encoder (ResNet1D): expected input of shape (*, 12, *), got "
+                          "(2, 8, 100)"),
+        Error);
     CHECK_THROWS_WITH_AS(model.forward(ctx, ctx.zeros(Shape{12, 100})),
                          doctest::Contains("expected input of shape (*, 12, *), got (12, 100)"), Error);
     CHECK_THROWS_WITH_AS(model.backward(ctx, ctx.zeros(Shape{2, 16, 7})),

@@ -234,11 +234,17 @@ TEST_CASE("MultiHeadSelfAttention in eval mode keeps nothing and matches trainin
 
 TEST_CASE("MultiHeadSelfAttention reports bad options and shapes, naming itself") {
     using B = Cpu<float>;
-    CHECK_THROWS_WITH_AS(([] { Model<MultiHeadSelfAttention, B> m(MultiHeadSelfAttention::Options{10, 3}); }()),
+    CHECK_THROWS_WITH_AS(([] {
+                             Model<MultiHeadSelfAttention, B> m(MultiHeadSelfAttention::Options{10, 3});
+                         }()),
                          "fgclep: MultiHeadSelfAttention: embed_dim 10 is not divisible by num_heads 3", Error);
-    CHECK_THROWS_WITH_AS(([] { Model<MultiHeadSelfAttention, B> m(MultiHeadSelfAttention::Options{0, 1}); }()),
+    CHECK_THROWS_WITH_AS(([] {
+                             Model<MultiHeadSelfAttention, B> m(MultiHeadSelfAttention::Options{0, 1});
+                         }()),
                          "fgclep: MultiHeadSelfAttention needs positive embed_dim and num_heads, got 0 and 1", Error);
-    CHECK_THROWS_WITH_AS(([] { Model<MultiHeadSelfAttention, B> m(MultiHeadSelfAttention::Options{8, 2, 1.0}); }()),
+    CHECK_THROWS_WITH_AS(([] {
+                             Model<MultiHeadSelfAttention, B> m(MultiHeadSelfAttention::Options{8, 2, 1.0});
+                         }()),
                          "fgclep: MultiHeadSelfAttention needs dropout in [0, 1), got 1", Error);
 
     Context<B> ctx;

@@ -66,9 +66,10 @@ TEST_CASE("Residual and Named give torchvision-style names and pass the gradient
 TEST_CASE("Residual refuses branches of different shapes, naming itself") {
     Context<Cpu<float>> ctx;
     Model<Residual<Linear>, Cpu<float>> bad({{4, 6}, {}}, 0, "blocks.2");
-    CHECK_THROWS_WITH_AS(bad.forward(ctx, ctx.zeros(Shape{1, 4})),
-                         doctest::Contains("fgclep: blocks.2 (Residual): the main branch gives (1, 6) but the shortcut gives (1, 4)"),
-                         Error);
+    CHECK_THROWS_WITH_AS(
+        bad.forward(ctx, ctx.zeros(Shape{1, 4})),
+        doctest::Contains("fgclep: blocks.2 (Residual): the main branch gives (1, 6) but the shortcut gives (1, 4)"),
+        Error);
 }
 
 TEST_CASE("Repeat runs a run-time number of blocks named 0..n-1") {

@@ -56,14 +56,14 @@ TEST_CASE_TEMPLATE("Conv1d matches torch.nn.Conv1d: forward, input, weight and b
 TEST_CASE("Conv1d passes the gradient check in every configuration") {
     using B = Cpu<double>;
     const Conv1d::Options configs[] = {
-        {3, 5, 7, 2, 3, 1, false}, {4, 6, 3, 2, 1, 1, true}, {5, 7, 1, 1, 0, 1, true}, {5, 4, 1, 2, 0, 1, true},
+        {3, 5, 7, 2, 3, 1, false}, {4, 6, 3, 2, 1, 1, true},  {5, 7, 1, 1, 0, 1, true}, {5, 4, 1, 2, 0, 1, true},
         {3, 4, 3, 1, 2, 2, true},  {4, 3, 3, 1, 1, 1, false}, {2, 3, 4, 3, 0, 1, true},  // even kernel, stride 3
         {2, 2, 1, 1, 1, 1, true},  // k=1 with padding: not the fast path
     };
     std::uint64_t seed = 1;
     for (const auto& o : configs) {
-        INFO("Conv1d(", o.in_channels, ", ", o.out_channels, ", k=", o.kernel_size, ", s=", o.stride, ", p=",
-             o.padding, ", d=", o.dilation, ", bias=", o.bias, ")");
+        INFO("Conv1d(", o.in_channels, ", ", o.out_channels, ", k=", o.kernel_size, ", s=", o.stride, ", p=", o.padding,
+             ", d=", o.dilation, ", bias=", o.bias, ")");
         Context<B> ctx;
         ctx.training = true;
         Model<Conv1d, B> model(o, seed);
@@ -71,8 +71,8 @@ TEST_CASE("Conv1d passes the gradient check in every configuration") {
         INFO(result.report());
         CHECK(result.ok);
         // Every input element, every weight and bias element is checked (all are below the sampling limit).
-        CHECK(result.checked == 3 * o.in_channels * 13 + o.out_channels * o.in_channels * o.kernel_size +
-                                    (o.bias ? o.out_channels : 0));
+        CHECK(result.checked ==
+              3 * o.in_channels * 13 + o.out_channels * o.in_channels * o.kernel_size + (o.bias ? o.out_channels : 0));
     }
 }
 

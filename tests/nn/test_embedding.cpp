@@ -104,6 +104,8 @@ TEST_CASE("Embedding reports out-of-range ids and wrong shapes with its module p
                          "fgclep: text.embeddings.word_embeddings (Embedding): expected an output gradient of shape "
                          "(2, 4), got (2, 5)",
                          Error);
-    CHECK_THROWS_WITH_AS(([] { Model<Embedding, B> m(Embedding::Options{10, 0}); }()),
+    CHECK_THROWS_WITH_AS(([] {
+                             Model<Embedding, B> m(Embedding::Options{10, 0});
+                         }()),
                          "fgclep: Embedding needs positive num_embeddings and embedding_dim, got 10 and 0", Error);
 }

@@ -25,7 +25,9 @@ struct ScaledShift {
         Options options;
         Param<B> w, unused;
         explicit impl(const Options& o)
-            : Module(ScaledShift::name), options(o), w("w", {o.features}, Decay::no, Init::normal(1.0)),
+            : Module(ScaledShift::name),
+              options(o),
+              w("w", {o.features}, Decay::no, Init::normal(1.0)),
               unused("unused", {o.features}, Decay::no, Init::normal(1.0)) {}
         template <class V>
         void visit(V& v) {

@@ -102,7 +102,9 @@ TEST_CASE("LayerNorm reports wrong shapes and misuse with its module path") {
                          Error);
     CHECK_THROWS_WITH_AS(([] { Model<LayerNorm, B> m(LayerNorm::Options{0}); }()),
                          "fgclep: LayerNorm needs a positive normalized_shape, got 0", Error);
-    CHECK_THROWS_WITH_AS(([] { Model<LayerNorm, B> m(LayerNorm::Options{4, -1.0}); }()),
+    CHECK_THROWS_WITH_AS(([] {
+                             Model<LayerNorm, B> m(LayerNorm::Options{4, -1.0});
+                         }()),
                          "fgclep: LayerNorm needs a positive eps, got -1", Error);
 }
 

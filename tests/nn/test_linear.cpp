@@ -141,3 +141,18 @@ TEST_CASE("the gradient checker catches an output element the forward pass never
     CHECK(result.report().find("output element 0 was never written") != std::string::npos);
     CHECK_FALSE(ctx.fill_new_tensors.has_value());  // the sentinel does not leak into the caller's context
 }
+
+TEST_CASE("ops::matmul reads tensors as (rows, last) matrices and refuses shapes that do not fit") {
+    using B = Cpu<double>;
+    Context<B> ctx;
+    const Tensor<B> a = ctx.from_host(Shape{2, 1, 3}, std::vector<double>{1, 2, 3, 4, 5, 6});  // (2, 3)
+    const Tensor<B> w = ctx.from_host(Shape{2, 3}, std::vector<double>{1, 0, 1, 0, 1, 0});
+    Tensor<B> y = ctx.zeros(Shape{2, 1, 2});
+    ops::matmul(ctx, a, w, y, {.trans_b = true});  // y = a w^T
+    CHECK(ctx.to_host(y) == std::vector<double>{4, 2, 10, 5});
+    ops::matmul(ctx, a, w, y, {.trans_b = true, .alpha = 0.5, .beta = 1});  // accumulates
+    CHECK(ctx.to_host(y) == std::vector<double>{6, 3, 15, 7.5});
+    Tensor<B> wrong = ctx.zeros(Shape{3, 2});
+    CHECK_THROWS_WITH_AS(ops::matmul(ctx, a, w, wrong, {.trans_b = true}),
+                         "fgclep: matmul: (2, 1, 3) times (2, 3)^T does not fit into (3, 2)", Error);
+}

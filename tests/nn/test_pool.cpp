@@ -109,8 +109,8 @@ namespace {
 Stack::Options stack_options() { return {{2, 4, 5, 2, 2, 1, false}, {4}, {}, {3, 2, 1}, {4, 3, 1}, {}}; }
 }  // namespace
 
-TEST_CASE_TEMPLATE("Conv1d-BatchNorm1d-ReLU-MaxPool1d-Conv1d-GlobalAvgPool1d matches torch in training mode", T,
-                   float, double) {
+TEST_CASE_TEMPLATE("Conv1d-BatchNorm1d-ReLU-MaxPool1d-Conv1d-GlobalAvgPool1d matches torch in training mode", T, float,
+                   double) {
     using B = Cpu<T>;
     auto f = test::fixture("conv_norm_pool.safetensors");
     Context<B> ctx;

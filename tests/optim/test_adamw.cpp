@@ -101,8 +101,8 @@ void check_against_torch(const std::string& name, bool decay_all, const std::str
 
 }  // namespace
 
-TEST_CASE_TEMPLATE("AdamW matches torch.optim.AdamW with param groups weights (decay) and biases (no decay)", T,
-                   float, double) {
+TEST_CASE_TEMPLATE("AdamW matches torch.optim.AdamW with param groups weights (decay) and biases (no decay)", T, float,
+                   double) {
     check_against_torch<T>("groups", false, "");
 }
 
@@ -110,8 +110,8 @@ TEST_CASE_TEMPLATE("AdamW with decay_all matches torch.optim.AdamW with a single
     check_against_torch<T>("all", true, "");
 }
 
-TEST_CASE_TEMPLATE("AdamW leaves frozen parameters and their moments alone, as torch does without a gradient", T,
-                   float, double) {
+TEST_CASE_TEMPLATE("AdamW leaves frozen parameters and their moments alone, as torch does without a gradient", T, float,
+                   double) {
     check_against_torch<T>("frozen", false, "0");
 }
 

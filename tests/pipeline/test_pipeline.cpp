@@ -18,11 +18,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 #include <string>
 #include <vector>
 
@@ -203,7 +203,7 @@ TEST_CASE("pipeline: stage 1 writes checkpoints and weights, and a second run re
     auto& f = fixture();
     Context<Cpu<float>> ctx(Cpu<float>::State{2});
     const fs::path run = f.dir / "stage1";
-    fs::remove_all(run);  // this case starts the run itself
+    fs::remove_all(run);              // this case starts the run itself
     auto o = stage_options(2, 1e-3);  // 64 pairs / 16 = 4 steps per epoch, 8 in all
     o.trainer.max_steps = 3;
     {
@@ -367,8 +367,8 @@ TEST_CASE("pipeline: the evaluation's zero-shot macro AUCs equal an AUC computed
             ecg.insert(ecg.end(), rec->samples.begin(), rec->samples.end());
         }
         const auto dim = static_cast<std::size_t>(test_options(f.vocab()).ecg.head.output_dim);
-        const auto e = ctx.to_host(model.encode_ecg(
-            ctx, ctx.from_host(Shape{test.size(), preprocessor.leads(), preprocessor.length()}, ecg)));
+        const auto e = ctx.to_host(
+            model.encode_ecg(ctx, ctx.from_host(Shape{test.size(), preprocessor.leads(), preprocessor.length()}, ecg)));
         const eval::ClassPrompts prompts = eval::class_prompts(test.class_names, tasks[t].prompts);
         for (bool ensemble : {false, true}) {
             const eval::EvaluationResult& row = r.rows[2 * t + (ensemble ? 1 : 0)];

@@ -56,8 +56,8 @@ int count_leads(const EcgMeasurements& m, std::initializer_list<Lead> leads, dou
 constexpr std::initializer_list<Lead> inferior = {Lead::II, Lead::III, Lead::aVF};
 constexpr std::initializer_list<Lead> anterior = {Lead::V1, Lead::V2, Lead::V3, Lead::V4};
 // T inversion and ST depression are looked for where a normal T is upright (not aVR, III, V1).
-constexpr std::initializer_list<Lead> upright_t = {Lead::I, Lead::II, Lead::aVL, Lead::aVF, Lead::V2,
-                                                   Lead::V3, Lead::V4, Lead::V5, Lead::V6};
+constexpr std::initializer_list<Lead> upright_t = {Lead::I,  Lead::II, Lead::aVL, Lead::aVF, Lead::V2,
+                                                   Lead::V3, Lead::V4, Lead::V5,  Lead::V6};
 
 // The criteria a reader applies (the textbook thresholds the conditions are defined by).
 bool st_elevation(const EcgMeasurements& m, std::initializer_list<Lead> leads) {
@@ -83,39 +83,47 @@ struct Criterion {
 std::vector<Criterion> defining(Condition c) {
     using C = Condition;
     switch (c) {
-    case C::sinus_rhythm:
-        return {{"60 <= HR <= 100", [](auto& m) { return m.heart_rate_bpm >= 60 && m.heart_rate_bpm <= 100; }},
-                {"120 <= PR <= 200", [](auto& m) { return m.pr_ms >= 120 && m.pr_ms <= 200; }}};
-    case C::sinus_bradycardia: return {{"HR < 60", [](auto& m) { return m.heart_rate_bpm < 60; }},
-                                       {"P waves", [](auto& m) { return !no_p_waves(m); }}};
-    case C::sinus_tachycardia: return {{"HR > 100", [](auto& m) { return m.heart_rate_bpm > 100; }},
-                                       {"P waves", [](auto& m) { return !no_p_waves(m); }}};
-    case C::atrial_fibrillation:
-        return {{"RR CV > 0.15", [](auto& m) { return m.rr_cv > 0.15; }},
-                {"no P waves", [](auto& m) { return no_p_waves(m); }},
-                {"irregular baseline > 0.02 mV", [](auto& m) { return m.baseline_irregularity_mv > 0.02; }}};
-    case C::atrial_flutter:
-        return {{"no P waves", [](auto& m) { return no_p_waves(m); }},
-                {"no isoelectric 40 ms before QRS", [](auto& m) { return m.flattest_pre_qrs_mv > 0.025; }},
-                {"regular RR (CV < 0.05)", [](auto& m) { return m.rr_cv < 0.05; }}};
-    case C::first_degree_av_block: return {{"PR > 200", [](auto& m) { return m.pr_ms > 200; }}};
-    case C::right_bundle_branch_block:
-    case C::left_bundle_branch_block: return {{"QRS >= 120", [](auto& m) { return m.qrs_ms >= 120; }}};
-    case C::left_ventricular_hypertrophy:
-        return {{"Sokolow-Lyon > 3.5 mV", [](auto& m) { return m.sokolow_lyon_mv > 3.5; }}};
-    case C::low_qrs_voltage: return {{"limb QRS < 0.5 mV", [](auto& m) { return m.limb_qrs_max_pp_mv < 0.5; }}};
-    case C::inferior_infarction:
-        return {{"ST >= 0.1 in II/III/aVF", [](auto& m) { return st_elevation(m, inferior); }},
-                {"Q >= 40 ms in II/III/aVF", [](auto& m) { return pathological_q(m, inferior); }}};
-    case C::anterior_infarction:
-        return {{"ST >= 0.1 in V1-V4", [](auto& m) { return st_elevation(m, anterior); }},
-                {"Q >= 40 ms in V1-V4", [](auto& m) { return pathological_q(m, anterior); }}};
-    case C::ischemia: return {{"ST depression", [](auto& m) { return st_depression(m); }},
-                              {"T inversion", [](auto& m) { return t_inversion(m); }}};
-    case C::long_qt: return {{"QTc > 460", [](auto& m) { return m.qtc_ms > 460; }}};
-    case C::premature_ventricular_complexes:
-        return {{"premature beats >= 1", [](auto& m) { return m.premature_beats >= 1; }}};
-    case C::left_axis_deviation: return {{"axis < -30", [](auto& m) { return m.qrs_axis_deg < -30; }}};
+        case C::sinus_rhythm:
+            return {{"60 <= HR <= 100", [](auto& m) { return m.heart_rate_bpm >= 60 && m.heart_rate_bpm <= 100; }},
+                    {"120 <= PR <= 200", [](auto& m) { return m.pr_ms >= 120 && m.pr_ms <= 200; }}};
+        case C::sinus_bradycardia:
+            return {{"HR < 60", [](auto& m) { return m.heart_rate_bpm < 60; }},
+                    {"P waves", [](auto& m) { return !no_p_waves(m); }}};
+        case C::sinus_tachycardia:
+            return {{"HR > 100", [](auto& m) { return m.heart_rate_bpm > 100; }},
+                    {"P waves", [](auto& m) { return !no_p_waves(m); }}};
+        case C::atrial_fibrillation:
+            return {{"RR CV > 0.15", [](auto& m) { return m.rr_cv > 0.15; }},
+                    {"no P waves", [](auto& m) { return no_p_waves(m); }},
+                    {"irregular baseline > 0.02 mV", [](auto& m) { return m.baseline_irregularity_mv > 0.02; }}};
+        case C::atrial_flutter:
+            return {{"no P waves", [](auto& m) { return no_p_waves(m); }},
+                    {"no isoelectric 40 ms before QRS", [](auto& m) { return m.flattest_pre_qrs_mv > 0.025; }},
+                    {"regular RR (CV < 0.05)", [](auto& m) { return m.rr_cv < 0.05; }}};
+        case C::first_degree_av_block:
+            return {{"PR > 200", [](auto& m) { return m.pr_ms > 200; }}};
+        case C::right_bundle_branch_block:
+        case C::left_bundle_branch_block:
+            return {{"QRS >= 120", [](auto& m) { return m.qrs_ms >= 120; }}};
+        case C::left_ventricular_hypertrophy:
+            return {{"Sokolow-Lyon > 3.5 mV", [](auto& m) { return m.sokolow_lyon_mv > 3.5; }}};
+        case C::low_qrs_voltage:
+            return {{"limb QRS < 0.5 mV", [](auto& m) { return m.limb_qrs_max_pp_mv < 0.5; }}};
+        case C::inferior_infarction:
+            return {{"ST >= 0.1 in II/III/aVF", [](auto& m) { return st_elevation(m, inferior); }},
+                    {"Q >= 40 ms in II/III/aVF", [](auto& m) { return pathological_q(m, inferior); }}};
+        case C::anterior_infarction:
+            return {{"ST >= 0.1 in V1-V4", [](auto& m) { return st_elevation(m, anterior); }},
+                    {"Q >= 40 ms in V1-V4", [](auto& m) { return pathological_q(m, anterior); }}};
+        case C::ischemia:
+            return {{"ST depression", [](auto& m) { return st_depression(m); }},
+                    {"T inversion", [](auto& m) { return t_inversion(m); }}};
+        case C::long_qt:
+            return {{"QTc > 460", [](auto& m) { return m.qtc_ms > 460; }}};
+        case C::premature_ventricular_complexes:
+            return {{"premature beats >= 1", [](auto& m) { return m.premature_beats >= 1; }}};
+        case C::left_axis_deviation:
+            return {{"axis < -30", [](auto& m) { return m.qrs_axis_deg < -30; }}};
     }
     return {};
 }
@@ -164,9 +172,9 @@ TEST_CASE("each simulated condition measures in its defining range") {
             for (const auto& m : ms)
                 if (!k.holds(m)) {
                     ++misses;
-                    values += fmt::format(" [HR {:.0f} PR {:.0f} QRS {:.0f} QTc {:.0f} axis {:.0f} SL {:.2f}]",
-                                          m.heart_rate_bpm, m.pr_ms, m.qrs_ms, m.qtc_ms, m.qrs_axis_deg,
-                                          m.sokolow_lyon_mv);
+                    values +=
+                        fmt::format(" [HR {:.0f} PR {:.0f} QRS {:.0f} QTc {:.0f} axis {:.0f} SL {:.2f}]",
+                                    m.heart_rate_bpm, m.pr_ms, m.qrs_ms, m.qtc_ms, m.qrs_axis_deg, m.sokolow_lyon_mv);
                 }
             CAPTURE(k.name);
             CAPTURE(values);
@@ -193,8 +201,8 @@ TEST_CASE("normal sinus records show none of the conditions' findings") {
 
 TEST_CASE("measured intervals agree with the simulator's annotated fiducials") {
     // The annotations are the generator's truth per beat; measure_ecg sees only the samples.
-    std::string report = fmt::format("\nmeasured - annotated (ms), mean and largest |error| over {} records:\n",
-                                     records_per_condition);
+    std::string report =
+        fmt::format("\nmeasured - annotated (ms), mean and largest |error| over {} records:\n", records_per_condition);
     for (Condition c : {Condition::sinus_rhythm, Condition::first_degree_av_block, Condition::left_bundle_branch_block,
                         Condition::right_bundle_branch_block, Condition::long_qt, Condition::sinus_tachycardia}) {
         std::array<double, 3> sum{}, worst{};
@@ -215,9 +223,10 @@ TEST_CASE("measured intervals agree with the simulator's annotated fiducials") {
             }
         }
         const double n = records_per_condition;
-        report += fmt::format("{:<28} PR {:+6.1f} (max {:4.0f})  QRS {:+6.1f} (max {:4.0f})  QT {:+6.1f} "
-                              "(max {:4.0f})\n",
-                              statement(c), sum[0] / n, worst[0], sum[1] / n, worst[1], sum[2] / n, worst[2]);
+        report += fmt::format(
+            "{:<28} PR {:+6.1f} (max {:4.0f})  QRS {:+6.1f} (max {:4.0f})  QT {:+6.1f} "
+            "(max {:4.0f})\n",
+            statement(c), sum[0] / n, worst[0], sum[1] / n, worst[1], sum[2] / n, worst[2]);
         CAPTURE(statement(c));
         CHECK(worst[0] <= 15);
         CHECK(worst[1] <= 25);
@@ -227,11 +236,11 @@ TEST_CASE("measured intervals agree with the simulator's annotated fiducials") {
 }
 
 TEST_CASE("table: measured medians per condition") {
-    std::string table = fmt::format("\n{:<36} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>6} {:>5} "
-                                    "{:>6} {:>6} {:>6} {:>6} {:>5} {:>5}\n",
-                                    "condition (median of 20)", "HR", "RRcv", "Pfrac", "PR", "QRS", "QT", "QTc",
-                                    "axis", "SL", "limb", "irreg", "PVC", "STinf", "STant", "Qinf", "Qant", "Tmin",
-                                    "flat");
+    std::string table = fmt::format(
+        "\n{:<36} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>6} {:>5} "
+        "{:>6} {:>6} {:>6} {:>6} {:>5} {:>5}\n",
+        "condition (median of 20)", "HR", "RRcv", "Pfrac", "PR", "QRS", "QT", "QTc", "axis", "SL", "limb", "irreg",
+        "PVC", "STinf", "STant", "Qinf", "Qant", "Tmin", "flat");
     for (std::size_t i = 0; i < condition_count; ++i) {
         const auto c = static_cast<Condition>(i);
         const auto& ms = measured(c);

@@ -32,9 +32,9 @@ namespace {
 struct TempDir {
     fs::path root;
     TempDir() {
-        root = fs::temp_directory_path() /
-               ("fgclep_test_corpus_" + std::to_string(std::random_device{}()) + "_" +
-                std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+        root =
+            fs::temp_directory_path() / ("fgclep_test_corpus_" + std::to_string(std::random_device{}()) + "_" +
+                                         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
     }
     ~TempDir() {
         std::error_code ec;
@@ -208,8 +208,8 @@ TEST_CASE("the MIMIC-IV-ECG loader reads a generated corpus; reports and ground 
     const auto ecg = data.read(0);
     CHECK(ecg.fs == 500);
     CHECK(ecg.length == 5000);
-    CHECK(ecg.leads == std::vector<std::string>{"I", "II", "III", "aVR", "aVF", "aVL", "V1", "V2", "V3", "V4", "V5",
-                                                "V6"});
+    CHECK(ecg.leads ==
+          std::vector<std::string>{"I", "II", "III", "aVR", "aVF", "aVL", "V1", "V2", "V3", "V4", "V5", "V6"});
     double peak = 0;
     for (double v : ecg.samples) peak = std::max(peak, std::abs(v));
     CHECK(peak > 0.2);  // a real signal, in mV
@@ -253,33 +253,34 @@ TEST_CASE("the evaluation splits load with load_benchmark_split; labels equal th
             total += d.size();
             for (std::int64_t i = 0; i < d.size(); ++i) {
                 const auto& e = d.entry(i);
-                CHECK(seen.insert(e.id).second);     // splits are disjoint
-                CHECK(pretrain.count(e.id) == 0);    // and not pre-training records
+                CHECK(seen.insert(e.id).second);   // splits are disjoint
+                CHECK(pretrain.count(e.id) == 0);  // and not pre-training records
                 CHECK(pretrain_subjects.count(e.subject) == 0);
                 const auto [it, fresh] = split_of_subject.emplace(e.subject, std::string(split));
-                CHECK(it->second == split);          // a subject lies in one split
+                CHECK(it->second == split);  // a subject lies in one split
                 const Truth& truth_of = truth.at(e.id);
                 CHECK(truth_of.set == "eval_" + std::string(split));
                 CHECK(truth_of.path == e.record.string());
                 for (std::size_t k = 0; k < e.labels.size(); ++k) {
-                    const bool expected =
-                        t == 0 ? std::count(truth_of.conditions.begin(), truth_of.conditions.end(),
-                                            static_cast<Condition>(k)) > 0
-                               : std::count(truth_of.features.begin(), truth_of.features.end(),
-                                            static_cast<Feature>(k)) > 0;
+                    const bool expected = t == 0 ? std::count(truth_of.conditions.begin(), truth_of.conditions.end(),
+                                                              static_cast<Condition>(k)) > 0
+                                                 : std::count(truth_of.features.begin(), truth_of.features.end(),
+                                                              static_cast<Feature>(k)) > 0;
                     CHECK(e.labels[k] == (expected ? 1.0f : 0.0f));
                 }
             }
             if (t == 0) {
-                const auto n = split == "train" ? summary.eval_train : split == "val" ? summary.eval_val
-                                                                                       : summary.eval_test;
+                const auto n = split == "train" ? summary.eval_train
+                               : split == "val" ? summary.eval_val
+                                                : summary.eval_test;
                 CHECK(d.size() == n);
                 CHECK(n > 0);
             }
         }
         CHECK(total == 120);
         if (t == 0) {  // the loader reads an evaluation record's signals
-            const auto d = fgclep::data::load_benchmark_split(dir.root / eval_split_file("diagnosis", "test"), dir.root);
+            const auto d =
+                fgclep::data::load_benchmark_split(dir.root / eval_split_file("diagnosis", "test"), dir.root);
             CHECK(d.read(0).length == 5000);
         }
     }

@@ -58,7 +58,7 @@ struct Synthetic {
     std::array<LeadSpec, lead_count> lead_spec;  // indexed by Lead (MIMIC-IV-ECG order)
     BeatShape shape;
     bool with_p = true;
-    double f_wave_mv = 0;  // 6 Hz fibrillatory baseline
+    double f_wave_mv = 0;   // 6 Hz fibrillatory baseline
     double flutter_mv = 0;  // 5 Hz sawtooth (300/min), phase-locked to regular beats 4 cycles apart
     bool noise = false;
     double seconds = 10, fs = 500;
@@ -97,8 +97,10 @@ data::EcgRecord make_record(const Synthetic& s) {
                 v += wave_at(spec.qrs_override.empty() ? scaled(s.shape.qrs, spec.qrs) : spec.qrs_override, rel);
                 v += spec.t * wave_at(s.shape.t, rel);
                 const double st = spec.st + s.shape.st_mv;  // plateau J..T start, fading over the T wave
-                if (rel >= 50 && rel < 150) v += st;
-                else if (rel >= 150 && rel < 300) v += st * (300 - rel) / 150;
+                if (rel >= 50 && rel < 150)
+                    v += st;
+                else if (rel >= 150 && rel < 300)
+                    v += st * (300 - rel) / 150;
             }
             v += s.f_wave_mv * std::sin(2 * std::numbers::pi * 6 * t_s + f_phase + 0.3 * std::sin(1.1 * t_s)) *
                  (l == 6 ? 1.0 : 0.5);
@@ -141,12 +143,13 @@ TEST_CASE("measure_ecg recovers the intervals of a known beat, clean and with de
     for (bool noise : {false, true}) {
         CAPTURE(noise);
         const auto m = measure_ecg(make_record(reference(noise)));
-        MESSAGE(fmt::format("known beat, noise {}: PR {} (160) QRS {} (100) QT {} (430) P onset {} (-205) QRS onset {} "
-                            "(-45) T end {} (385) axis {:.1f} (-49.1) SL {:.3f} (2.22) S(V1) {:.3f} (0.9) R(V5) {:.3f} "
-                            "(1.32) ST(II) {:.3f} (0)",
-                            noise, m.pr_ms, m.qrs_ms, m.qt_ms, m.p_onset_ms, m.qrs_onset_ms, m.t_end_ms,
-                            m.qrs_axis_deg, m.sokolow_lyon_mv, m.lead(Lead::V1).s_amplitude_mv,
-                            m.lead(Lead::V5).r_amplitude_mv, m.lead(Lead::II).st_deviation_mv));
+        MESSAGE(
+            fmt::format("known beat, noise {}: PR {} (160) QRS {} (100) QT {} (430) P onset {} (-205) QRS onset {} "
+                        "(-45) T end {} (385) axis {:.1f} (-49.1) SL {:.3f} (2.22) S(V1) {:.3f} (0.9) R(V5) {:.3f} "
+                        "(1.32) ST(II) {:.3f} (0)",
+                        noise, m.pr_ms, m.qrs_ms, m.qt_ms, m.p_onset_ms, m.qrs_onset_ms, m.t_end_ms, m.qrs_axis_deg,
+                        m.sokolow_lyon_mv, m.lead(Lead::V1).s_amplitude_mv, m.lead(Lead::V5).r_amplitude_mv,
+                        m.lead(Lead::II).st_deviation_mv));
         CHECK(m.r_peaks.size() == 10);
         CHECK(m.heart_rate_bpm == doctest::Approx(60).epsilon(0.01));
         CHECK(m.rr_cv < 0.01);
@@ -207,9 +210,9 @@ TEST_CASE("measure_ecg finds ST elevation, pathological Q waves and inverted T i
 
 TEST_CASE("measure_ecg measures wide QRS, long PR and long QT") {
     Synthetic s = reference(true);
-    s.shape.p = {{-330, 0}, {-280, 0.15}, {-230, 0}};                           // PR 255 ms
+    s.shape.p = {{-330, 0}, {-280, 0.15}, {-230, 0}};                         // PR 255 ms
     s.shape.qrs = {{-75, 0}, {-60, -0.15}, {-10, 1.2}, {30, -0.5}, {75, 0}};  // QRS 150 ms
-    s.shape.t = {{250, 0}, {420, 0.3}, {510, 0}};                            // QT 585 ms
+    s.shape.t = {{250, 0}, {420, 0.3}, {510, 0}};                             // QT 585 ms
     const auto m = measure_ecg(make_record(s));
     INFO("onset ", m.qrs_onset_ms, " offset ", m.qrs_offset_ms, " t end ", m.t_end_ms, " p onset ", m.p_onset_ms);
     CHECK(std::abs(m.pr_ms - 255) <= 10);

@@ -287,7 +287,7 @@ TEST_CASE("leads are placed by name: PTB-XL (aVL before aVF, upper case) and MIM
         const EcgLayout L = plan_layout(r);
         const XmlDocument doc = parse_xml(render_svg(r));
         REQUIRE(doc.error == "");
-        const std::vector<std::string> printed{"I",  "aVR", "V1", "V4", "II", "aVL",
+        const std::vector<std::string> printed{"I",  "aVR", "V1",  "V4",  "II", "aVL",
                                                "V2", "V5",  "III", "aVF", "V3", "V6"};
         REQUIRE(L.panels.size() == 13);
         for (std::size_t k = 0; k < 12; ++k) {
@@ -316,7 +316,7 @@ TEST_CASE("NaN and infinite samples break the trace; they never become coordinat
     for (int t = 100; t < 200; ++t) lead_i[static_cast<std::size_t>(t)] = nan_v;
     lead_i[600] = std::numeric_limits<double>::infinity();
     lead_i[800] = nan_v;
-    lead_i[802] = nan_v;  // sample 801 stands alone: drawn as a dot
+    lead_i[802] = nan_v;                                       // sample 801 stands alone: drawn as a dot
     for (double& v : r.channel(index_of(r, "V6"))) v = nan_v;  // a lead that is all invalid
     const EcgLayout L = plan_layout(r);
     const std::string svg = render_svg(r);
@@ -375,7 +375,7 @@ TEST_CASE("bytes that are not well-formed UTF-8 in names become '?'; valid UTF-8
     CHECK(svg.find("caf? \xce\xbc ??? ?? ??? ??") != std::string::npos);
     CHECK(svg.find("data-lead=\"V2?\"") != std::string::npos);
     CHECK(svg.find("???? \xe2\x82\xac") != std::string::npos);  // above U+10FFFF; the euro sign stays
-    for (std::size_t i = 0; i < svg.size(); ++i) {  // the whole document is well-formed UTF-8
+    for (std::size_t i = 0; i < svg.size(); ++i) {              // the whole document is well-formed UTF-8
         if (static_cast<unsigned char>(svg[i]) < 0x80) continue;
         const std::size_t len = fgclep::synth::detail::utf8_sequence(svg, i);
         REQUIRE(len > 0);
@@ -439,7 +439,11 @@ TEST_CASE("records that are not 12-lead get one full-length row per channel; uni
                         L.row_baseline_mm[static_cast<std::size_t>(c)] - 10));
     }
     // The real MIT-BIH record 100 (2 channels, 360 Hz): two rows.
-    const EcgRecord mitdb = data::read_ecg(wfdb_dir + "/100", [] { data::WfdbReadOptions o; o.to = 3600; return o; }());
+    const EcgRecord mitdb = data::read_ecg(wfdb_dir + "/100", [] {
+        data::WfdbReadOptions o;
+        o.to = 3600;
+        return o;
+    }());
     const EcgLayout M = plan_layout(mitdb);
     CHECK(M.panels.size() == 2);
     CHECK(parse_xml(render_svg(mitdb)).error == "");

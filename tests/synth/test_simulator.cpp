@@ -112,8 +112,8 @@ TEST_CASE("a record has 12 leads in MIMIC-IV-ECG order, in mV, at the requested 
     auto s = simulate(std::vector<C>{C::sinus_rhythm}, 1);
     CHECK(s.record.fs == 500);
     CHECK(s.record.length == 5000);
-    REQUIRE(s.record.leads == std::vector<std::string>{"I", "II", "III", "aVR", "aVF", "aVL", "V1", "V2", "V3", "V4",
-                                                        "V5", "V6"});
+    REQUIRE(s.record.leads ==
+            std::vector<std::string>{"I", "II", "III", "aVR", "aVF", "aVL", "V1", "V2", "V3", "V4", "V5", "V6"});
     CHECK(s.record.units == std::vector<std::string>(12, "mV"));
     CHECK_NOTHROW(s.record.check());
     for (double v : s.record.samples) REQUIRE(std::isfinite(v));
@@ -132,10 +132,12 @@ TEST_CASE("the same seed gives bit-identical records, different seeds differ") {
         auto conditions = sample_conditions(seed);
         auto a = simulate(conditions, seed), b = simulate(conditions, seed);
         REQUIRE(a.record.samples.size() == b.record.samples.size());
-        CHECK(std::memcmp(a.record.samples.data(), b.record.samples.data(), a.record.samples.size() * sizeof(double)) == 0);
+        CHECK(std::memcmp(a.record.samples.data(), b.record.samples.data(), a.record.samples.size() * sizeof(double)) ==
+              0);
         CHECK(a.heart_rate_bpm == b.heart_rate_bpm);
         auto c = simulate(conditions, seed + 1);
-        CHECK(std::memcmp(a.record.samples.data(), c.record.samples.data(), a.record.samples.size() * sizeof(double)) != 0);
+        CHECK(std::memcmp(a.record.samples.data(), c.record.samples.data(), a.record.samples.size() * sizeof(double)) !=
+              0);
     }
     CHECK(sample_conditions(5) == sample_conditions(5));
 }
@@ -166,7 +168,8 @@ TEST_CASE("impossible combinations are rejected with a message naming them") {
           "fgclep: simulate: 'right bundle branch block' and 'left bundle branch block' cannot occur in one record");
     CHECK(message({C::sinus_rhythm, C::atrial_fibrillation}) ==
           "fgclep: simulate: 'sinus rhythm' and 'atrial fibrillation' cannot occur in one record");
-    CHECK(message({C::atrial_fibrillation, C::first_degree_av_block}).find("'1st degree av block'") != std::string::npos);
+    CHECK(message({C::atrial_fibrillation, C::first_degree_av_block}).find("'1st degree av block'") !=
+          std::string::npos);
     CHECK(message({C::sinus_rhythm, C::left_ventricular_hypertrophy, C::low_qrs_voltage}).find("cannot occur") !=
           std::string::npos);
     CHECK(message({C::left_bundle_branch_block}).find("name no rhythm") != std::string::npos);
@@ -180,7 +183,8 @@ TEST_CASE("impossible combinations are rejected with a message naming them") {
 }
 
 TEST_CASE("features are the union of the conditions' defining features") {
-    auto s = simulate(std::vector<C>{C::atrial_fibrillation, C::left_bundle_branch_block, C::premature_ventricular_complexes}, 9);
+    auto s = simulate(
+        std::vector<C>{C::atrial_fibrillation, C::left_bundle_branch_block, C::premature_ventricular_complexes}, 9);
     CHECK(s.features == std::vector<Feature>{Feature::irregularly_irregular_rhythm, Feature::absent_p_waves,
                                              Feature::fibrillatory_waves, Feature::wide_qrs_complex,
                                              Feature::broad_notched_r_in_v6, Feature::premature_ventricular_beats});
@@ -277,7 +281,8 @@ TEST_CASE("PR: normal 120-200 ms, first-degree AV block 220-320 ms") {
         auto s = quiet_record({C::sinus_rhythm}, seed);
         const auto& b = middle_beat(s);
         double peak = 0;
-        for (double t = b.p_onset; t < b.qrs_onset; t += 0.002) peak = std::max(peak, at(s, II, t) - at(s, II, b.p_onset - 0.02));
+        for (double t = b.p_onset; t < b.qrs_onset; t += 0.002)
+            peak = std::max(peak, at(s, II, t) - at(s, II, b.p_onset - 0.02));
         CHECK(peak > 0.05);
     }
 }
@@ -330,8 +335,9 @@ TEST_CASE("bundle branch block morphology: rsR' in V1 (RBBB), broad notched R in
             auto w = measure(l, lb, lead).wave;
             int maxima = 0;
             double top = *std::max_element(w.begin(), w.end());
-            for (std::size_t k = 1; k + 1 < w.size(); ++k) maxima += w[k] > w[k - 1] && w[k] >= w[k + 1] && w[k] > 0.5 * top;
-            CHECK(maxima == 2);  // notched
+            for (std::size_t k = 1; k + 1 < w.size(); ++k)
+                maxima += w[k] > w[k - 1] && w[k] >= w[k + 1] && w[k] > 0.5 * top;
+            CHECK(maxima == 2);                           // notched
             CHECK(measure(l, lb, lead).q_duration == 0);  // no septal q
         }
         CHECK(measure(l, lb, V1).s > 0.5);
@@ -384,7 +390,8 @@ TEST_CASE("infarction: ST elevation and pathological Q waves in the territory's 
         // Normal records: no ST shift, upright lateral T, no pathological Q in the inferior leads.
         auto normal = quiet_record({C::sinus_rhythm}, seed);
         const auto& nb = middle_beat(normal);
-        for (Lead lead : {I, II, III, aVF, V1, V2, V3, V4, V5, V6}) CHECK(std::abs(measure(normal, nb, lead).st_j60) < 0.05);
+        for (Lead lead : {I, II, III, aVF, V1, V2, V3, V4, V5, V6})
+            CHECK(std::abs(measure(normal, nb, lead).st_j60) < 0.05);
         for (Lead lead : {II, aVF, V5, V6}) CHECK(measure(normal, nb, lead).t_peak > 0.05);
         for (Lead lead : {II, III, aVF}) CHECK(measure(normal, nb, lead).q_duration < 0.03);
     }
@@ -460,7 +467,8 @@ TEST_CASE("noise: each process at its RMS level, at the mains frequency, without
     auto power_at = [](const std::vector<double>& x, double hz) {
         double re = 0, im = 0;
         for (std::size_t t = 0; t < x.size(); ++t) {
-            re += x[t] * std::cos(6.283185307179586 * hz * t / 500), im += x[t] * std::sin(6.283185307179586 * hz * t / 500);
+            re += x[t] * std::cos(6.283185307179586 * hz * t / 500),
+                im += x[t] * std::sin(6.283185307179586 * hz * t / 500);
         }
         return re * re + im * im;
     };

@@ -90,7 +90,7 @@ TEST_CASE("uncased: lower-casing, accent stripping, punctuation and CJK splittin
     // Controls dropped, tabs/newlines/NBSP-like Zs are separators.
     CHECK(t.encode("sin\x01us") == t.encode("sinus"));
     CHECK(t.encode(std::string("sin\0us", 6)) == t.encode("sinus"));  // NUL dropped too
-    CHECK(t.encode("sin\xe2\x80\x8bus") == t.encode("sinus"));           // U+200B (Cf) dropped
+    CHECK(t.encode("sin\xe2\x80\x8bus") == t.encode("sinus"));        // U+200B (Cf) dropped
     CHECK(t.encode("sinus\t\r\nrhythm\xc2\xa0normal") == t.encode("sinus rhythm normal"));
     CHECK(t.encode("sinus\xe2\x80\xa8rhythm") == t.encode("sinus rhythm"));  // U+2028: str.split() splits there
 }
@@ -102,9 +102,9 @@ TEST_CASE("cased (Bio_ClinicalBERT): case and accents are preserved") {
     CHECK(t.cls_id() == 101);
     CHECK(t.sep_id() == 102);
     CHECK(t.pad_id() == 0);
-    CHECK(pieces(t, "Sinus rhythm. Left ventricular hypertrophy.") ==
-          Pieces{"Sin", "##us", "rhythm", ".", "Left", "vent", "##ric", "##ular", "h", "##yper", "##tro", "##phy",
-                 "."});
+    CHECK(pieces(t, "Sinus rhythm. Left ventricular hypertrophy.") == Pieces{"Sin", "##us", "rhythm", ".", "Left",
+                                                                             "vent", "##ric", "##ular", "h", "##yper",
+                                                                             "##tro", "##phy", "."});
     CHECK(pieces(t, "Inferior myocardial damage cannot be ruled out") ==
           Pieces{"In", "##fer", "##ior", "my", "##oc", "##ard", "##ial", "damage", "cannot", "be", "ruled", "out"});
     CHECK(pieces(t, "Possible Wolff-Parkinson-White (WPW) syndrome, type B.") ==
@@ -140,7 +140,8 @@ TEST_CASE("edge cases: empty, whitespace only, long words, invalid UTF-8, specia
     CHECK(t.encode("sin\xffus") == t.encode("sinus"));
     CHECK(t.encode("sinus \xc3") == t.encode("sinus"));
     CHECK(t.encode("\xed\xa0\x80 rhythm") == t.encode("rhythm"));  // an encoded surrogate is invalid
-    CHECK(t.encode("a\xc0\xaf" "b") == t.encode("ab"));            // an overlong '/' is not punctuation
+    CHECK(t.encode("a\xc0\xaf"
+                   "b") == t.encode("ab"));  // an overlong '/' is not punctuation
     CHECK(t.encode("\x80\xbf") == Ids{});
     // Special tokens are kept whole, even glued to other text; lower-casing does not touch them.
     CHECK(t.encode("[CLS] normal[SEP]rhythm [MASK]") ==
@@ -197,8 +198,7 @@ TEST_CASE("decode joins tokens and glues ## pieces") {
     CHECK(t.decode(t.encode("ok \xf0\x9f\xa6\x99 ecg"), true) == "ok ecg");
     CHECK(t.decode(Ids{t.token_to_id("##us"), t.token_to_id("ok")}) == "##us ok");  // as HF: nothing to glue to
     CHECK(t.decode(Ids{}).empty());
-    CHECK_THROWS_WITH_AS(t.decode(Ids{30522}),
-                         doctest::Contains("token id 30522 is outside vocabulary"), Error);
+    CHECK_THROWS_WITH_AS(t.decode(Ids{30522}), doctest::Contains("token id 30522 is outside vocabulary"), Error);
 }
 
 TEST_CASE("vocabulary errors name the file") {

@@ -42,8 +42,8 @@ Small::Options small_options() {
 }
 
 ReportTokenizer small_tokenizer() {
-    std::vector<std::string> vocab{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "sinus", "rhythm", "normal", "ecg",
-                                   "atrial", "fibrillation", "block", "left", "right", "bundle", "."};
+    std::vector<std::string> vocab{"[PAD]", "[UNK]",  "[CLS]",        "[SEP]", "[MASK]", "sinus", "rhythm", "normal",
+                                   "ecg",   "atrial", "fibrillation", "block", "left",   "right", "bundle", "."};
     return ReportTokenizer(text::WordPiece(vocab, {.lower_case = true}), 12);
 }
 
@@ -62,7 +62,8 @@ InMemoryPairs small_pairs(std::int64_t n, std::uint64_t seed = 5) {
 }
 
 std::filesystem::path fresh_dir(const std::string& name) {
-    auto dir = std::filesystem::temp_directory_path() / ("fgclep-test-trainer-" + name + "-" + std::to_string(::getpid()));
+    auto dir =
+        std::filesystem::temp_directory_path() / ("fgclep-test-trainer-" + name + "-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     return dir;
@@ -200,10 +201,12 @@ TEST_CASE("train N steps, stop, resume, train M more: bit-for-bit the parameters
     CHECK(std::memcmp(va.data(), vc.data(), va.size() * sizeof(float)) == 0);
     const auto ba = ctx_a.to_host(a.arena().buffer_values()), bc = ctx_c.to_host(c.arena().buffer_values());
     CHECK(std::memcmp(ba.data(), bc.data(), ba.size() * sizeof(float)) == 0);
-    const auto ma = ctx_a.to_host(trainer_a.optimizer().exp_avg_sq()), mc = ctx_c.to_host(trainer_c.optimizer().exp_avg_sq());
+    const auto ma = ctx_a.to_host(trainer_a.optimizer().exp_avg_sq()),
+               mc = ctx_c.to_host(trainer_c.optimizer().exp_avg_sq());
     CHECK(std::memcmp(ma.data(), mc.data(), ma.size() * sizeof(float)) == 0);
     // Both moments and the step counts (a resume that dropped exp_avg, or restarted the bias correction, differs).
-    const auto sa = snapshot(ctx_a, a.arena(), trainer_a.optimizer()), sc = snapshot(ctx_c, c.arena(), trainer_c.optimizer());
+    const auto sa = snapshot(ctx_a, a.arena(), trainer_a.optimizer()),
+               sc = snapshot(ctx_c, c.arena(), trainer_c.optimizer());
     check_same(sa, sc);
     CHECK(sa.step_count == 6);
     CHECK(sa.parameter_steps == std::vector<std::int64_t>(a.arena().params().size(), 6));
@@ -349,7 +352,8 @@ TEST_CASE("corrupted or truncated checkpoints give an error naming the file, and
     AdamW<Cpu<float>> mismatched_optimizer(mismatched.arena());
     distinct_optimizer_state(ctx, mismatched.arena(), mismatched_optimizer);
     const TrainingSnapshot mismatched_before = snapshot(ctx, mismatched.arena(), mismatched_optimizer);
-    CHECK_THROWS_WITH(load_checkpoint(good, ctx, mismatched.arena(), mismatched_optimizer), doctest::Contains("has shape"));
+    CHECK_THROWS_WITH(load_checkpoint(good, ctx, mismatched.arena(), mismatched_optimizer),
+                      doctest::Contains("has shape"));
     check_same(snapshot(ctx, mismatched.arena(), mismatched_optimizer), mismatched_before);
 
     // Resuming a run whose newest checkpoint is corrupt stops with the file's name (it does not start over).
@@ -471,11 +475,15 @@ TEST_CASE("trainer errors say what to change") {
     opts.checkpoint_dir.clear();
     opts.log_path.clear();
     Trainer trainer(model, small_tokenizer(), opts);
-    CHECK_THROWS_WITH(trainer.fit(ctx, pairs), doctest::Contains("the source has 5 pairs, fewer than one optimizer step needs (batch_size 4 x accumulation_steps 2)"));
+    CHECK_THROWS_WITH(
+        trainer.fit(ctx, pairs),
+        doctest::Contains(
+            "the source has 5 pairs, fewer than one optimizer step needs (batch_size 4 x accumulation_steps 2)"));
     opts.batch_size = 1;
     CHECK_THROWS_WITH(Trainer(model, small_tokenizer(), opts), doctest::Contains("batch_size >= 2"));
     CHECK_THROWS_WITH(Trainer(model, ReportTokenizer(), small_run("x")), doctest::Contains("no vocabulary"));
-    CHECK_THROWS_WITH(pairs.add(std::vector<float>(3), "x"), doctest::Contains("pair 5 has 3 samples, expected 2 leads x 64 = 128"));
+    CHECK_THROWS_WITH(pairs.add(std::vector<float>(3), "x"),
+                      doctest::Contains("pair 5 has 3 samples, expected 2 leads x 64 = 128"));
     // Resuming with a different schedule is refused.
     const auto dir = fresh_dir("schedule");
     auto run = small_run(dir);
@@ -485,7 +493,8 @@ TEST_CASE("trainer errors say what to change") {
     first.fit(ctx, eight);
     run.epochs = 3;
     Trainer second(model, small_tokenizer(), run);
-    CHECK_THROWS_WITH(second.fit(ctx, eight), doctest::Contains("was written by a run with epochs = 1, but this run has epochs = 3"));
+    CHECK_THROWS_WITH(second.fit(ctx, eight),
+                      doctest::Contains("was written by a run with epochs = 1, but this run has epochs = 3"));
     run.epochs = 1;
     run.optimizer.lr = 5e-4;
     Trainer third(model, small_tokenizer(), run);
@@ -499,7 +508,8 @@ TEST_CASE("trainer errors say what to change") {
     auto stop_early = small_run(dir);
     stop_early.checkpoint_dir.clear();
     stop_early.max_steps = 1;
-    CHECK_THROWS_WITH(Trainer(model, small_tokenizer(), stop_early), doctest::Contains("max_steps stops a run part-way"));
+    CHECK_THROWS_WITH(Trainer(model, small_tokenizer(), stop_early),
+                      doctest::Contains("max_steps stops a run part-way"));
     std::filesystem::remove_all(dir);
 }
 
@@ -536,10 +546,12 @@ TEST_CASE("checkpoints with consistent checksums but inconsistent contents are r
         return path;
     };
     // A dtype changed in the header, the bytes untouched: the checksum catches it.
-    CHECK_THROWS_WITH(load_checkpoint(rewrite("sigmoid_loss.logit_bias", "I32", Shape{}, false), ctx, model.arena(), optimizer),
-                      doctest::Contains("is corrupt"));
+    CHECK_THROWS_WITH(
+        load_checkpoint(rewrite("sigmoid_loss.logit_bias", "I32", Shape{}, false), ctx, model.arena(), optimizer),
+        doctest::Contains("is corrupt"));
     // A step count of the wrong shape in a file whose checksum was recomputed.
-    CHECK_THROWS_WITH(load_checkpoint(rewrite("optimizer.step.proj_t.0.weight", "I64", Shape{1}, true), ctx, model.arena(), optimizer),
+    CHECK_THROWS_WITH(load_checkpoint(rewrite("optimizer.step.proj_t.0.weight", "I64", Shape{1}, true), ctx,
+                                      model.arena(), optimizer),
                       doctest::Contains("must be a 0-d I64 tensor"));
 
     // The training state is covered by the checksum ...
@@ -552,7 +564,8 @@ TEST_CASE("checkpoints with consistent checksums but inconsistent contents are r
         state["batch_in_epoch"] = 1000000;
         w.metadata("training_state", state.dump());
         w.write(dir / "state.safetensors");
-        CHECK_THROWS_WITH(load_checkpoint(dir / "state.safetensors", ctx, model.arena(), optimizer), doctest::Contains("is corrupt"));
+        CHECK_THROWS_WITH(load_checkpoint(dir / "state.safetensors", ctx, model.arena(), optimizer),
+                          doctest::Contains("is corrupt"));
         // ... and a forged but consistent-looking one is checked against the run before training touches it.
         w.metadata("crc32", detail::checkpoint_crc(w.content_crc32(), w.metadata()));
         std::filesystem::remove_all(opts.checkpoint_dir);
@@ -647,8 +660,9 @@ TEST_CASE("a checkpoint whose weights load but whose optimizer state is refused:
         w.metadata("crc32", detail::checkpoint_crc(w.content_crc32(), w.metadata()));
         w.write(buffer_path);
     }
-    CHECK_THROWS_WITH(load_checkpoint(buffer_path, ctx, model.arena(), optimizer),
-                      doctest::Contains(("'" + buffer_path.string() + "': tensor 'ecg_encoder.bn1.running_mean' has shape").c_str()));
+    CHECK_THROWS_WITH(
+        load_checkpoint(buffer_path, ctx, model.arena(), optimizer),
+        doctest::Contains(("'" + buffer_path.string() + "': tensor 'ecg_encoder.bn1.running_mean' has shape").c_str()));
     check_same(snapshot(ctx, model.arena(), optimizer), before);
 
     // The same file with its optimizer state left alone loads, and then does change the model: the refusals above

@@ -40,7 +40,8 @@ struct Cpu {
         static_assert(std::is_trivially_copyable_v<E>, "fgclep: tensor elements must be trivially copyable");
         const std::size_t bytes = n * sizeof(E);
         void* p = cpu::CachingAllocator::instance().allocate(bytes);
-        return std::shared_ptr<E[]>(static_cast<E*>(p), [bytes](E* q) { cpu::CachingAllocator::instance().deallocate(q, bytes); });
+        return std::shared_ptr<E[]>(static_cast<E*>(p),
+                                    [bytes](E* q) { cpu::CachingAllocator::instance().deallocate(q, bytes); });
     }
     template <class E>
     static void fill(State&, E* data, std::size_t n, E value) {

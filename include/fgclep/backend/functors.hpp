@@ -52,10 +52,10 @@ struct Tanh {
 // float results agree with PyTorch to rounding. Coefficients are computed once per step on the host.
 template <class T>
 struct AdamWStep {
-    T decay_factor;    // 1 - lr * weight_decay (1 for the no-decay group)
+    T decay_factor;  // 1 - lr * weight_decay (1 for the no-decay group)
     T beta1, one_minus_beta1;
     T beta2, one_minus_beta2;
-    T neg_step_size;   // -lr / (1 - beta1^t)
+    T neg_step_size;          // -lr / (1 - beta1^t)
     T bias_correction2_sqrt;  // sqrt(1 - beta2^t)
     T eps;
 

@@ -34,10 +34,10 @@
 
 namespace fgclep::ops {
 
-#define FGCLEP_PRIMITIVE_FORWARDER_(name)                                                   \
-    template <Backend B, class... Args>                                                     \
-    decltype(auto) name(Context<B>& ctx, Args&&... args) {                                  \
-        return Primitives<B>::name(ctx, std::forward<Args>(args)...);                       \
+#define FGCLEP_PRIMITIVE_FORWARDER_(name)                             \
+    template <Backend B, class... Args>                               \
+    decltype(auto) name(Context<B>& ctx, Args&&... args) {            \
+        return Primitives<B>::name(ctx, std::forward<Args>(args)...); \
     }
 
 // One forwarder per primitive: the name is all that is repeated here (a macro local to this header, undefined at

@@ -22,11 +22,10 @@ struct MatmulOptions {
 // C = alpha op(A) op(B) + beta C, each tensor read as a row-major matrix (rows(), last dimension). C must already
 // have the result's element layout; a mismatch is an fgclep::Error naming the three shapes.
 template <Backend B>
-void matmul(Context<B>& ctx, const Tensor<B>& a, const Tensor<B>& b, Tensor<B> c, const MatmulOptions& o = {}) {
+void matmul(Context<B>& ctx, const Tensor<B>& a, const Tensor<B>& b, Tensor<B>& c, const MatmulOptions& o = {}) {
     using T = typename B::value_type;
     auto matrix = [](const Tensor<B>& t) {
-        const std::int64_t cols = t.rank() == 0 ? 1 : t.shape().back();
-        return std::pair<std::int64_t, std::int64_t>{cols == 0 ? 0 : t.numel() / cols, cols};
+        return std::pair<std::int64_t, std::int64_t>{t.shape().rows(), t.rank() == 0 ? 1 : t.shape().back()};
     };
     const auto [ar, ac] = matrix(a);
     const auto [br, bc] = matrix(b);

@@ -10,9 +10,9 @@
 #include "fgclep/core/rng.hpp"
 #include "fgclep/core/tensor.hpp"
 
-#include <string>
 #include <algorithm>
 #include <set>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -57,9 +57,10 @@ public:
         std::set<std::string> names;
         auto unique = [&](const std::string& name) {
             if (!names.insert(name).second)
-                fail("two tensors of the model are both named '{}'; give the children of a composition distinct "
-                     "names (Named<\"\", ...> puts a child's state at its parent's level)",
-                     name);
+                fail(
+                    "two tensors of the model are both named '{}'; give the children of a composition distinct "
+                    "names (Named<\"\", ...> puts a child's state at its parent's level)",
+                    name);
         };
         for (auto& e : params_) unique(e.name);
         for (auto& e : buffers_) unique(e.name);
@@ -107,8 +108,9 @@ public:
                 e.param->trainable = !frozen;
                 ++n;
             }
-        if (n == 0) fail("no parameter is named '{}' or lies under it; the first parameter is '{}'", prefix,
-                         params_.empty() ? std::string("(none)") : params_.front().name);
+        if (n == 0)
+            fail("no parameter is named '{}' or lies under it; the first parameter is '{}'", prefix,
+                 params_.empty() ? std::string("(none)") : params_.front().name);
         return n;
     }
 
@@ -176,11 +178,21 @@ private:
         std::vector<T> host(static_cast<std::size_t>(t.numel()));
         for (auto& x : host) {
             switch (init.kind) {
-                case Init::Kind::zeros: x = T(0); break;
-                case Init::Kind::ones: x = T(1); break;
-                case Init::Kind::uniform: x = static_cast<T>(rng.uniform(-init.scale, init.scale)); break;
-                case Init::Kind::normal: x = static_cast<T>(init.scale * rng.normal()); break;
-                case Init::Kind::constant: x = static_cast<T>(init.scale); break;
+                case Init::Kind::zeros:
+                    x = T(0);
+                    break;
+                case Init::Kind::ones:
+                    x = T(1);
+                    break;
+                case Init::Kind::uniform:
+                    x = static_cast<T>(rng.uniform(-init.scale, init.scale));
+                    break;
+                case Init::Kind::normal:
+                    x = static_cast<T>(init.scale * rng.normal());
+                    break;
+                case Init::Kind::constant:
+                    x = static_cast<T>(init.scale);
+                    break;
             }
         }
         B::upload(state, t.data(), host.data(), host.size());

@@ -47,7 +47,7 @@ struct input_of {
     using type = Tensor<B>;
 };
 template <class M, class B>
-    requires requires { typename M::input_type; }
+requires requires { typename M::input_type; }
 struct input_of<M, B> {
     using type = typename M::input_type;
 };
@@ -66,12 +66,11 @@ using layer_input_t = typename detail::input_of<M, B>::type;
 
 template <class M, class B>
 concept Layer = Backend<B> && std::derived_from<M, Module> &&
-                requires(M& m, Context<B>& ctx, const layer_input_t<M, B>& x, const Tensor<B>& dy,
-                         detail::ProbeVisitor& v) {
-                    { m.forward(ctx, x) } -> std::same_as<Tensor<B>>;
-                    m.backward(ctx, dy);
-                    m.visit(v);
-                };
+    requires(M& m, Context<B>& ctx, const layer_input_t<M, B>& x, const Tensor<B>& dy, detail::ProbeVisitor& v) {
+    { m.forward(ctx, x) } -> std::same_as<Tensor<B>>;
+    m.backward(ctx, dy);
+    m.visit(v);
+};
 
 // Instantiated once per argument of a composition so that the compiler's note names the offending type.
 template <class S>

@@ -77,11 +77,17 @@ public:
         B::download(state, values.data(), t.data(), values.size());
         return values;
     }
-    // Copies src into dst (a tensor handle: its storage is written), which must have the same element count.
+    // Copies src into dst, which must have the same element count.
     template <class E>
-    void copy(Tensor<B, E> dst, const Tensor<B, E>& src) {
-        if (dst.numel() != src.numel()) fail("cannot copy a tensor of shape {} into one of shape {}", src.shape(), dst.shape());
+    void copy(Tensor<B, E>& dst, const Tensor<B, E>& src) {
+        if (dst.numel() != src.numel())
+            fail("cannot copy a tensor of shape {} into one of shape {}", src.shape(), dst.shape());
         B::copy(state, dst.data(), src.data(), src.numel());
+    }
+    // The same into a temporary view (a slice or reshape of a tensor the caller owns).
+    template <class E>
+    void copy(Tensor<B, E>&& dst, const Tensor<B, E>& src) {
+        copy(dst, src);
     }
     void synchronize() { B::synchronize(state); }
 };

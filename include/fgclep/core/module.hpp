@@ -34,7 +34,8 @@ protected:
         if (!ok) {
             std::string want = "(";
             i = 0;
-            for (auto e : expected) want += fmt::format("{}{}", i++ ? ", " : "", e < 0 ? std::string("*") : std::to_string(e));
+            for (auto e : expected)
+                want += fmt::format("{}{}", i++ ? ", " : "", e < 0 ? std::string("*") : std::to_string(e));
             want += expected.size() == 1 ? ",)" : ")";
             fail("expected {} of shape {}, got {}", what, want, got);
         }

@@ -17,6 +17,11 @@ inline void expect_output_gradient(const Module& owner, const Shape& got, const 
         fail_in(owner.path(), owner.type(), "expected an output gradient of shape {}, got {}", expected, got);
 }
 
+// The backward-without-forward check, worded once, for layers that keep something other than a tensor.
+inline void require_forward_pass(const Module& owner, bool kept) {
+    if (!kept) fail_in(owner.path(), owner.type(), "backward needs a forward pass in training mode first");
+}
+
 template <Backend B, class E = typename B::value_type>
 class Saved {
 public:
@@ -26,7 +31,7 @@ public:
     // The kept tensor, still kept; `owner` names the module in the error when nothing was kept. For checks that
     // must pass before anything is released (a wrong output gradient leaves the layer ready for a retry).
     const Tensor<B, E>& peek(const Module& owner) const {
-        if (!value_.defined()) fail_in(owner.path(), owner.type(), "backward needs a forward pass in training mode first");
+        require_forward_pass(owner, value_.defined());
         return value_;
     }
     // The kept tensor, released.
@@ -40,9 +45,6 @@ public:
         expect_output_gradient(owner, gradient_shape, peek(owner).shape());
         return take(owner);
     }
-
-    bool has_value() const { return value_.defined(); }
-    void clear() { value_ = Tensor<B, E>(); }
 
 private:
     Tensor<B, E> value_;

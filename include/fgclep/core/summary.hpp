@@ -75,8 +75,8 @@ std::string module_summary(Model<S, B>& model, int max_depth = 1 << 30) {
     for (auto& r : rows) width = std::max(width, r.path.size() + 2 * static_cast<std::size_t>(r.depth) + 6);
     std::string out = fmt::format("{:<{}}  {:<20} {:>12} {:>12}\n", "module", width, "type", "parameters", "trainable");
     for (auto& r : rows) {
-        const std::string label = std::string(2 * static_cast<std::size_t>(r.depth), ' ') +
-                                  (r.path.empty() ? std::string("<root>") : r.path);
+        const std::string label =
+            std::string(2 * static_cast<std::size_t>(r.depth), ' ') + (r.path.empty() ? std::string("<root>") : r.path);
         out += fmt::format("{:<{}}  {:<20} {:>12} {:>12}\n", label, width, r.type, r.parameters, r.trainable);
     }
     return out;

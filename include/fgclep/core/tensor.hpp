@@ -29,7 +29,8 @@ public:
     Tensor& operator=(const Tensor&) = default;
     // A moved-from tensor is undefined (no storage, no shape), not a dangling view of the new owner's data.
     Tensor(Tensor&& other) noexcept
-        : shape_(std::exchange(other.shape_, Shape{})), storage_(std::move(other.storage_)),
+        : shape_(std::exchange(other.shape_, Shape{})),
+          storage_(std::move(other.storage_)),
           data_(std::exchange(other.data_, nullptr)) {}
     Tensor& operator=(Tensor&& other) noexcept {
         shape_ = std::exchange(other.shape_, Shape{});
@@ -75,26 +76,10 @@ public:
     }
 
     // Host access; only for backends whose memory the CPU can read.
-    std::span<const E> host() const
-        requires(B::host_accessible)
-    {
-        return {data_, static_cast<std::size_t>(numel())};
-    }
-    std::span<E> host()
-        requires(B::host_accessible)
-    {
-        return {data_, static_cast<std::size_t>(numel())};
-    }
-    const E& operator[](std::int64_t i) const
-        requires(B::host_accessible)
-    {
-        return data_[i];
-    }
-    E& operator[](std::int64_t i)
-        requires(B::host_accessible)
-    {
-        return data_[i];
-    }
+    std::span<const E> host() const requires(B::host_accessible) { return {data_, static_cast<std::size_t>(numel())}; }
+    std::span<E> host() requires(B::host_accessible) { return {data_, static_cast<std::size_t>(numel())}; }
+    const E& operator[](std::int64_t i) const requires(B::host_accessible) { return data_[i]; }
+    E& operator[](std::int64_t i) requires(B::host_accessible) { return data_[i]; }
 
 private:
     Shape shape_;

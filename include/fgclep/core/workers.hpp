@@ -59,9 +59,10 @@ public:
             } catch (const std::exception& e) {
                 request_stop();
                 join_all();
-                fail("{}: cannot start a worker thread ({} of {} started): {}; the started ones were stopped and "
-                     "joined. Use fewer threads.",
-                     task, k, count, e.what());
+                fail(
+                    "{}: cannot start a worker thread ({} of {} started): {}; the started ones were stopped and "
+                    "joined. Use fewer threads.",
+                    task, k, count, e.what());
             }
         }
     }
@@ -125,7 +126,8 @@ inline void run_workers(std::string_view task, int count, const std::function<vo
                         std::function<void()> stop = {}) {
     if (count < 1) return;
     WorkerThreads threads;
-    threads.start(task, count - 1, [&body](int k) { body(k + 1); }, std::move(stop));
+    threads.start(
+        task, count - 1, [&body](int k) { body(k + 1); }, std::move(stop));
     threads.run(0, body);
     threads.join();
 }

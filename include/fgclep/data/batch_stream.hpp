@@ -95,7 +95,8 @@ public:
             cache_ = std::make_unique<RecordCache>(options_.cache, key);
         }
         // Last: a worker that cannot be started stops and joins the others, and the constructor throws.
-        workers_.start("BatchStream", options_.workers, [this](int) { work(); }, [this] { stop(); });
+        workers_.start(
+            "BatchStream", options_.workers, [this](int) { work(); }, [this] { stop(); });
     }
     ~BatchStream() { workers_.stop_and_join(); }
     BatchStream(const BatchStream&) = delete;

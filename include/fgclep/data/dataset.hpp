@@ -20,19 +20,19 @@
 namespace fgclep::data {
 
 struct DatasetEntry {
-    std::string id;                 // the dataset's own id: ecg_id, study_id, A0001, JS00001
-    std::filesystem::path record;   // WFDB record path without extension (absolute, or relative to the root)
-    std::string report;             // cleaned report text; empty where the dataset has none
-    std::vector<float> labels;      // multi-hot over EcgDataset::class_names; empty where unlabelled
-    std::int64_t subject = -1;      // patient/subject id where the dataset gives one
+    std::string id;                // the dataset's own id: ecg_id, study_id, A0001, JS00001
+    std::filesystem::path record;  // WFDB record path without extension (absolute, or relative to the root)
+    std::string report;            // cleaned report text; empty where the dataset has none
+    std::vector<float> labels;     // multi-hot over EcgDataset::class_names; empty where unlabelled
+    std::int64_t subject = -1;     // patient/subject id where the dataset gives one
 };
 
 struct EcgDataset {
-    std::string name;                      // "mimic-iv-ecg", "ptbxl-super_class", ...
+    std::string name;  // "mimic-iv-ecg", "ptbxl-super_class", ...
     std::filesystem::path root;
     std::vector<std::string> class_names;  // label order of DatasetEntry::labels
     std::vector<DatasetEntry> entries;
-    LoadIssues issues;                     // rows skipped or repaired while loading, counted by kind
+    LoadIssues issues;  // rows skipped or repaired while loading, counted by kind
 
     std::int64_t size() const { return static_cast<std::int64_t>(entries.size()); }
 

@@ -28,10 +28,16 @@ enum class MatV4Type { float64 = 0, float32 = 1, int32 = 2, int16 = 3, uint16 = 
 
 inline int mat_v4_type_size(MatV4Type t) {
     switch (t) {
-        case MatV4Type::float64: return 8;
-        case MatV4Type::float32: case MatV4Type::int32: return 4;
-        case MatV4Type::int16: case MatV4Type::uint16: return 2;
-        default: return 1;
+        case MatV4Type::float64:
+            return 8;
+        case MatV4Type::float32:
+        case MatV4Type::int32:
+            return 4;
+        case MatV4Type::int16:
+        case MatV4Type::uint16:
+            return 2;
+        default:
+            return 1;
     }
 }
 
@@ -40,10 +46,10 @@ struct MatV4Variable {
     std::int64_t rows = 0, cols = 0;
     MatV4Type type = MatV4Type::float64;
     bool big_endian = false;
-    bool text = false;               // T = 1: character codes stored as numbers
-    std::int64_t data_offset = 0;    // file offset of the real part
-    std::vector<double> real;        // rows * cols, column-major: real[c * rows + r]
-    std::vector<double> imag;        // empty unless the variable is complex
+    bool text = false;             // T = 1: character codes stored as numbers
+    std::int64_t data_offset = 0;  // file offset of the real part
+    std::vector<double> real;      // rows * cols, column-major: real[c * rows + r]
+    std::vector<double> imag;      // empty unless the variable is complex
 
     bool is_complex() const { return !imag.empty(); }
     double at(std::int64_t r, std::int64_t c) const {
@@ -65,18 +71,39 @@ inline double mat_element(const std::uint8_t* p, MatV4Type t, bool big) {
     const int n = mat_v4_type_size(t);
     for (int i = 0; i < n; ++i) b[i] = big ? p[n - 1 - i] : p[i];  // to little-endian (the host order here)
     switch (t) {
-        case MatV4Type::float64: { double v; std::memcpy(&v, b, 8); return v; }
-        case MatV4Type::float32: { float v; std::memcpy(&v, b, 4); return v; }
-        case MatV4Type::int32: { std::int32_t v; std::memcpy(&v, b, 4); return v; }
-        case MatV4Type::int16: { std::int16_t v; std::memcpy(&v, b, 2); return v; }
-        case MatV4Type::uint16: { std::uint16_t v; std::memcpy(&v, b, 2); return v; }
-        default: return b[0];
+        case MatV4Type::float64: {
+            double v;
+            std::memcpy(&v, b, 8);
+            return v;
+        }
+        case MatV4Type::float32: {
+            float v;
+            std::memcpy(&v, b, 4);
+            return v;
+        }
+        case MatV4Type::int32: {
+            std::int32_t v;
+            std::memcpy(&v, b, 4);
+            return v;
+        }
+        case MatV4Type::int16: {
+            std::int16_t v;
+            std::memcpy(&v, b, 2);
+            return v;
+        }
+        case MatV4Type::uint16: {
+            std::uint16_t v;
+            std::memcpy(&v, b, 2);
+            return v;
+        }
+        default:
+            return b[0];
     }
 }
 
 struct MatV4Header {
-    MatV4Variable var;       // without values
-    std::int64_t end = 0;    // offset after the variable
+    MatV4Variable var;     // without values
+    std::int64_t end = 0;  // offset after the variable
 };
 
 // Parses the variable header at `pos`; checks every size against the file before anything is allocated.
@@ -86,7 +113,8 @@ inline MatV4Header mat_v4_header(std::span<const std::uint8_t> bytes, std::int64
     const auto size = file_size;
     const auto have = static_cast<std::int64_t>(bytes.size());
     if (have - pos < 20)
-        fail("'{}' is truncated: a MATLAB v4 variable header at byte {} needs 20 bytes, {} remain", source, pos, size - pos);
+        fail("'{}' is truncated: a MATLAB v4 variable header at byte {} needs 20 bytes, {} remain", source, pos,
+             size - pos);
     const std::uint8_t* p = bytes.data() + pos;
     if (pos == 0 && have >= 116 && std::memcmp(p, "MATLAB 5.0 MAT-file", 19) == 0)
         fail("'{}' is a MATLAB v5 file; only MATLAB v4 (Level 4) files are read (save with -v4)", source);
@@ -99,20 +127,22 @@ inline MatV4Header mat_v4_header(std::span<const std::uint8_t> bytes, std::int64
     }
     const unsigned m = mopt / 1000, o = (mopt / 100) % 10, prec = (mopt / 10) % 10, t = mopt % 10;
     if (mopt > 4999 || (m == 0 && big) || (m == 1 && !big) || m > 1)
-        fail("'{}': variable at byte {} has type code {} (byte order {}): not a little- or big-endian IEEE MATLAB v4 "
-             "variable", source, pos, mopt, m);
+        fail(
+            "'{}': variable at byte {} has type code {} (byte order {}): not a little- or big-endian IEEE MATLAB v4 "
+            "variable",
+            source, pos, mopt, m);
     if (o != 0) fail("'{}': variable at byte {} has type code {} with O = {} (must be 0)", source, pos, mopt, o);
     if (prec > 5) fail("'{}': variable at byte {} has type code {} with unknown precision {}", source, pos, mopt, prec);
-    if (t == 2) fail("'{}': variable at byte {} is a sparse matrix (type code {}), which is not supported", source, pos, mopt);
+    if (t == 2)
+        fail("'{}': variable at byte {} is a sparse matrix (type code {}), which is not supported", source, pos, mopt);
     if (t > 2) fail("'{}': variable at byte {} has type code {} with unknown matrix type {}", source, pos, mopt, t);
     const std::uint32_t rows = mat_u32(p + 4, big), cols = mat_u32(p + 8, big), imagf = mat_u32(p + 12, big),
                         namlen = mat_u32(p + 16, big);
-    if (rows > 0x7FFFFFFFu || cols > 0x7FFFFFFFu)
-        fail("'{}': variable at byte {} has a negative shape", source, pos);
+    if (rows > 0x7FFFFFFFu || cols > 0x7FFFFFFFu) fail("'{}': variable at byte {} has a negative shape", source, pos);
     if (imagf > 1) fail("'{}': variable at byte {} has imaginary flag {} (must be 0 or 1)", source, pos, imagf);
     if (namlen < 1 || static_cast<std::int64_t>(namlen) > have - pos - 20)
-        fail("'{}' is truncated or corrupt: variable at byte {} has a {}-byte name, {} bytes remain", source, pos, namlen,
-             size - pos - 20);
+        fail("'{}' is truncated or corrupt: variable at byte {} has a {}-byte name, {} bytes remain", source, pos,
+             namlen, size - pos - 20);
     MatV4Header h;
     const char* name = reinterpret_cast<const char*>(p + 20);
     if (name[namlen - 1] != '\0') fail("'{}': the name of the variable at byte {} is not NUL-terminated", source, pos);

@@ -9,8 +9,8 @@
 //
 // Each step exactly: docs/datasets.md.
 #include <array>
-#include <initializer_list>
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,7 +18,7 @@
 namespace fgclep::data {
 
 struct CleanedReport {
-    std::string text;       // empty when the report has no words
+    std::string text;        // empty when the report has no words
     std::int64_t words = 0;  // counted before step 6
 };
 
@@ -26,7 +26,7 @@ struct CleanedReport {
 inline bool is_missing_report_field(std::string_view field) {
     static constexpr std::array<std::string_view, 18> na = {
         "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-        "<NA>", "N/A",      "NA",  "NULL",    "NaN",      "None", "n/a",  "nan",  "null"};
+        "<NA>", "N/A",      "NA",  "NULL",    "NaN",      "None", "n/a",  "nan",    "null"};
     if (field.empty()) return true;
     for (std::string_view s : na)
         if (field == s) return true;
@@ -40,12 +40,12 @@ inline std::size_t python_space_at(std::string_view text, std::size_t i) {
     const auto b = [&](std::size_t k) { return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0u; };
     const unsigned c = b(0);
     if (c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f)) return 1;
-    if (c == 0xc2 && (b(1) == 0x85 || b(1) == 0xa0)) return 2;                       // U+0085, U+00A0
-    if (c == 0xe1 && b(1) == 0x9a && b(2) == 0x80) return 3;                         // U+1680
+    if (c == 0xc2 && (b(1) == 0x85 || b(1) == 0xa0)) return 2;  // U+0085, U+00A0
+    if (c == 0xe1 && b(1) == 0x9a && b(2) == 0x80) return 3;    // U+1680
     if (c == 0xe2 && b(1) == 0x80 && ((b(2) >= 0x80 && b(2) <= 0x8a) || b(2) == 0xa8 || b(2) == 0xa9 || b(2) == 0xaf))
-        return 3;                                                                     // U+2000-200A, 2028, 2029, 202F
-    if (c == 0xe2 && b(1) == 0x81 && b(2) == 0x9f) return 3;                         // U+205F
-    if (c == 0xe3 && b(1) == 0x80 && b(2) == 0x80) return 3;                         // U+3000
+        return 3;                                             // U+2000-200A, 2028, 2029, 202F
+    if (c == 0xe2 && b(1) == 0x81 && b(2) == 0x9f) return 3;  // U+205F
+    if (c == 0xe3 && b(1) == 0x80 && b(2) == 0x80) return 3;  // U+3000
     return 0;
 }
 
@@ -94,14 +94,14 @@ inline CleanedReport clean_mimic_report(std::span<const std::string_view> fields
     }
     report_detail::replace_all(report, "EKG", "ECG");  // 2
     report_detail::replace_all(report, "ekg", "ecg");
-    report_detail::strip_chars(report, " *");          // 3
+    report_detail::strip_chars(report, " *");  // 3
     report_detail::strip_chars(report, "=-");
-    for (char& c : report)                      // 4
+    for (char& c : report)  // 4
         if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     CleanedReport out;
-    out.words = count_words(report);            // 5
+    out.words = count_words(report);  // 5
     if (out.words == 0) return out;
-    for (char& c : report)                      // 6
+    for (char& c : report)  // 6
         if (c == '\n' || c == '\r' || c == '\t') c = ' ';
     report += '.';
     out.text = std::move(report);

@@ -23,13 +23,21 @@ namespace fgclep::data {
 // The invalid-sample marker of a format (the value a decoded sample has when it is missing or invalid).
 inline std::int32_t wfdb_invalid_marker(int format) {
     switch (format) {
-        case 80: return -128;
-        case 212: return -2048;
-        case 310: case 311: return -512;
-        case 24: return -8388608;
-        case 32: return std::numeric_limits<std::int32_t>::min();
-        case 8: return std::numeric_limits<std::int32_t>::min();  // no marker; this value cannot be reached
-        default: return -32768;  // 16, 61, 160, and 0 (WFDB_INVALID_SAMPLE)
+        case 80:
+            return -128;
+        case 212:
+            return -2048;
+        case 310:
+        case 311:
+            return -512;
+        case 24:
+            return -8388608;
+        case 32:
+            return std::numeric_limits<std::int32_t>::min();
+        case 8:
+            return std::numeric_limits<std::int32_t>::min();  // no marker; this value cannot be reached
+        default:
+            return -32768;  // 16, 61, 160, and 0 (WFDB_INVALID_SAMPLE)
     }
 }
 
@@ -37,26 +45,45 @@ inline std::int32_t wfdb_invalid_marker(int format) {
 inline std::int64_t wfdb_format_min(int format) { return std::int64_t{wfdb_invalid_marker(format)} + 1; }
 inline std::int64_t wfdb_format_max(int format) {
     switch (format) {
-        case 8: case 80: return 127;
-        case 212: return 2047;
-        case 310: case 311: return 511;
-        case 24: return 8388607;
-        case 32: return std::numeric_limits<std::int32_t>::max();
-        default: return 32767;
+        case 8:
+        case 80:
+            return 127;
+        case 212:
+            return 2047;
+        case 310:
+        case 311:
+            return 511;
+        case 24:
+            return 8388607;
+        case 32:
+            return std::numeric_limits<std::int32_t>::max();
+        default:
+            return 32767;
     }
 }
 
 // Bytes a stream needs to hold samples [0, k] (sample k included): the unit of truncation checks.
 inline std::int64_t wfdb_bytes_through_sample(int format, std::int64_t k) {
     switch (format) {
-        case 8: case 80: return k + 1;
-        case 16: case 61: case 160: return 2 * (k + 1);
-        case 24: return 3 * (k + 1);
-        case 32: return 4 * (k + 1);
-        case 212: return 3 * (k / 2) + (k % 2 == 0 ? 2 : 3);
-        case 310: return 4 * (k / 3) + (k % 3 == 0 ? 2 : 4);
-        case 311: return 4 * (k / 3) + (k % 3 == 0 ? 2 : k % 3 == 1 ? 3 : 4);
-        default: fail("WFDB format {} has no data layout", format);
+        case 8:
+        case 80:
+            return k + 1;
+        case 16:
+        case 61:
+        case 160:
+            return 2 * (k + 1);
+        case 24:
+            return 3 * (k + 1);
+        case 32:
+            return 4 * (k + 1);
+        case 212:
+            return 3 * (k / 2) + (k % 2 == 0 ? 2 : 3);
+        case 310:
+            return 4 * (k / 3) + (k % 3 == 0 ? 2 : 4);
+        case 311:
+            return 4 * (k / 3) + (k % 3 == 0 ? 2 : k % 3 == 1 ? 3 : 4);
+        default:
+            fail("WFDB format {} has no data layout", format);
     }
 }
 
@@ -64,23 +91,38 @@ inline std::int64_t wfdb_bytes_through_sample(int format, std::int64_t k) {
 inline std::int64_t wfdb_samples_in_bytes(int format, std::int64_t bytes) {
     if (bytes <= 0) return 0;
     switch (format) {
-        case 8: case 80: return bytes;
-        case 16: case 61: case 160: return bytes / 2;
-        case 24: return bytes / 3;
-        case 32: return bytes / 4;
-        case 212: return (bytes / 3) * 2 + (bytes % 3 == 2 ? 1 : 0);
-        case 310: return (bytes / 4) * 3 + (bytes % 4 >= 2 ? 1 : 0);
-        case 311: return (bytes / 4) * 3 + (bytes % 4 == 2 ? 1 : bytes % 4 == 3 ? 2 : 0);
-        default: fail("WFDB format {} has no data layout", format);
+        case 8:
+        case 80:
+            return bytes;
+        case 16:
+        case 61:
+        case 160:
+            return bytes / 2;
+        case 24:
+            return bytes / 3;
+        case 32:
+            return bytes / 4;
+        case 212:
+            return (bytes / 3) * 2 + (bytes % 3 == 2 ? 1 : 0);
+        case 310:
+            return (bytes / 4) * 3 + (bytes % 4 >= 2 ? 1 : 0);
+        case 311:
+            return (bytes / 4) * 3 + (bytes % 4 == 2 ? 1 : bytes % 4 == 3 ? 2 : 0);
+        default:
+            fail("WFDB format {} has no data layout", format);
     }
 }
 
 // The byte where sample k's group starts: reading from there decodes samples k, k+1, ...
 inline std::int64_t wfdb_group_start_byte(int format, std::int64_t k) {
     switch (format) {
-        case 212: return 3 * (k / 2);
-        case 310: case 311: return 4 * (k / 3);
-        default: return wfdb_bytes_through_sample(format, k) - wfdb_bytes_through_sample(format, 0);
+        case 212:
+            return 3 * (k / 2);
+        case 310:
+        case 311:
+            return 4 * (k / 3);
+        default:
+            return wfdb_bytes_through_sample(format, k) - wfdb_bytes_through_sample(format, 0);
     }
 }
 
@@ -102,7 +144,8 @@ inline void decode_wfdb(int format, const std::uint8_t* data, std::int64_t size,
     if (n <= 0) return;
     const std::int64_t start = wfdb_group_start_byte(format, k0);
     const std::int64_t need = wfdb_bytes_through_sample(format, k0 + n - 1) - start;
-    if (need > size) fail("decode_wfdb: format {} samples [{}, {}) need {} bytes, {} given", format, k0, k0 + n, need, size);
+    if (need > size)
+        fail("decode_wfdb: format {} samples [{}, {}) need {} bytes, {} given", format, k0, k0 + n, need, size);
     const std::uint8_t* p = data;
     switch (format) {
         case 8:
@@ -120,15 +163,18 @@ inline void decode_wfdb(int format, const std::uint8_t* data, std::int64_t size,
                 out[i] = static_cast<std::int16_t>(static_cast<std::uint16_t>((p[2 * i] << 8) | p[2 * i + 1]));
             return;
         case 160:
-            for (std::int64_t i = 0; i < n; ++i) out[i] = static_cast<std::int32_t>(p[2 * i] | (p[2 * i + 1] << 8)) - 32768;
+            for (std::int64_t i = 0; i < n; ++i)
+                out[i] = static_cast<std::int32_t>(p[2 * i] | (p[2 * i + 1] << 8)) - 32768;
             return;
         case 24:
             for (std::int64_t i = 0; i < n; ++i)
-                out[i] = detail::sign_extend(p[3 * i] | (p[3 * i + 1] << 8) | (static_cast<std::uint32_t>(p[3 * i + 2]) << 16), 24);
+                out[i] = detail::sign_extend(
+                    p[3 * i] | (p[3 * i + 1] << 8) | (static_cast<std::uint32_t>(p[3 * i + 2]) << 16), 24);
             return;
         case 32:
             for (std::int64_t i = 0; i < n; ++i) {
-                std::uint32_t v = p[4 * i] | (p[4 * i + 1] << 8) | (p[4 * i + 2] << 16) | (static_cast<std::uint32_t>(p[4 * i + 3]) << 24);
+                std::uint32_t v = p[4 * i] | (p[4 * i + 1] << 8) | (p[4 * i + 2] << 16) |
+                                  (static_cast<std::uint32_t>(p[4 * i + 3]) << 24);
                 out[i] = static_cast<std::int32_t>(v);
             }
             return;
@@ -149,8 +195,10 @@ inline void decode_wfdb(int format, const std::uint8_t* data, std::int64_t size,
                     out[i] = detail::sign_extend((w0 >> 1) & 0x3FFu, 10);
                 } else {
                     const std::uint32_t w1 = p[b + 2] | (p[b + 3] << 8);
-                    if (k % 3 == 1) out[i] = detail::sign_extend((w1 >> 1) & 0x3FFu, 10);
-                    else out[i] = detail::sign_extend(((w0 >> 11) & 0x1Fu) | (((w1 >> 11) & 0x1Fu) << 5), 10);
+                    if (k % 3 == 1)
+                        out[i] = detail::sign_extend((w1 >> 1) & 0x3FFu, 10);
+                    else
+                        out[i] = detail::sign_extend(((w0 >> 11) & 0x1Fu) | (((w1 >> 11) & 0x1Fu) << 5), 10);
                 }
             }
             return;
@@ -179,7 +227,8 @@ inline std::vector<std::uint8_t> encode_wfdb(int format, const std::int32_t* v, 
         case 80:
             for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<std::uint8_t>(v[i] + 128);
             break;
-        case 16: case 160:
+        case 16:
+        case 160:
             for (std::int64_t i = 0; i < n; ++i) {
                 const auto u = static_cast<std::uint16_t>(format == 160 ? v[i] + 32768 : v[i]);
                 p[2 * i] = static_cast<std::uint8_t>(u & 0xFF);
@@ -195,11 +244,13 @@ inline std::vector<std::uint8_t> encode_wfdb(int format, const std::int32_t* v, 
             break;
         case 24:
             for (std::int64_t i = 0; i < n; ++i)
-                for (int b = 0; b < 3; ++b) p[3 * i + b] = static_cast<std::uint8_t>((static_cast<std::uint32_t>(v[i]) >> (8 * b)) & 0xFF);
+                for (int b = 0; b < 3; ++b)
+                    p[3 * i + b] = static_cast<std::uint8_t>((static_cast<std::uint32_t>(v[i]) >> (8 * b)) & 0xFF);
             break;
         case 32:
             for (std::int64_t i = 0; i < n; ++i)
-                for (int b = 0; b < 4; ++b) p[4 * i + b] = static_cast<std::uint8_t>((static_cast<std::uint32_t>(v[i]) >> (8 * b)) & 0xFF);
+                for (int b = 0; b < 4; ++b)
+                    p[4 * i + b] = static_cast<std::uint8_t>((static_cast<std::uint32_t>(v[i]) >> (8 * b)) & 0xFF);
             break;
         case 212:
             for (std::int64_t i = 0; i < n; ++i) {

@@ -37,29 +37,29 @@ inline constexpr int wfdb_max_segments = 1 << 20;
 inline constexpr std::int64_t wfdb_max_header_bytes = 64LL << 20;
 
 struct WfdbSignalSpec {
-    std::string file_name;           // data file relative to the header's directory; "~" = no data (null signal)
-    int format = 0;                  // 0 (null), 8, 16, 24, 32, 61, 80, 160, 212, 310, 311
-    int samples_per_frame = 1;       // `xN`
-    int skew = 0;                    // `:N`, in frames
-    std::int64_t byte_offset = 0;    // `+N`, bytes before the first sample (a .mat header: 24)
-    double adc_gain = 200;           // ADC units per physical unit
-    bool uncalibrated = true;        // gain missing or written as 0 (WFDB then assumes 200)
-    double baseline = 0;             // ADC value of physical zero
-    bool baseline_given = false;     // `(baseline)` written; else baseline = adc_zero
-    std::string units;               // "" when not written (WFDB assumes millivolts)
-    int adc_resolution = 0;          // bits; by format when not written
+    std::string file_name;         // data file relative to the header's directory; "~" = no data (null signal)
+    int format = 0;                // 0 (null), 8, 16, 24, 32, 61, 80, 160, 212, 310, 311
+    int samples_per_frame = 1;     // `xN`
+    int skew = 0;                  // `:N`, in frames
+    std::int64_t byte_offset = 0;  // `+N`, bytes before the first sample (a .mat header: 24)
+    double adc_gain = 200;         // ADC units per physical unit
+    bool uncalibrated = true;      // gain missing or written as 0 (WFDB then assumes 200)
+    double baseline = 0;           // ADC value of physical zero
+    bool baseline_given = false;   // `(baseline)` written; else baseline = adc_zero
+    std::string units;             // "" when not written (WFDB assumes millivolts)
+    int adc_resolution = 0;        // bits; by format when not written
     int adc_zero = 0;
     std::int32_t initial_value = 0;  // first sample; = adc_zero when not written
     bool initial_value_given = false;
-    std::int16_t checksum = 0;       // sum of all samples mod 2^16, as a signed 16-bit value
+    std::int16_t checksum = 0;  // sum of all samples mod 2^16, as a signed 16-bit value
     bool checksum_given = false;
     int block_size = 0;
-    std::string description;         // the lead name ("II", "V5", "ECG lead II"); may contain spaces
-    int line = 0;                    // line number in the header, for messages
+    std::string description;  // the lead name ("II", "V5", "ECG lead II"); may contain spaces
+    int line = 0;             // line number in the header, for messages
 };
 
 struct WfdbSegmentSpec {
-    std::string record_name;         // "~" for a null segment (no signals, all samples invalid)
+    std::string record_name;  // "~" for a null segment (no signals, all samples invalid)
     std::int64_t n_samples = 0;
     int line = 0;
 
@@ -67,18 +67,18 @@ struct WfdbSegmentSpec {
 };
 
 struct WfdbHeader {
-    std::string source;              // file the header came from, for messages
+    std::string source;  // file the header came from, for messages
     std::string record_name;
-    int n_segments = 0;              // 0: a single-segment record; else segments.size()
+    int n_segments = 0;  // 0: a single-segment record; else segments.size()
     int n_signals = 0;
-    double fs = 250;                 // frames per second
+    double fs = 250;  // frames per second
     bool fs_given = false;
-    double counter_fs = 0;           // counter frequency (`fs/counterfreq`); = fs when not written
+    double counter_fs = 0;  // counter frequency (`fs/counterfreq`); = fs when not written
     double base_counter = 0;
-    std::int64_t n_samples = 0;      // frames per signal; 0 when not written (then: as many as the files hold)
+    std::int64_t n_samples = 0;  // frames per signal; 0 when not written (then: as many as the files hold)
     bool n_samples_given = false;
-    std::string base_time;           // as written ("17:27:45", "8:26:04.811"); "" when absent
-    std::string base_date;           // as written ("15/08/1994")
+    std::string base_time;                  // as written ("17:27:45", "8:26:04.811"); "" when absent
+    std::string base_date;                  // as written ("15/08/1994")
     std::vector<WfdbSignalSpec> signals;    // empty for a multi-segment master header
     std::vector<WfdbSegmentSpec> segments;  // multi-segment records only
     std::vector<std::string> comments;      // each '#' line's text without the '#', trimmed, in order
@@ -97,7 +97,17 @@ struct WfdbHeader {
 // Formats a WFDB reader or writer here understands (0 = a null signal with no data).
 inline bool wfdb_format_known(int format) {
     switch (format) {
-        case 0: case 8: case 16: case 24: case 32: case 61: case 80: case 160: case 212: case 310: case 311:
+        case 0:
+        case 8:
+        case 16:
+        case 24:
+        case 32:
+        case 61:
+        case 80:
+        case 160:
+        case 212:
+        case 310:
+        case 311:
             return true;
         default:
             return false;
@@ -107,12 +117,20 @@ inline bool wfdb_format_known(int format) {
 // ADC resolution WFDB assumes when a header does not give one.
 inline int wfdb_default_adc_resolution(int format) {
     switch (format) {
-        case 8: case 80: return 8;
-        case 310: case 311: return 10;
-        case 212: return 12;
-        case 24: return 24;
-        case 32: return 32;
-        default: return 16;
+        case 8:
+        case 80:
+            return 8;
+        case 310:
+        case 311:
+            return 10;
+        case 212:
+            return 12;
+        case 24:
+            return 24;
+        case 32:
+            return 32;
+        default:
+            return 16;
     }
 }
 
@@ -163,8 +181,7 @@ struct HeaderLine {
         const char* begin = text.data();
         if (begin != end && *begin == '+') ++begin;
         auto [p, ec] = std::from_chars(begin, end, v);
-        if (text.empty() || ec != std::errc() || p != end)
-            fail("{} '{}' is not an integer", what, text);
+        if (text.empty() || ec != std::errc() || p != end) fail("{} '{}' is not an integer", what, text);
         if (v < static_cast<std::int64_t>(lo) || v > static_cast<std::int64_t>(hi))
             fail("{} {} is outside [{}, {}]", what, v, lo, hi);
         return static_cast<Int>(v);
@@ -217,8 +234,10 @@ inline void parse_record_line(std::string_view line, WfdbHeader& h, const Header
     if (name.empty()) at.fail("the record name is empty");
     h.record_name = std::string(name);
     h.n_signals = at.integer<int>(f.items[1], "number of signals", 0, wfdb_max_signals);
-    if (f.items.size() > 2) parse_frequency(f.items[2], h, at);
-    else h.counter_fs = h.fs;
+    if (f.items.size() > 2)
+        parse_frequency(f.items[2], h, at);
+    else
+        h.counter_fs = h.fs;
     if (f.items.size() > 3) {
         h.n_samples = at.integer<std::int64_t>(f.items[3], "number of samples", 0, std::int64_t{1} << 48);
         h.n_samples_given = true;
@@ -285,13 +304,14 @@ inline WfdbSignalSpec parse_signal_line(std::string_view line, const HeaderLine&
     s.adc_resolution = n > 3 ? at.integer<int>(f.items[3], "ADC resolution", 0, 32) : 0;
     if (s.adc_resolution == 0) s.adc_resolution = wfdb_default_adc_resolution(s.format);
     if (n > 4)
-        s.adc_zero = at.integer<int>(f.items[4], "ADC zero", std::numeric_limits<int>::min(),
-                                     std::numeric_limits<int>::max());
+        s.adc_zero =
+            at.integer<int>(f.items[4], "ADC zero", std::numeric_limits<int>::min(), std::numeric_limits<int>::max());
     if (!s.baseline_given) s.baseline = s.adc_zero;
     s.initial_value = s.adc_zero;
     if (n > 5) {
-        s.initial_value = at.integer<std::int32_t>(f.items[5], "initial value", std::numeric_limits<std::int32_t>::min(),
-                                                   std::numeric_limits<std::int32_t>::max());
+        s.initial_value =
+            at.integer<std::int32_t>(f.items[5], "initial value", std::numeric_limits<std::int32_t>::min(),
+                                     std::numeric_limits<std::int32_t>::max());
         s.initial_value_given = true;
     }
     if (n > 6) {

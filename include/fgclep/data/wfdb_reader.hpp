@@ -37,13 +37,13 @@
 namespace fgclep::data {
 
 struct WfdbReadOptions {
-    std::int64_t from = 0;          // first frame, inclusive
-    std::int64_t to = -1;           // one past the last frame; -1: to the end
-    std::vector<int> channels;      // empty: all in header order; else these header signals, in this order
-    bool verify_checksums = true;   // when a whole signal (of a segment) is read
-    bool expand_frames = false;     // every signal at the highest samples-per-frame (rdsamp -H)
+    std::int64_t from = 0;         // first frame, inclusive
+    std::int64_t to = -1;          // one past the last frame; -1: to the end
+    std::vector<int> channels;     // empty: all in header order; else these header signals, in this order
+    bool verify_checksums = true;  // when a whole signal (of a segment) is read
+    bool expand_frames = false;    // every signal at the highest samples-per-frame (rdsamp -H)
     std::int64_t max_values = std::int64_t{1} << 28;  // refuse larger outputs (a header can claim anything)
-    bool verify_initial_values = false;  // also compare each whole signal's first sample with the header
+    bool verify_initial_values = false;               // also compare each whole signal's first sample with the header
 };
 
 namespace detail {
@@ -59,18 +59,18 @@ struct WfdbChecks {
 
 // Digital samples of some signals of a record.
 struct WfdbSignals {
-    WfdbHeader header;                     // the record's header (the master header of a multi-segment record)
-    std::vector<int> channels;             // header signal index of each output channel
-    std::vector<WfdbSignalSpec> specs;     // each output channel's spec (a multi-segment record's layout)
-    double fs = 0;                         // output samples per second per channel
-    std::int64_t from = 0, to = 0;         // frames read
-    int samples_per_frame = 1;             // output samples per frame (the highest spf when expanded, else 1)
-    std::int64_t length = 0;               // samples per channel: (to - from) * samples_per_frame
+    WfdbHeader header;                  // the record's header (the master header of a multi-segment record)
+    std::vector<int> channels;          // header signal index of each output channel
+    std::vector<WfdbSignalSpec> specs;  // each output channel's spec (a multi-segment record's layout)
+    double fs = 0;                      // output samples per second per channel
+    std::int64_t from = 0, to = 0;      // frames read
+    int samples_per_frame = 1;          // output samples per frame (the highest spf when expanded, else 1)
+    std::int64_t length = 0;            // samples per channel: (to - from) * samples_per_frame
     // Samples before the first one that skew moved past the end of the data (rdsamp stops there): = length
     // unless a skewed signal ran out.
     std::int64_t complete_length = 0;
-    std::vector<std::int32_t> samples;     // (channels, length), channel-major
-    std::vector<std::int32_t> invalid;     // each channel's invalid-sample marker (its format's)
+    std::vector<std::int32_t> samples;  // (channels, length), channel-major
+    std::vector<std::int32_t> invalid;  // each channel's invalid-sample marker (its format's)
 
     std::int64_t n_channels() const { return static_cast<std::int64_t>(channels.size()); }
     std::int32_t at(std::int64_t c, std::int64_t t) const { return samples[static_cast<std::size_t>(c * length + t)]; }
@@ -81,14 +81,14 @@ namespace detail {
 
 // One channel's samples of one segment, handed to a sink: nframes frames of `spf` samples each, or absent.
 struct WfdbBlock {
-    int channel = 0;                      // output channel
-    std::int64_t frame0 = 0;              // first output frame (relative to the output's first frame)
+    int channel = 0;          // output channel
+    std::int64_t frame0 = 0;  // first output frame (relative to the output's first frame)
     std::int64_t nframes = 0;
-    const std::int32_t* data = nullptr;   // frame f's samples start at data[f * stride]; nullptr: absent (all invalid)
+    const std::int32_t* data = nullptr;  // frame f's samples start at data[f * stride]; nullptr: absent (all invalid)
     int spf = 1;
-    std::int64_t stride = 1;              // samples from one frame's first sample to the next's (>= spf)
-    const WfdbSignalSpec* spec = nullptr; // the segment's spec of the signal (gain, baseline); null when absent
-    std::int32_t marker = 0;              // invalid-sample marker of the segment's format
+    std::int64_t stride = 1;               // samples from one frame's first sample to the next's (>= spf)
+    const WfdbSignalSpec* spec = nullptr;  // the segment's spec of the signal (gain, baseline); null when absent
+    std::int32_t marker = 0;               // invalid-sample marker of the segment's format
 };
 
 struct WfdbDataFile {
@@ -109,7 +109,8 @@ inline std::int64_t wfdb_file_size(const std::filesystem::path& path, const Wfdb
 // Bytes [begin, end) of a file in one read (not zero-filled first: the read fills them or fails).
 inline std::unique_ptr<std::uint8_t[]> wfdb_read_bytes(const std::filesystem::path& path, std::int64_t begin,
                                                        std::int64_t end) {
-    std::unique_ptr<std::uint8_t[]> bytes(new std::uint8_t[static_cast<std::size_t>(std::max<std::int64_t>(end - begin, 1))]);
+    std::unique_ptr<std::uint8_t[]> bytes(
+        new std::uint8_t[static_cast<std::size_t>(std::max<std::int64_t>(end - begin, 1))]);
     std::ifstream in(path, std::ios::binary);
     if (!in) fail("cannot open WFDB data file '{}'", path.string());
     in.seekg(begin);
@@ -122,14 +123,14 @@ inline std::unique_ptr<std::uint8_t[]> wfdb_read_bytes(const std::filesystem::pa
 // The signals of a single-segment header that share one data file, in header order.
 struct WfdbGroup {
     std::string file_name;
-    std::vector<int> signals;        // header indices
-    std::vector<int> positions;      // offset of each signal's first sample in a frame
-    int frame_samples = 0;           // samples per frame in this file (sum of spf)
+    std::vector<int> signals;    // header indices
+    std::vector<int> positions;  // offset of each signal's first sample in a frame
+    int frame_samples = 0;       // samples per frame in this file (sum of spf)
     int format = 0;
     std::int64_t byte_offset = 0;
     std::filesystem::path path;
     std::int64_t file_size = 0;
-    std::int64_t frames = 0;         // whole frames the file holds
+    std::int64_t frames = 0;  // whole frames the file holds
 };
 
 inline std::vector<WfdbGroup> wfdb_groups(const WfdbHeader& h, const std::filesystem::path& dir) {
@@ -162,17 +163,20 @@ inline std::vector<WfdbGroup> wfdb_groups(const WfdbHeader& h, const std::filesy
         g.path = dir / g.file_name;
         g.file_size = wfdb_file_size(g.path, h, first, g.signals[0]);
         if (g.byte_offset > g.file_size)
-            fail("WFDB data file '{}' is truncated: header '{}' says its samples start at byte {}, the file has {} bytes",
-                 g.path.string(), h.source, g.byte_offset, g.file_size);
+            fail(
+                "WFDB data file '{}' is truncated: header '{}' says its samples start at byte {}, the file has {} bytes",
+                g.path.string(), h.source, g.byte_offset, g.file_size);
         if (g.path.extension() == ".mat" && g.byte_offset > 0) {
             // A .mat container: the offset must point at the first variable's values.
             const std::int64_t n = std::min<std::int64_t>(g.file_size, g.byte_offset + 256);
             const auto prefix = wfdb_read_bytes(g.path, 0, n);
-            const auto at = mat_v4_first_data_offset({prefix.get(), static_cast<std::size_t>(n)}, g.file_size,
-                                                     g.path.string());
+            const auto at =
+                mat_v4_first_data_offset({prefix.get(), static_cast<std::size_t>(n)}, g.file_size, g.path.string());
             if (at != g.byte_offset)
-                fail("WFDB data file '{}': header '{}' says the samples start at byte {}, its MATLAB v4 variable's "
-                     "values start at byte {}", g.path.string(), h.source, g.byte_offset, at);
+                fail(
+                    "WFDB data file '{}': header '{}' says the samples start at byte {}, its MATLAB v4 variable's "
+                    "values start at byte {}",
+                    g.path.string(), h.source, g.byte_offset, at);
         }
         const std::int64_t samples = wfdb_samples_in_bytes(g.format, g.file_size - g.byte_offset);
         g.frames = g.frame_samples > 0 ? samples / g.frame_samples : 0;
@@ -191,9 +195,11 @@ inline std::int64_t wfdb_record_frames(const WfdbHeader& h, const std::vector<Wf
 inline void wfdb_check_not_truncated(const WfdbHeader& h, const std::vector<WfdbGroup>& groups, std::int64_t n) {
     for (const auto& g : groups) {
         if (g.file_name == "~" || g.frames >= n) continue;
-        fail("WFDB data file '{}' is truncated: it holds {} whole frames of its {} signal(s) ({} bytes after a {}-byte "
-             "offset, format {}), header '{}' says {}", g.path.string(), g.frames, g.signals.size(),
-             g.file_size - g.byte_offset, g.byte_offset, g.format, h.source, n);
+        fail(
+            "WFDB data file '{}' is truncated: it holds {} whole frames of its {} signal(s) ({} bytes after a {}-byte "
+            "offset, format {}), header '{}' says {}",
+            g.path.string(), g.frames, g.signals.size(), g.file_size - g.byte_offset, g.byte_offset, g.format, h.source,
+            n);
     }
 }
 
@@ -202,8 +208,8 @@ inline void wfdb_check_not_truncated(const WfdbHeader& h, const std::vector<Wfdb
 // `known_groups`: wfdb_groups(h, dir) when the caller has it already (saves opening the files twice).
 template <class Sink>
 std::int64_t wfdb_read_segment(const WfdbHeader& h, const std::filesystem::path& dir, const std::vector<int>& sigs,
-                               std::int64_t from, std::int64_t to, WfdbChecks verify, std::int64_t out_frame0, Sink& sink,
-                               const std::vector<WfdbGroup>* known_groups = nullptr) {
+                               std::int64_t from, std::int64_t to, WfdbChecks verify, std::int64_t out_frame0,
+                               Sink& sink, const std::vector<WfdbGroup>* known_groups = nullptr) {
     if (h.is_multi_segment()) fail("'{}': a segment of a multi-segment record cannot itself have segments", h.source);
     const auto groups = known_groups ? *known_groups : wfdb_groups(h, dir);
     const std::int64_t n = wfdb_record_frames(h, groups);
@@ -229,7 +235,8 @@ std::int64_t wfdb_read_segment(const WfdbHeader& h, const std::filesystem::path&
         if (g.file_name == "~") {
             for (auto [c, j] : wanted) {
                 const auto& s = h.signals[static_cast<std::size_t>(g.signals[j])];
-                sink(WfdbBlock{c, out_frame0, to - from, nullptr, s.samples_per_frame, 1, nullptr, wfdb_invalid_marker(0)});
+                sink(WfdbBlock{c, out_frame0, to - from, nullptr, s.samples_per_frame, 1, nullptr,
+                               wfdb_invalid_marker(0)});
             }
             continue;
         }
@@ -268,17 +275,21 @@ std::int64_t wfdb_read_segment(const WfdbHeader& h, const std::filesystem::path&
                 const int i = g.signals[j];
                 const auto& s = h.signals[static_cast<std::size_t>(i)];
                 if (verify.initial_values && s.initial_value_given && n > 0 && sample(0, j, 0) != s.initial_value)
-                    fail("WFDB data file '{}': signal {} ('{}') starts with {}, but header '{}' line {} gives the initial "
-                         "value {}", g.path.string(), i, s.description, sample(0, j, 0), h.source, s.line, s.initial_value);
+                    fail(
+                        "WFDB data file '{}': signal {} ('{}') starts with {}, but header '{}' line {} gives the initial "
+                        "value {}",
+                        g.path.string(), i, s.description, sample(0, j, 0), h.source, s.line, s.initial_value);
                 if (verify.checksums && s.checksum_given) {
                     std::uint32_t sum = 0;
                     for (std::int64_t u = 0; u < n; ++u)
-                        for (int q = 0; q < s.samples_per_frame; ++q) sum += static_cast<std::uint32_t>(sample(u, j, q));
+                        for (int q = 0; q < s.samples_per_frame; ++q)
+                            sum += static_cast<std::uint32_t>(sample(u, j, q));
                     const auto got = static_cast<std::int16_t>(static_cast<std::uint16_t>(sum & 0xFFFFu));
                     if (got != s.checksum)
-                        fail("WFDB data file '{}': signal {} ('{}') fails its checksum: header '{}' line {} says {}, the "
-                             "samples sum to {} (mod 2^16)", g.path.string(), i, s.description, h.source, s.line,
-                             s.checksum, got);
+                        fail(
+                            "WFDB data file '{}': signal {} ('{}') fails its checksum: header '{}' line {} says {}, the "
+                            "samples sum to {} (mod 2^16)",
+                            g.path.string(), i, s.description, h.source, s.line, s.checksum, got);
                 }
             }
         }
@@ -318,7 +329,7 @@ inline int wfdb_signal_index(const WfdbHeader& h, const std::vector<WfdbSignalSp
 // (variable layout) or of the first non-null segment (fixed layout).
 struct WfdbLayout {
     std::vector<WfdbSignalSpec> specs;
-    std::vector<std::int64_t> starts;   // first frame of each segment
+    std::vector<std::int64_t> starts;  // first frame of each segment
     std::int64_t frames = 0;
 };
 
@@ -343,8 +354,7 @@ inline WfdbLayout wfdb_layout(const WfdbHeader& h, const std::filesystem::path& 
         if (seg.is_null()) continue;
         if (j > 0 && h.is_variable_layout()) break;
         const auto sh = read_wfdb_header(dir / seg.record_name);
-        if (sh.is_multi_segment())
-            fail("{}: segment '{}' is itself a multi-segment record", h.source, seg.record_name);
+        if (sh.is_multi_segment()) fail("{}: segment '{}' is itself a multi-segment record", h.source, seg.record_name);
         if (sh.n_signals != h.n_signals)
             fail("{}: the record has {} signals, its {} segment '{}' has {}", h.source, h.n_signals,
                  h.is_variable_layout() ? "layout" : "first", seg.record_name, sh.n_signals);
@@ -483,10 +493,13 @@ inline WfdbPlan wfdb_plan(const std::filesystem::path& record, const WfdbReadOpt
     for (const auto& s : p.layout.specs) max_spf = std::max(max_spf, s.samples_per_frame);
     p.rows_per_frame = o.expand_frames ? max_spf : 1;
     p.fs = h.fs * p.rows_per_frame;
-    const double values = static_cast<double>(p.to - p.from) * p.rows_per_frame * static_cast<double>(p.channels.size());
+    const double values =
+        static_cast<double>(p.to - p.from) * p.rows_per_frame * static_cast<double>(p.channels.size());
     if (values > static_cast<double>(o.max_values))
-        fail("record '{}': reading frames [{}, {}) of {} channel(s) gives {} values, more than max_values = {}; read a "
-             "smaller range", hea.string(), p.from, p.to, p.channels.size(), values, o.max_values);
+        fail(
+            "record '{}': reading frames [{}, {}) of {} channel(s) gives {} values, more than max_values = {}; read a "
+            "smaller range",
+            hea.string(), p.from, p.to, p.channels.size(), values, o.max_values);
     return p;
 }
 
@@ -525,7 +538,8 @@ inline WfdbSignals read_wfdb(const std::filesystem::path& record, const WfdbRead
             return;
         }
         detail::wfdb_frame_values(b, R, [&](std::int64_t f, int r, std::int32_t v) {
-            if (v == b.marker) v = marker;
+            if (v == b.marker)
+                v = marker;
             else if (rescale) {
                 const double x = std::round((v - b.spec->baseline) * ch.adc_gain / b.spec->adc_gain + ch.baseline);
                 v = static_cast<std::int32_t>(std::clamp(x, -2147483647.0, 2147483647.0));
@@ -533,9 +547,8 @@ inline WfdbSignals read_wfdb(const std::filesystem::path& record, const WfdbRead
             dst[f * R + r] = v;
         });
     };
-    const std::int64_t complete =
-        detail::wfdb_read_into(p.header, p.dir, p.layout, p.channels, p.from, p.to, detail::WfdbChecks::of(options), sink,
-                               &p.groups);
+    const std::int64_t complete = detail::wfdb_read_into(p.header, p.dir, p.layout, p.channels, p.from, p.to,
+                                                         detail::WfdbChecks::of(options), sink, &p.groups);
     out.complete_length = (complete - p.from) * R;
     out.header = std::move(p.header);
     return out;
@@ -575,7 +588,7 @@ inline EcgRecord read_ecg(const std::filesystem::path& record, const WfdbReadOpt
         });
     };
     detail::wfdb_read_into(p.header, p.dir, p.layout, p.channels, p.from, p.to, detail::WfdbChecks::of(options), sink,
-                               &p.groups);
+                           &p.groups);
     return out;
 }
 

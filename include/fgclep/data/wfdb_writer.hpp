@@ -26,11 +26,11 @@
 namespace fgclep::data {
 
 struct WfdbWriteOptions {
-    int format = 16;                      // 16 or 212 (also 61, 80, 160, 24, 32)
-    std::vector<double> gains;            // ADC units per physical unit, one per channel; empty: 1000 for all (1 uV)
-    std::vector<int> baselines;           // ADC value of physical zero per channel; empty: 0
-    std::vector<std::string> comments;    // written as "# <comment>" lines after the signal lines
-    std::string base_time, base_date;     // optional record-line fields ("12:30:00", "21/11/2026")
+    int format = 16;                    // 16 or 212 (also 61, 80, 160, 24, 32)
+    std::vector<double> gains;          // ADC units per physical unit, one per channel; empty: 1000 for all (1 uV)
+    std::vector<int> baselines;         // ADC value of physical zero per channel; empty: 0
+    std::vector<std::string> comments;  // written as "# <comment>" lines after the signal lines
+    std::string base_time, base_date;   // optional record-line fields ("12:30:00", "21/11/2026")
 };
 
 namespace detail {
@@ -71,7 +71,8 @@ inline void write_wfdb_digital(const std::filesystem::path& record, double fs, s
     const std::string name = record.filename().string();
     if (name.empty() || name.find_first_of(" \t\n/") != std::string::npos)
         fail("write_wfdb('{}'): the record name '{}' is empty or has spaces", record.string(), name);
-    if (!(fs > 0) || !std::isfinite(fs)) fail("write_wfdb('{}'): sampling frequency {} is not positive", record.string(), fs);
+    if (!(fs > 0) || !std::isfinite(fs))
+        fail("write_wfdb('{}'): sampling frequency {} is not positive", record.string(), fs);
     const int format = o.format;
     if (format != 16 && format != 212 && format != 61 && format != 80 && format != 160 && format != 24 && format != 32)
         fail("write_wfdb('{}'): writing format {} is not supported (16, 212, 61, 80, 160, 24, 32 are)", record.string(),
@@ -99,18 +100,21 @@ inline void write_wfdb_digital(const std::filesystem::path& record, double fs, s
     for (std::int64_t c = 0; c < nsig; ++c) {
         const auto& s = specs[static_cast<std::size_t>(c)];
         std::uint32_t sum = 0;
-        for (std::int64_t t = 0; t < length; ++t) sum += static_cast<std::uint32_t>(samples[static_cast<std::size_t>(c * length + t)]);
+        for (std::int64_t t = 0; t < length; ++t)
+            sum += static_cast<std::uint32_t>(samples[static_cast<std::size_t>(c * length + t)]);
         const auto checksum = static_cast<std::int16_t>(static_cast<std::uint16_t>(sum & 0xFFFFu));
         const std::int32_t initial = length > 0 ? samples[static_cast<std::size_t>(c * length)] : 0;
         const int resolution = s.adc_resolution > 0 ? s.adc_resolution : wfdb_default_adc_resolution(format);
         if (s.description.find('\n') != std::string::npos || s.units.find_first_of(" \t\n") != std::string::npos)
-            fail("write_wfdb('{}'): channel {} has a description with a newline or units with spaces", record.string(), c);
+            fail("write_wfdb('{}'): channel {} has a description with a newline or units with spaces", record.string(),
+                 c);
         hea += fmt::format("{}.dat {} {}({})/{} {} {} {} {} 0 {}\n", name, format, wfdb_number(s.adc_gain),
                            static_cast<std::int64_t>(std::llround(s.baseline)), s.units.empty() ? "mV" : s.units,
                            resolution, s.adc_zero, initial, checksum, s.description);
     }
     for (const auto& line : o.comments) {
-        if (line.find('\n') != std::string::npos) fail("write_wfdb('{}'): a comment contains a newline", record.string());
+        if (line.find('\n') != std::string::npos)
+            fail("write_wfdb('{}'): a comment contains a newline", record.string());
         hea += "# " + line + "\n";
     }
     if (!record.parent_path().empty()) std::filesystem::create_directories(record.parent_path());
@@ -121,7 +125,8 @@ inline void write_wfdb_digital(const std::filesystem::path& record, double fs, s
 }  // namespace detail
 
 // Writes physical values: stored as round(value * gain + baseline), NaN as the format's invalid marker.
-inline void write_wfdb(const std::filesystem::path& record, const EcgRecord& ecg, const WfdbWriteOptions& options = {}) {
+inline void write_wfdb(const std::filesystem::path& record, const EcgRecord& ecg,
+                       const WfdbWriteOptions& options = {}) {
     ecg.check();
     const auto nsig = ecg.channels();
     if (!options.gains.empty() && static_cast<std::int64_t>(options.gains.size()) != nsig)
@@ -147,9 +152,10 @@ inline void write_wfdb(const std::filesystem::path& record, const EcgRecord& ecg
             if (!std::isnan(v)) {
                 const double x = std::nearbyint(v * s.adc_gain + s.baseline);
                 if (!(x >= lo && x <= hi))
-                    fail("write_wfdb('{}'): channel {} ('{}') sample {} = {} {} is outside what format {} stores with "
-                         "gain {} (ADC range [{}, {}]); choose a smaller gain", record.string(), c, s.description, t, v,
-                         s.units, options.format, s.adc_gain, lo, hi);
+                    fail(
+                        "write_wfdb('{}'): channel {} ('{}') sample {} = {} {} is outside what format {} stores with "
+                        "gain {} (ADC range [{}, {}]); choose a smaller gain",
+                        record.string(), c, s.description, t, v, s.units, options.format, s.adc_gain, lo, hi);
                 d = static_cast<std::int32_t>(x);
             }
             digital[static_cast<std::size_t>(c * ecg.length + t)] = d;

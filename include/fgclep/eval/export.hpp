@@ -44,8 +44,10 @@ static_assert(std::endian::native == std::endian::little, "fgclep::eval .npy exp
 inline std::string npy_header(const std::vector<std::int64_t>& shape, NpyType type) {
     std::string dims;
     for (auto d : shape) dims += fmt::format("{}, ", d);
-    if (shape.size() > 1) dims.resize(dims.size() - 2);  // numpy: "(2, 3)" but "(5,)" for one dimension
-    else if (shape.size() == 1) dims.resize(dims.size() - 1);
+    if (shape.size() > 1)
+        dims.resize(dims.size() - 2);  // numpy: "(2, 3)" but "(5,)" for one dimension
+    else if (shape.size() == 1)
+        dims.resize(dims.size() - 1);
     std::string dict = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}",
                                    type == NpyType::float32 ? "<f4" : "<f8", dims);
     // numpy leaves room for axis 0 to grow to 21 digits in place (GROWTH_AXIS_MAX_DIGITS), then pads with 1 to
@@ -94,8 +96,8 @@ inline std::vector<std::int64_t> npy_shape(std::string_view tuple, const std::fi
 }  // namespace detail
 
 // Writes values (C order) of the given shape. Creates the parent directory; replaces the file.
-inline void write_npy(const std::filesystem::path& path, const std::vector<std::int64_t>& shape,
-                      const double* values, NpyType type = NpyType::float32) {
+inline void write_npy(const std::filesystem::path& path, const std::vector<std::int64_t>& shape, const double* values,
+                      NpyType type = NpyType::float32) {
     std::int64_t numel = 1;
     for (auto d : shape) {
         if (d < 0) fail("write_npy: negative dimension in the shape of '{}'", path.string());

@@ -39,13 +39,13 @@ struct LinearProbeOptions {
 };
 
 struct LinearProbeResult {
-    MacroAuc test;                   // at the selected epoch (macro in percent)
-    MacroAuc val;                    // at the selected epoch (empty under best_test when no validation was given)
+    MacroAuc test;                    // at the selected epoch (macro in percent)
+    MacroAuc val;                     // at the selected epoch (empty under best_test when no validation was given)
     std::int64_t selected_epoch = 0;  // 1-based
     ProbeSelection selection = ProbeSelection::validation;
     std::vector<double> val_curve, test_curve, loss_curve;  // per epoch: macro AUC (percent), mean training loss
-    HostMatrix weight;               // (D, C) at the selected epoch
-    Eigen::RowVectorXd bias;         // (C)
+    HostMatrix weight;                                      // (D, C) at the selected epoch
+    Eigen::RowVectorXd bias;                                // (C)
     std::int64_t train_records = 0;
     std::string protocol() const {
         return fmt::format("{}, epoch {}/{}", to_string(selection), selected_epoch,
@@ -80,8 +80,11 @@ struct LogisticProbe {
     std::int64_t steps = 0;
 
     LogisticProbe(HostMatrix w, Eigen::RowVectorXd b)
-        : weight(std::move(w)), bias(std::move(b)), mw(HostMatrix::Zero(weight.rows(), weight.cols())),
-          vw(HostMatrix::Zero(weight.rows(), weight.cols())), mb(Eigen::RowVectorXd::Zero(bias.size())),
+        : weight(std::move(w)),
+          bias(std::move(b)),
+          mw(HostMatrix::Zero(weight.rows(), weight.cols())),
+          vw(HostMatrix::Zero(weight.rows(), weight.cols())),
+          mb(Eigen::RowVectorXd::Zero(bias.size())),
           vb(Eigen::RowVectorXd::Zero(bias.size())) {}
 
     // nn.Linear(D, C)'s initialisation: weight and bias U(-1/sqrt(D), 1/sqrt(D)).
@@ -171,8 +174,9 @@ inline LinearProbeResult linear_probe(const HostMatrix& train_x, const HostMatri
         out.test_curve.push_back(test.macro);
         out.val_curve.push_back(val.macro);
         const double key = options.selection == ProbeSelection::validation ? val.macro : test.macro;
-        if (std::isnan(key)) fail("linear_probe: no class of the {} split has both label values",
-                                  options.selection == ProbeSelection::validation ? "validation" : "test");
+        if (std::isnan(key))
+            fail("linear_probe: no class of the {} split has both label values",
+                 options.selection == ProbeSelection::validation ? "validation" : "test");
         if (key > best) {  // the first of equally good epochs
             best = key;
             out.selected_epoch = epoch;
@@ -187,16 +191,16 @@ inline LinearProbeResult linear_probe(const HostMatrix& train_x, const HostMatri
 
 // The training rows of a linear-probe setting.
 struct ProbeSubset {
-    std::vector<std::int64_t> rows;         // 0-based data rows of the train split, ascending
-    std::vector<std::string> record_ids;    // from the subsets file (empty for a random subset)
-    std::string source;                     // where the rows come from, for the results
+    std::vector<std::int64_t> rows;       // 0-based data rows of the train split, ascending
+    std::vector<std::string> record_ids;  // from the subsets file (empty for a random subset)
+    std::string source;                   // where the rows come from, for the results
 };
 
 struct ProbeSubsetOptions {
-    std::filesystem::path subsets_csv{};       // the benchmark's linear_probe_subsets.csv; empty: random subset
-    std::string dataset{};                     // its dataset column: ptbxl_super_class, icbeb, chapman, ...
+    std::filesystem::path subsets_csv{};  // the benchmark's linear_probe_subsets.csv; empty: random subset
+    std::string dataset{};                // its dataset column: ptbxl_super_class, icbeb, chapman, ...
     std::string protocol = "merl_sklearn_tts";
-    std::uint64_t seed = 42;                   // for a random subset
+    std::uint64_t seed = 42;  // for a random subset
 };
 
 // ratio_percent of n_train rows (1, 10, 100): all rows at 100; the reference's rows when the subsets file lists
@@ -236,8 +240,8 @@ inline ProbeSubset probe_subset(std::int64_t n_train, double ratio_percent, cons
                 sorted.rows.push_back(out.rows[i]);
                 sorted.record_ids.push_back(out.record_ids[i]);
             }
-            sorted.source = fmt::format("{} ({} {}%)", options.subsets_csv.filename().string(), options.protocol,
-                                        ratio_percent);
+            sorted.source =
+                fmt::format("{} ({} {}%)", options.subsets_csv.filename().string(), options.protocol, ratio_percent);
             return sorted;
         }
     }

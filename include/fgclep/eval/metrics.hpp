@@ -29,8 +29,7 @@ namespace fgclep::eval {
 
 // ROC AUC of binary labels (in [0, 1]); NaN when the labels hold one value only (sklearn raises there).
 inline double roc_auc(std::span<const double> scores, std::span<const double> labels) {
-    if (scores.size() != labels.size())
-        fail("roc_auc: {} scores but {} labels", scores.size(), labels.size());
+    if (scores.size() != labels.size()) fail("roc_auc: {} scores but {} labels", scores.size(), labels.size());
     const std::size_t n = scores.size();
     for (std::size_t i = 0; i < n; ++i)
         if (!std::isfinite(scores[i])) fail("roc_auc: score {} is not finite ({})", i, scores[i]);
@@ -103,9 +102,10 @@ inline MacroAuc macro_auc(const HostMatrix& scores, const HostMatrix& labels,
     if (!out.skipped.empty()) {
         std::string names;
         for (const auto& s : out.skipped) names += (names.empty() ? "" : ", ") + s;
-        out.warning = fmt::format("macro AUC: {} of {} classes skipped, their labels hold one value only in these {} "
-                                  "records: {}",
-                                  out.skipped.size(), scores.cols(), scores.rows(), names);
+        out.warning = fmt::format(
+            "macro AUC: {} of {} classes skipped, their labels hold one value only in these {} "
+            "records: {}",
+            out.skipped.size(), scores.cols(), scores.rows(), names);
     }
     if (out.evaluated() > 0) out.macro = 100 * sum / static_cast<double>(out.evaluated());
     return out;
@@ -119,10 +119,10 @@ inline MacroAuc macro_auc(const HostMatrix& scores, const HostMatrix& labels,
 // A query without relevant records has no recall: it is skipped (named in `skipped`) from both means.
 struct RetrievalMetrics {
     std::vector<std::int64_t> ks;
-    std::vector<double> precision, recall;            // [0, 1], mean over evaluated queries, one per k
-    HostMatrix query_precision, query_recall;         // (Q, K) per query; NaN rows for skipped queries
+    std::vector<double> precision, recall;     // [0, 1], mean over evaluated queries, one per k
+    HostMatrix query_precision, query_recall;  // (Q, K) per query; NaN rows for skipped queries
     std::vector<std::string> query_names, skipped;
-    std::vector<std::vector<std::int64_t>> top;       // per query: the record indices ranked, max(ks) of them
+    std::vector<std::vector<std::int64_t>> top;  // per query: the record indices ranked, max(ks) of them
 };
 
 inline RetrievalMetrics retrieval_at_k(const HostMatrix& scores, const HostMatrix& relevant,
@@ -170,10 +170,10 @@ inline RetrievalMetrics retrieval_at_k(const HostMatrix& scores, const HostMatri
         }
     }
     for (std::size_t j = 0; j < ks.size(); ++j) {
-        out.precision[j] = evaluated ? out.precision[j] / static_cast<double>(evaluated)
-                                     : std::numeric_limits<double>::quiet_NaN();
-        out.recall[j] = evaluated ? out.recall[j] / static_cast<double>(evaluated)
-                                  : std::numeric_limits<double>::quiet_NaN();
+        out.precision[j] =
+            evaluated ? out.precision[j] / static_cast<double>(evaluated) : std::numeric_limits<double>::quiet_NaN();
+        out.recall[j] =
+            evaluated ? out.recall[j] / static_cast<double>(evaluated) : std::numeric_limits<double>::quiet_NaN();
     }
     return out;
 }

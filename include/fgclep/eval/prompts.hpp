@@ -32,8 +32,8 @@ namespace fgclep::eval {
 using PromptMap = std::map<std::string, std::string, std::less<>>;
 
 // The 12 standard leads, in the order the ensemble lists them.
-inline constexpr std::array<std::string_view, 12> ensemble_leads = {"I",   "II",  "III", "aVR", "aVL", "aVF",
-                                                                    "V1",  "V2",  "V3",  "V4",  "V5",  "V6"};
+inline constexpr std::array<std::string_view, 12> ensemble_leads = {"I",  "II", "III", "aVR", "aVL", "aVF",
+                                                                    "V1", "V2", "V3",  "V4",  "V5",  "V6"};
 
 inline std::string to_lower(std::string_view s) {
     std::string out(s);
@@ -95,7 +95,7 @@ struct ClassPrompts {
 };
 
 struct PromptOptions {
-    bool lower_case = true;         // as the benchmark does
+    bool lower_case = true;             // as the benchmark does
     bool underscores_to_spaces = true;  // a fallback name "sinus_rhythm" reads "sinus rhythm"
 };
 

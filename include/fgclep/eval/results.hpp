@@ -29,7 +29,7 @@ struct EvaluationResult {
     std::string model{};     // which model / checkpoint, free text
     double macro_auc = std::numeric_limits<double>::quiet_NaN();  // percent
     std::vector<std::string> class_names{};
-    std::vector<double> per_class{};   // [0, 1], NaN where skipped
+    std::vector<double> per_class{};  // [0, 1], NaN where skipped
     std::vector<std::string> skipped{};
     std::map<std::string, double> extra{};  // anything else: "precision@1", "val_macro_auc", "epoch", ...
     std::int64_t records = 0;
@@ -42,9 +42,15 @@ inline nlohmann::json to_json(const EvaluationResult& r) {
         per_class[c < r.class_names.size() ? r.class_names[c] : fmt::format("class {}", c)] = number(r.per_class[c]);
     nlohmann::json extra = nlohmann::json::object();
     for (const auto& [k, v] : r.extra) extra[k] = number(v);
-    return {{"task", r.task},         {"method", r.method},       {"protocol", r.protocol},
-            {"model", r.model},       {"macro_auc", number(r.macro_auc)}, {"macro_auc_unit", "percent"},
-            {"per_class_auc", per_class}, {"skipped_classes", r.skipped}, {"records", r.records},
+    return {{"task", r.task},
+            {"method", r.method},
+            {"protocol", r.protocol},
+            {"model", r.model},
+            {"macro_auc", number(r.macro_auc)},
+            {"macro_auc_unit", "percent"},
+            {"per_class_auc", per_class},
+            {"skipped_classes", r.skipped},
+            {"records", r.records},
             {"extra", extra}};
 }
 
@@ -77,8 +83,7 @@ struct EvaluationResults {
             for (const auto& [k, v] : r.extra) other += fmt::format("{}{}={:.4g}", other.empty() ? "" : " ", k, v);
             const std::string auc = std::isfinite(r.macro_auc) ? fmt::format("{:.2f}", r.macro_auc) : "-";
             const std::size_t evaluated = r.per_class.size() - r.skipped.size();
-            const std::string classes =
-                r.per_class.empty() ? "-" : fmt::format("{}/{}", evaluated, r.per_class.size());
+            const std::string classes = r.per_class.empty() ? "-" : fmt::format("{}/{}", evaluated, r.per_class.size());
             out += fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>9}  {:>7}  {}\n", r.task, wt, r.method, wm, r.protocol, wp,
                                auc, classes, other);
         }

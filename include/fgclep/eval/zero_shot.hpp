@@ -88,7 +88,10 @@ EncodedSplit encode_ecgs(Model& model, Context<B>& ctx, Batches&& batches, const
         lab.push_back(std::move(y));
         out.indices.insert(out.indices.end(), b.indices.begin(), b.indices.end());
     };
-    if constexpr (requires { batches.over(std::vector<std::int64_t>{}); batches.size(); }) {
+    if constexpr (requires {
+                      batches.over(std::vector<std::int64_t>{});
+                      batches.size();
+                  }) {
         std::vector<std::int64_t> order(static_cast<std::size_t>(batches.size()));
         std::iota(order.begin(), order.end(), std::int64_t{0});
         for (const auto& b : batches.over(std::move(order))) one(b);
@@ -149,15 +152,15 @@ inline HostMatrix class_scores(const HostMatrix& ecg_embeddings, const HostMatri
 }
 
 struct ZeroShotOptions {
-    bool ensemble = false;        // the 12-lead ensemble (13 texts per class, max)
-    bool lower_case = true;       // of the ensemble's lead texts
+    bool ensemble = false;   // the 12-lead ensemble (13 texts per class, max)
+    bool lower_case = true;  // of the ensemble's lead texts
     std::size_t text_chunk = 128;
 };
 
 struct ZeroShotResult {
-    HostMatrix scores;                     // (N, C) cosines (max over the ensemble)
-    MacroAuc auc;                          // macro in percent
-    std::vector<std::string> texts;        // every text encoded
+    HostMatrix scores;                              // (N, C) cosines (max over the ensemble)
+    MacroAuc auc;                                   // macro in percent
+    std::vector<std::string> texts;                 // every text encoded
     std::vector<std::vector<std::int64_t>> groups;  // texts of each class
     bool ensemble = false;
 };

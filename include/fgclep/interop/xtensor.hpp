@@ -28,14 +28,12 @@ namespace fgclep::interop {
 // writable for a tensor, read-only for a const one. The view does not keep the storage alive: keep the tensor
 // while using it.
 template <Backend B, class E>
-    requires(B::host_accessible)
-auto as_xtensor(Tensor<B, E>& t) {
+requires(B::host_accessible) auto as_xtensor(Tensor<B, E>& t) {
     std::vector<std::size_t> shape(t.shape().begin(), t.shape().end());
     return xt::adapt(t.data(), static_cast<std::size_t>(t.numel()), xt::no_ownership(), shape);
 }
 template <Backend B, class E>
-    requires(B::host_accessible)
-auto as_xtensor(const Tensor<B, E>& t) {
+requires(B::host_accessible) auto as_xtensor(const Tensor<B, E>& t) {
     std::vector<std::size_t> shape(t.shape().begin(), t.shape().end());
     return xt::adapt(t.data(), static_cast<std::size_t>(t.numel()), xt::no_ownership(), shape);
 }

@@ -66,9 +66,10 @@ struct HfBertDirectory {
         HfBertDirectory d;
         d.dir = dir;
         if (!std::filesystem::is_directory(dir))
-            fail("'{}' is not a directory: a Hugging Face checkpoint is a directory with config.json, vocab.txt and "
-                 "model.safetensors or pytorch_model.bin",
-                 dir.string());
+            fail(
+                "'{}' is not a directory: a Hugging Face checkpoint is a directory with config.json, vocab.txt and "
+                "model.safetensors or pytorch_model.bin",
+                dir.string());
         d.config = dir / "config.json";
         if (!std::filesystem::exists(d.config))
             fail("the Hugging Face checkpoint '{}' has no config.json", dir.string());

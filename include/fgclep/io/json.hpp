@@ -2,15 +2,20 @@
 // A small JSON reader and writer for the model library's own files: safetensors headers and Hugging Face
 // config.json. The application (fgclep/eval, train, llm, ...) uses nlohmann-json; the model library keeps to
 // this so that a program using only models, layers and checkpoints needs no JSON package (RFC 8259: objects,
-// arrays, strings with every escape, numbers, true/false/null; objects keep their keys sorted, as nlohmann's
-// default object does, so headers written by either are byte-identical).
+// arrays, strings with every escape, numbers, true/false/null, a UTF-8 byte-order mark skipped). Objects keep their
+// keys sorted, as nlohmann's default object does, and integers and strings are written as its dump() writes them,
+// so safetensors headers (which hold no floating-point numbers) are byte-identical to those nlohmann-json wrote.
+// Integers are 64-bit signed; a larger integer reads as a double.
 #include "fgclep/core/error.hpp"
 
 #include <charconv>
+#include <concepts>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -25,9 +30,9 @@ public:
     Value() = default;  // null
     Value(std::nullptr_t) {}
     Value(bool b) : v_(b) {}
-    Value(std::int64_t i) : v_(i) {}
-    Value(int i) : v_(std::int64_t(i)) {}
-    Value(std::uint64_t u) : v_(static_cast<std::int64_t>(u)) {}
+    // Any integer type (size_t, long, long long, ...), stored as int64; an unsigned value beyond it is refused.
+    template <std::integral I>
+    requires(!std::is_same_v<I, bool>) Value(I i) : v_(checked_integer(i)) {}
     Value(double d) : v_(d) {}
     Value(std::string s) : v_(std::move(s)) {}
     Value(const char* s) : v_(std::string(s)) {}
@@ -66,22 +71,44 @@ public:
     }
 
 private:
+    template <class I>
+    static std::int64_t checked_integer(I i) {
+        if constexpr (std::is_unsigned_v<I> && sizeof(I) >= sizeof(std::int64_t))
+            if (i > static_cast<I>(std::numeric_limits<std::int64_t>::max()))
+                fail("JSON: the integer {} does not fit in 64 signed bits", i);
+        return static_cast<std::int64_t>(i);
+    }
     template <class T>
     const T& get(const char* what) const {
         if (const T* p = std::get_if<T>(&v_)) return *p;
-        fail("JSON: expected {}, got {}", what, dump());
+        const std::string text = dump();
+        fail("JSON: expected {}, got {}", what, text.size() > 80 ? text.substr(0, 77) + "..." : text);
     }
     static void dump_string(std::string& out, const std::string& s) {
         out.push_back('"');
         for (unsigned char c : s) {
             switch (c) {
-                case '"': out += "\\\""; break;
-                case '\\': out += "\\\\"; break;
-                case '\b': out += "\\b"; break;
-                case '\f': out += "\\f"; break;
-                case '\n': out += "\\n"; break;
-                case '\r': out += "\\r"; break;
-                case '\t': out += "\\t"; break;
+                case '"':
+                    out += "\\\"";
+                    break;
+                case '\\':
+                    out += "\\\\";
+                    break;
+                case '\b':
+                    out += "\\b";
+                    break;
+                case '\f':
+                    out += "\\f";
+                    break;
+                case '\n':
+                    out += "\\n";
+                    break;
+                case '\r':
+                    out += "\\r";
+                    break;
+                case '\t':
+                    out += "\\t";
+                    break;
                 default:
                     if (c < 0x20)
                         out += fmt::format("\\u{:04x}", c);
@@ -92,15 +119,18 @@ private:
         out.push_back('"');
     }
     void dump_to(std::string& out) const {
-        if (is_null()) out += "null";
-        else if (is_bool()) out += std::get<bool>(v_) ? "true" : "false";
-        else if (is_integer()) out += std::to_string(std::get<std::int64_t>(v_));
+        if (is_null())
+            out += "null";
+        else if (is_bool())
+            out += std::get<bool>(v_) ? "true" : "false";
+        else if (is_integer())
+            out += std::to_string(std::get<std::int64_t>(v_));
         else if (auto* d = std::get_if<double>(&v_)) {
             const std::string text = fmt::format("{}", *d);  // shortest round-trip form
             out += text;
             if (text.find_first_of(".eE") == std::string::npos) out += ".0";  // as nlohmann: 100.0 stays a float
-        }
-        else if (is_string()) dump_string(out, std::get<std::string>(v_));
+        } else if (is_string())
+            dump_string(out, std::get<std::string>(v_));
         else if (is_array()) {
             out.push_back('[');
             bool first = true;
@@ -133,6 +163,7 @@ public:
     explicit Parser(std::string_view text) : s_(text) {}
 
     Value document() {
+        if (s_.substr(0, 3) == "\xEF\xBB\xBF") i_ = 3;  // a UTF-8 byte-order mark, as nlohmann skips it
         Value v = value(0);
         skip_space();
         if (i_ != s_.size()) error("unexpected text after the value");
@@ -209,16 +240,22 @@ private:
         for (int k = 0; k < 4; ++k) {
             const char c = s_[i_++];
             v <<= 4;
-            if (c >= '0' && c <= '9') v |= unsigned(c - '0');
-            else if (c >= 'a' && c <= 'f') v |= unsigned(c - 'a' + 10);
-            else if (c >= 'A' && c <= 'F') v |= unsigned(c - 'A' + 10);
-            else error("invalid \\u escape");
+            if (c >= '0' && c <= '9')
+                v |= unsigned(c - '0');
+            else if (c >= 'a' && c <= 'f')
+                v |= unsigned(c - 'a' + 10);
+            else if (c >= 'A' && c <= 'F')
+                v |= unsigned(c - 'A' + 10);
+            else
+                error("invalid \\u escape");
         }
         return v;
     }
     static void append_utf8(std::string& out, unsigned cp) {
-        if (cp < 0x80) out.push_back(char(cp));
-        else if (cp < 0x800) out += {char(0xC0 | (cp >> 6)), char(0x80 | (cp & 0x3F))};
+        if (cp < 0x80)
+            out.push_back(char(cp));
+        else if (cp < 0x800)
+            out += {char(0xC0 | (cp >> 6)), char(0x80 | (cp & 0x3F))};
         else if (cp < 0x10000)
             out += {char(0xE0 | (cp >> 12)), char(0x80 | ((cp >> 6) & 0x3F)), char(0x80 | (cp & 0x3F))};
         else
@@ -239,14 +276,30 @@ private:
             }
             if (i_ >= s_.size()) error("unterminated string");
             switch (s_[i_++]) {
-                case '"': out.push_back('"'); break;
-                case '\\': out.push_back('\\'); break;
-                case '/': out.push_back('/'); break;
-                case 'b': out.push_back('\b'); break;
-                case 'f': out.push_back('\f'); break;
-                case 'n': out.push_back('\n'); break;
-                case 'r': out.push_back('\r'); break;
-                case 't': out.push_back('\t'); break;
+                case '"':
+                    out.push_back('"');
+                    break;
+                case '\\':
+                    out.push_back('\\');
+                    break;
+                case '/':
+                    out.push_back('/');
+                    break;
+                case 'b':
+                    out.push_back('\b');
+                    break;
+                case 'f':
+                    out.push_back('\f');
+                    break;
+                case 'n':
+                    out.push_back('\n');
+                    break;
+                case 'r':
+                    out.push_back('\r');
+                    break;
+                case 't':
+                    out.push_back('\t');
+                    break;
                 case 'u': {
                     unsigned cp = hex4();
                     if (cp >= 0xD800 && cp < 0xDC00) {  // a surrogate pair
@@ -260,7 +313,8 @@ private:
                     append_utf8(out, cp);
                     break;
                 }
-                default: --i_, error("invalid escape");
+                default:
+                    --i_, error("invalid escape");
             }
         }
     }
@@ -290,7 +344,7 @@ private:
         if (integral) {
             std::int64_t v = 0;
             if (std::from_chars(first, last, v).ec == std::errc()) return Value(v);
-            // beyond int64: kept as a double, as nlohmann keeps it as a float
+            // beyond int64: read as a double (nlohmann keeps [2^63, 2^64) as unsigned; no header of ours has one)
         }
         double d = 0;
         if (std::from_chars(first, last, d).ec != std::errc()) error("number out of range");

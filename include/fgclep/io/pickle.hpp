@@ -28,8 +28,8 @@ struct PickleValue {
     enum class Kind { None, Bool, Int, Float, String, Tuple, List, Dict, Global, Storage, Tensor } kind = Kind::None;
     std::int64_t integer = 0;
     double real = 0;
-    std::string text;  // String: the text; Global: "module.name"; Storage: the record key
-    std::vector<PickleRef> items;                         // Tuple, List
+    std::string text;              // String: the text; Global: "module.name"; Storage: the record key
+    std::vector<PickleRef> items;  // Tuple, List
     std::vector<std::pair<PickleRef, PickleRef>> entries;  // Dict, in insertion order
     // Storage: dtype (safetensors name) and element count; Tensor: its storage, offset, shape and strides.
     std::string dtype;
@@ -39,17 +39,17 @@ struct PickleValue {
 };
 
 inline const char* kind_name(PickleValue::Kind k) {
-    constexpr const char* names[] = {"None", "bool", "int", "float", "str", "tuple", "list", "dict", "global", "storage",
-                                     "tensor"};
+    constexpr const char* names[] = {"None", "bool", "int",    "float",   "str",   "tuple",
+                                     "list", "dict", "global", "storage", "tensor"};
     return names[static_cast<int>(k)];
 }
 
 // The storage classes a state_dict refers to, and the dtype of their elements (safetensors names).
 inline std::string_view storage_dtype(std::string_view global) {
     static const std::pair<std::string_view, std::string_view> table[] = {
-        {"torch.FloatStorage", "F32"}, {"torch.DoubleStorage", "F64"},   {"torch.HalfStorage", "F16"},
-        {"torch.BFloat16Storage", "BF16"}, {"torch.LongStorage", "I64"}, {"torch.IntStorage", "I32"},
-        {"torch.ByteStorage", "U8"},   {"torch.BoolStorage", "BOOL"}};
+        {"torch.FloatStorage", "F32"},     {"torch.DoubleStorage", "F64"}, {"torch.HalfStorage", "F16"},
+        {"torch.BFloat16Storage", "BF16"}, {"torch.LongStorage", "I64"},   {"torch.IntStorage", "I32"},
+        {"torch.ByteStorage", "U8"},       {"torch.BoolStorage", "BOOL"}};
     for (auto& [name, dtype] : table)
         if (name == global) return dtype;
     return {};
@@ -66,20 +66,46 @@ public:
             op_at_ = pos_;
             const auto op = static_cast<std::uint8_t>(byte());
             switch (op) {
-                case 0x80: byte(); break;                       // PROTO
-                case 0x95: bytes(8); break;                     // FRAME: a length hint
-                case '}': push(make(Kind::Dict)); break;        // EMPTY_DICT
-                case ']': push(make(Kind::List)); break;        // EMPTY_LIST
-                case ')': push(make(Kind::Tuple)); break;       // EMPTY_TUPLE
-                case '(': marks_.push_back(stack_.size()); break;  // MARK
-                case 'X': push(string(le<std::uint32_t>())); break;  // BINUNICODE
-                case 0x8c: push(string(static_cast<std::uint8_t>(byte()))); break;  // SHORT_BINUNICODE
-                case 0x8d: push(string(le<std::uint64_t>())); break;  // BINUNICODE8
-                case 'J': push(integer(le<std::int32_t>())); break;   // BININT
-                case 'K': push(integer(static_cast<std::uint8_t>(byte()))); break;  // BININT1
-                case 'M': push(integer(le<std::uint16_t>())); break;  // BININT2
-                case 0x8a: push(integer(long1())); break;             // LONG1
-                case 'G': {                                           // BINFLOAT: big-endian double
+                case 0x80:
+                    byte();
+                    break;  // PROTO
+                case 0x95:
+                    bytes(8);
+                    break;  // FRAME: a length hint
+                case '}':
+                    push(make(Kind::Dict));
+                    break;  // EMPTY_DICT
+                case ']':
+                    push(make(Kind::List));
+                    break;  // EMPTY_LIST
+                case ')':
+                    push(make(Kind::Tuple));
+                    break;  // EMPTY_TUPLE
+                case '(':
+                    marks_.push_back(stack_.size());
+                    break;  // MARK
+                case 'X':
+                    push(string(le<std::uint32_t>()));
+                    break;  // BINUNICODE
+                case 0x8c:
+                    push(string(static_cast<std::uint8_t>(byte())));
+                    break;  // SHORT_BINUNICODE
+                case 0x8d:
+                    push(string(le<std::uint64_t>()));
+                    break;  // BINUNICODE8
+                case 'J':
+                    push(integer(le<std::int32_t>()));
+                    break;  // BININT
+                case 'K':
+                    push(integer(static_cast<std::uint8_t>(byte())));
+                    break;  // BININT1
+                case 'M':
+                    push(integer(le<std::uint16_t>()));
+                    break;  // BININT2
+                case 0x8a:
+                    push(integer(long1()));
+                    break;   // LONG1
+                case 'G': {  // BINFLOAT: big-endian double
                     auto b = bytes(8);
                     std::uint64_t bits = 0;
                     for (char c : b) bits = (bits << 8) | static_cast<std::uint8_t>(c);
@@ -88,20 +114,25 @@ public:
                     push(v);
                     break;
                 }
-                case 0x89: case 0x88: {  // NEWFALSE, NEWTRUE
+                case 0x89:
+                case 0x88: {  // NEWFALSE, NEWTRUE
                     auto v = make(Kind::Bool);
                     v->integer = op == 0x88;
                     push(v);
                     break;
                 }
-                case 'N': push(make(Kind::None)); break;  // NONE
-                case 't': {                                // TUPLE
+                case 'N':
+                    push(make(Kind::None));
+                    break;   // NONE
+                case 't': {  // TUPLE
                     auto v = make(Kind::Tuple);
                     v->items = pop_mark();
                     push(v);
                     break;
                 }
-                case 0x85: case 0x86: case 0x87: {  // TUPLE1, TUPLE2, TUPLE3
+                case 0x85:
+                case 0x86:
+                case 0x87: {  // TUPLE1, TUPLE2, TUPLE3
                     const std::size_t n = op - 0x84u;
                     need(n);
                     auto v = make(Kind::Tuple);
@@ -127,13 +158,25 @@ public:
                     push(reduce(callable, args));
                     break;
                 }
-                case 'Q': push(persistent(pop())); break;  // BINPERSID
-                case 'q': memo_[static_cast<std::uint8_t>(byte())] = top(); break;  // BINPUT
-                case 'r': memo_[le<std::uint32_t>()] = top(); break;               // LONG_BINPUT
-                case 0x94: memo_[static_cast<std::uint32_t>(memo_.size())] = top(); break;  // MEMOIZE
-                case 'h': push(recall(static_cast<std::uint8_t>(byte()))); break;  // BINGET
-                case 'j': push(recall(le<std::uint32_t>())); break;                 // LONG_BINGET
-                case 's': {                                                          // SETITEM
+                case 'Q':
+                    push(persistent(pop()));
+                    break;  // BINPERSID
+                case 'q':
+                    memo_[static_cast<std::uint8_t>(byte())] = top();
+                    break;  // BINPUT
+                case 'r':
+                    memo_[le<std::uint32_t>()] = top();
+                    break;  // LONG_BINPUT
+                case 0x94:
+                    memo_[static_cast<std::uint32_t>(memo_.size())] = top();
+                    break;  // MEMOIZE
+                case 'h':
+                    push(recall(static_cast<std::uint8_t>(byte())));
+                    break;  // BINGET
+                case 'j':
+                    push(recall(le<std::uint32_t>()));
+                    break;   // LONG_BINGET
+                case 's': {  // SETITEM
                     auto value = pop(), key = pop();
                     dict_of(top())->entries.emplace_back(key, value);
                     break;
@@ -168,7 +211,8 @@ public:
                     if (stack_.size() != 1 || !marks_.empty())
                         error("STOP with {} values on the stack instead of 1", stack_.size());
                     return stack_.back();
-                default: error("unsupported pickle opcode 0x{:02x}", op);
+                default:
+                    error("unsupported pickle opcode 0x{:02x}", op);
             }
         }
     }
@@ -274,8 +318,10 @@ private:
     PickleRef global(const std::string& name) {
         if (name != "collections.OrderedDict" && name != "torch._utils._rebuild_tensor_v2" &&
             name != "torch._utils._rebuild_parameter" && storage_dtype(name).empty())
-            error("refusing the global '{}': a state_dict pickle uses only OrderedDict, torch storages and "
-                  "torch._utils._rebuild_tensor_v2/_rebuild_parameter", name);
+            error(
+                "refusing the global '{}': a state_dict pickle uses only OrderedDict, torch storages and "
+                "torch._utils._rebuild_tensor_v2/_rebuild_parameter",
+                name);
         auto v = make(Kind::Global);
         v->text = name;
         return v;
@@ -302,7 +348,8 @@ private:
         if (callable->text == "torch._utils._rebuild_tensor_v2") {
             // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
             if (a.size() != 6 && a.size() != 7) error("_rebuild_tensor_v2 takes 6 or 7 arguments, got {}", a.size());
-            if (a[0]->kind != Kind::Storage) error("_rebuild_tensor_v2 needs a storage, got a {}", kind_name(a[0]->kind));
+            if (a[0]->kind != Kind::Storage)
+                error("_rebuild_tensor_v2 needs a storage, got a {}", kind_name(a[0]->kind));
             auto t = make(Kind::Tensor);
             t->storage = a[0];
             t->dtype = a[0]->dtype;

@@ -34,12 +34,18 @@ inline std::size_t dtype_size(std::string_view dtype) {
 
 template <class E>
 constexpr std::string_view dtype_of() {
-    if constexpr (std::is_same_v<E, double>) return "F64";
-    else if constexpr (std::is_same_v<E, float>) return "F32";
-    else if constexpr (std::is_same_v<E, std::int64_t>) return "I64";
-    else if constexpr (std::is_same_v<E, std::int32_t>) return "I32";
-    else if constexpr (std::is_same_v<E, std::uint8_t>) return "U8";
-    else static_assert(sizeof(E) == 0, "fgclep: no safetensors dtype for this element type");
+    if constexpr (std::is_same_v<E, double>)
+        return "F64";
+    else if constexpr (std::is_same_v<E, float>)
+        return "F32";
+    else if constexpr (std::is_same_v<E, std::int64_t>)
+        return "I64";
+    else if constexpr (std::is_same_v<E, std::int32_t>)
+        return "I32";
+    else if constexpr (std::is_same_v<E, std::uint8_t>)
+        return "U8";
+    else
+        static_assert(sizeof(E) == 0, "fgclep: no safetensors dtype for this element type");
 }
 
 namespace detail {
@@ -70,11 +76,14 @@ public:
     static SafetensorsFile parse(std::vector<char> bytes, std::string source) {
         SafetensorsFile f;
         f.source_ = std::move(source);
-        if (bytes.size() < 8) fail("'{}' is not a safetensors file: it has {} bytes, fewer than the 8-byte header length", f.source_, bytes.size());
+        if (bytes.size() < 8)
+            fail("'{}' is not a safetensors file: it has {} bytes, fewer than the 8-byte header length", f.source_,
+                 bytes.size());
         std::uint64_t header_len = 0;
         std::memcpy(&header_len, bytes.data(), 8);
         if (header_len > bytes.size() - 8)
-            fail("'{}' is truncated or not a safetensors file: the header claims {} bytes but only {} follow", f.source_, header_len, bytes.size() - 8);
+            fail("'{}' is truncated or not a safetensors file: the header claims {} bytes but only {} follow",
+                 f.source_, header_len, bytes.size() - 8);
         json::Value header;
         try {
             header = json::parse(std::string_view(bytes.data() + 8, static_cast<std::size_t>(header_len)));
@@ -117,11 +126,14 @@ public:
             const std::size_t esize = dtype_size(e.dtype);
             if (esize == 0) fail("'{}': tensor '{}' has the unknown dtype '{}'", f.source_, name, e.dtype);
             if (e.begin > e.end || e.end > data_size)
-                fail("'{}' is truncated or corrupt: tensor '{}' spans bytes [{}, {}) of a {}-byte data section", f.source_, name, e.begin, e.end, data_size);
+                fail("'{}' is truncated or corrupt: tensor '{}' spans bytes [{}, {}) of a {}-byte data section",
+                     f.source_, name, e.begin, e.end, data_size);
             std::size_t expected_bytes = 0;
             if (__builtin_mul_overflow(static_cast<std::size_t>(e.shape.numel()), esize, &expected_bytes) ||
                 e.end - e.begin != expected_bytes)
-                fail("'{}': tensor '{}' of shape {} and dtype {} should take {} bytes, but its offsets give {}", f.source_, name, e.shape, e.dtype, e.shape.numel() * static_cast<std::int64_t>(esize), e.end - e.begin);
+                fail("'{}': tensor '{}' of shape {} and dtype {} should take {} bytes, but its offsets give {}",
+                     f.source_, name, e.shape, e.dtype, e.shape.numel() * static_cast<std::int64_t>(esize),
+                     e.end - e.begin);
             f.entries_[name] = e;
         }
         f.data_.assign(bytes.begin() + static_cast<std::ptrdiff_t>(data_start), bytes.end());
@@ -147,7 +159,8 @@ public:
     // content_crc32() for the same tensors. Checkpoints record it to detect corruption on disk.
     std::uint32_t content_crc32() const {
         Crc32 crc;
-        for (const auto& [name, e] : entries_) detail::crc_entry(crc, name, e.dtype, e.shape, data_.data() + e.begin, e.end - e.begin);
+        for (const auto& [name, e] : entries_)
+            detail::crc_entry(crc, name, e.dtype, e.shape, data_.data() + e.begin, e.end - e.begin);
         return crc.value();
     }
 
@@ -172,12 +185,18 @@ public:
                 out[i] = static_cast<E>(s);
             }
         };
-        if (e.dtype == "F64") convert(double{});
-        else if (e.dtype == "F32") convert(float{});
-        else if (e.dtype == "I64") convert(std::int64_t{});
-        else if (e.dtype == "I32") convert(std::int32_t{});
-        else if (e.dtype == "U8" || e.dtype == "BOOL") convert(std::uint8_t{});
-        else fail("'{}': tensor '{}' has dtype {}, which fgclep cannot convert", source_, name, e.dtype);
+        if (e.dtype == "F64")
+            convert(double{});
+        else if (e.dtype == "F32")
+            convert(float{});
+        else if (e.dtype == "I64")
+            convert(std::int64_t{});
+        else if (e.dtype == "I32")
+            convert(std::int32_t{});
+        else if (e.dtype == "U8" || e.dtype == "BOOL")
+            convert(std::uint8_t{});
+        else
+            fail("'{}': tensor '{}' has dtype {}, which fgclep cannot convert", source_, name, e.dtype);
         return out;
     }
 
@@ -196,9 +215,11 @@ public:
     void add(const std::string& name, const Shape& shape, std::span<const E> values) {
         if (static_cast<std::int64_t>(values.size()) != shape.numel())
             fail("safetensors writer: tensor '{}' has {} values but shape {}", name, values.size(), shape);
-        add_raw(name, std::string(dtype_of<E>()), shape, reinterpret_cast<const char*>(values.data()), values.size() * sizeof(E));
+        add_raw(name, std::string(dtype_of<E>()), shape, reinterpret_cast<const char*>(values.data()),
+                values.size() * sizeof(E));
     }
-    void add_raw(const std::string& name, const std::string& dtype, const Shape& shape, const char* data, std::size_t size) {
+    void add_raw(const std::string& name, const std::string& dtype, const Shape& shape, const char* data,
+                 std::size_t size) {
         if (names_.count(name)) fail("safetensors writer: tensor '{}' was added twice", name);
         names_.insert(name);
         items_.push_back({name, dtype, shape, std::vector<char>(data, data + size)});
@@ -210,7 +231,8 @@ public:
         std::map<std::string, const Item*> sorted;
         for (auto& it : items_) sorted[it.name] = &it;
         Crc32 crc;
-        for (auto& [name, it] : sorted) detail::crc_entry(crc, name, it->dtype, it->shape, it->data.data(), it->data.size());
+        for (auto& [name, it] : sorted)
+            detail::crc_entry(crc, name, it->dtype, it->shape, it->data.data(), it->data.size());
         return crc.value();
     }
     const std::map<std::string, std::string>& metadata() const { return metadata_; }

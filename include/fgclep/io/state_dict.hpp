@@ -58,7 +58,8 @@ LoadResult load_state(ParameterArena<B>& arena, typename B::State& state, const 
         const Shape got = file.shape(key);
         // A 0-d tensor in the file fills a one-element tensor of the model (PyTorch stores scalars as 0-d).
         if (!(got == shape) && !(got.numel() == 1 && shape.numel() == 1))
-            fail("'{}': tensor '{}' has shape {}, but the model's '{}' has shape {}", file.source(), key, got, name, shape);
+            fail("'{}': tensor '{}' has shape {}, but the model's '{}' has shape {}", file.source(), key, got, name,
+                 shape);
         pending.push_back({value, file.template get<T>(key)});
         used.insert(key);
         result.loaded.push_back(name);

@@ -38,12 +38,18 @@ namespace torch_detail {
 inline float half_to_float(std::uint16_t h) {
     const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000) << 16;
     std::uint32_t exp = (h >> 10) & 0x1F, mant = h & 0x3FF, bits;
-    if (exp == 0x1F) bits = sign | 0x7F800000u | (mant << 13);  // inf / nan
-    else if (exp != 0) bits = sign | ((exp + 112) << 23) | (mant << 13);
-    else if (mant == 0) bits = sign;
+    if (exp == 0x1F)
+        bits = sign | 0x7F800000u | (mant << 13);  // inf / nan
+    else if (exp != 0)
+        bits = sign | ((exp + 112) << 23) | (mant << 13);
+    else if (mant == 0)
+        bits = sign;
     else {  // subnormal: normalise
         int e = -1;
-        do { ++e; mant <<= 1; } while (!(mant & 0x400));
+        do {
+            ++e;
+            mant <<= 1;
+        } while (!(mant & 0x400));
         bits = sign | (static_cast<std::uint32_t>(112 - e) << 23) | ((mant & 0x3FF) << 13);
     }
     return std::bit_cast<float>(bits);
@@ -110,14 +116,23 @@ public:
             });
         };
         auto cast = [](auto s) { return static_cast<E>(s); };
-        if (t.dtype == "F64") convert(double{}, cast);
-        else if (t.dtype == "F32") convert(float{}, cast);
-        else if (t.dtype == "F16") convert(std::uint16_t{}, [](std::uint16_t h) { return static_cast<E>(torch_detail::half_to_float(h)); });
-        else if (t.dtype == "BF16") convert(std::uint16_t{}, [](std::uint16_t h) { return static_cast<E>(torch_detail::bfloat16_to_float(h)); });
-        else if (t.dtype == "I64") convert(std::int64_t{}, cast);
-        else if (t.dtype == "I32") convert(std::int32_t{}, cast);
-        else if (t.dtype == "U8" || t.dtype == "BOOL") convert(std::uint8_t{}, cast);
-        else fail("'{}': tensor '{}' has dtype {}, which fgclep cannot convert", source_, name, t.dtype);
+        if (t.dtype == "F64")
+            convert(double{}, cast);
+        else if (t.dtype == "F32")
+            convert(float{}, cast);
+        else if (t.dtype == "F16")
+            convert(std::uint16_t{}, [](std::uint16_t h) { return static_cast<E>(torch_detail::half_to_float(h)); });
+        else if (t.dtype == "BF16")
+            convert(std::uint16_t{},
+                    [](std::uint16_t h) { return static_cast<E>(torch_detail::bfloat16_to_float(h)); });
+        else if (t.dtype == "I64")
+            convert(std::int64_t{}, cast);
+        else if (t.dtype == "I32")
+            convert(std::int32_t{}, cast);
+        else if (t.dtype == "U8" || t.dtype == "BOOL")
+            convert(std::uint8_t{}, cast);
+        else
+            fail("'{}': tensor '{}' has dtype {}, which fgclep cannot convert", source_, name, t.dtype);
         return out;
     }
 
@@ -172,22 +187,28 @@ private:
         if (zip.contains(archive + "/byteorder")) {
             auto order = zip.record(archive + "/byteorder");
             if (std::string_view(order.data(), order.size()) != "little")
-                fail("'{}' was saved on a big-endian machine (record '{}/byteorder' says '{}'); only little-endian "
-                     "checkpoints are supported", source_, archive, std::string_view(order.data(), order.size()));
+                fail(
+                    "'{}' was saved on a big-endian machine (record '{}/byteorder' says '{}'); only little-endian "
+                    "checkpoints are supported",
+                    source_, archive, std::string_view(order.data(), order.size()));
         }
         const std::string pkl = archive + "/data.pkl";
         auto root = torch_detail::PickleMachine(zip.record(pkl), "'" + source_ + "' record '" + pkl + "'").run();
         using Kind = torch_detail::PickleValue::Kind;
         if (root->kind != Kind::Dict)
-            fail("'{}': data.pkl holds a {}, not a state_dict (a dict of tensors)", source_, torch_detail::kind_name(root->kind));
+            fail("'{}': data.pkl holds a {}, not a state_dict (a dict of tensors)", source_,
+                 torch_detail::kind_name(root->kind));
         std::map<std::string, std::span<const char>> storages;
         for (auto& [key, value] : root->entries) {
             if (key->kind != Kind::String)
-                fail("'{}': the state_dict has a {} key; only string names are supported", source_, torch_detail::kind_name(key->kind));
+                fail("'{}': the state_dict has a {} key; only string names are supported", source_,
+                     torch_detail::kind_name(key->kind));
             const std::string& name = key->text;
             if (value->kind != Kind::Tensor)
-                fail("'{}': state_dict entry '{}' is a {}, not a tensor (a nested checkpoint? save the state_dict "
-                     "itself)", source_, name, torch_detail::kind_name(value->kind));
+                fail(
+                    "'{}': state_dict entry '{}' is a {}, not a tensor (a nested checkpoint? save the state_dict "
+                    "itself)",
+                    source_, name, torch_detail::kind_name(value->kind));
             TorchTensor t;
             t.dtype = value->dtype;
             try {
@@ -220,8 +241,10 @@ private:
                          !__builtin_add_overflow(last, reach, &last);
                 }
                 if (!ok || static_cast<std::uint64_t>(last) >= numel)
-                    fail("'{}': tensor '{}' (shape {}, strides [{}], offset {}) reaches outside its {}-element storage "
-                         "'{}'", source_, name, t.shape, fmt::join(t.strides, ", "), t.storage_offset, numel, data_name);
+                    fail(
+                        "'{}': tensor '{}' (shape {}, strides [{}], offset {}) reaches outside its {}-element storage "
+                        "'{}'",
+                        source_, name, t.shape, fmt::join(t.strides, ", "), t.storage_offset, numel, data_name);
             }
             if (tensors_.count(name)) fail("'{}': the state_dict has the name '{}' twice", source_, name);
             tensors_[name] = std::move(t);

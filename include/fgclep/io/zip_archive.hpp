@@ -25,8 +25,8 @@ struct Reader {
     template <class U>
     U at(std::uint64_t offset, std::string_view what) const {
         if (offset > bytes.size() || bytes.size() - offset < sizeof(U))
-            fail("'{}' is truncated or not a zip file: {} at byte {} lies past its end ({} bytes)", source, what, offset,
-                 bytes.size());
+            fail("'{}' is truncated or not a zip file: {} at byte {} lies past its end ({} bytes)", source, what,
+                 offset, bytes.size());
         U v;
         std::memcpy(&v, bytes.data() + offset, sizeof(U));
         return v;
@@ -54,8 +54,10 @@ public:
         if (it == records_.end()) fail("'{}' has no record '{}'", source_, name);
         const Record& rec = it->second;
         if (rec.method != 0)
-            fail("'{}': record '{}' is compressed (zip method {}); only uncompressed records, as torch.save writes "
-                 "them, are supported", source_, name, rec.method == 8 ? "8, deflate" : std::to_string(rec.method));
+            fail(
+                "'{}': record '{}' is compressed (zip method {}); only uncompressed records, as torch.save writes "
+                "them, are supported",
+                source_, name, rec.method == 8 ? "8, deflate" : std::to_string(rec.method));
         std::span<const char> s(bytes_.data() + rec.data_offset, rec.size);
         if (crc32(s.data(), s.size()) != rec.crc)  // ZIP records carry the standard CRC-32
             fail("'{}' is corrupt: record '{}' fails its CRC check", source_, name);
@@ -71,14 +73,17 @@ private:
     std::map<std::string, Record> read_zip() const {
         const auto& b = bytes_;
         Reader r{b, source_};
-        if (b.size() < 22) fail("'{}' is not a torch checkpoint: {} bytes is too short for a zip file", source_, b.size());
+        if (b.size() < 22)
+            fail("'{}' is not a torch checkpoint: {} bytes is too short for a zip file", source_, b.size());
         // The end-of-central-directory record is in the last 22 + 65535 (comment) bytes.
         std::uint64_t eocd = b.size() - 22;
         const std::uint64_t lowest = b.size() > 22 + 65535 ? b.size() - 22 - 65535 : 0;
         while (r.at<std::uint32_t>(eocd, "the end of the central directory") != 0x06054b50u) {
             if (eocd == lowest)
-                fail("'{}' is not a zip file (torch.save's format since torch 1.6) or is truncated: no end of central "
-                     "directory record (a legacy torch.save file? re-save it with a current torch)", source_);
+                fail(
+                    "'{}' is not a zip file (torch.save's format since torch 1.6) or is truncated: no end of central "
+                    "directory record (a legacy torch.save file? re-save it with a current torch)",
+                    source_);
             --eocd;
         }
         std::uint64_t count = r.at<std::uint16_t>(eocd + 10, "the record count");

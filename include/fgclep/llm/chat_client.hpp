@@ -32,25 +32,25 @@ namespace fgclep::llm {
 
 struct ChatOptions {
     std::string base_url = "http://127.0.0.1:8000/v1";  // vLLM's default; llama.cpp :8080, Ollama :11434
-    std::string model;                                 // required by vLLM and Ollama; llama.cpp ignores it
-    std::string api_key_env = "OPENAI_API_KEY";        // empty: never send a key
+    std::string model;                                  // required by vLLM and Ollama; llama.cpp ignores it
+    std::string api_key_env = "OPENAI_API_KEY";         // empty: never send a key
     double temperature = 0.0;
     int max_tokens = 256;
     std::chrono::milliseconds connect_timeout{10'000};
-    std::chrono::milliseconds read_timeout{120'000};   // per request: generation of one answer must fit
-    int max_retries = 4;                               // attempts = 1 + max_retries
-    std::chrono::milliseconds initial_backoff{500};    // doubled after each failed attempt
+    std::chrono::milliseconds read_timeout{120'000};  // per request: generation of one answer must fit
+    int max_retries = 4;                              // attempts = 1 + max_retries
+    std::chrono::milliseconds initial_backoff{500};   // doubled after each failed attempt
     std::chrono::milliseconds max_backoff{30'000};
 };
 
 struct ChatResult {
     bool ok = false;
-    std::string content;   // the assistant's answer (ok)
+    std::string content;        // the assistant's answer (ok)
     std::string finish_reason;  // "stop", or "length" when max_tokens cut the answer short ("" if not given)
-    int status = 0;        // the last HTTP status; 0 when no response came (connection error, timeout)
+    int status = 0;             // the last HTTP status; 0 when no response came (connection error, timeout)
     int attempts = 0;
     bool retryable = false;  // the last failure was of a kind that was retried (connection, 429, 5xx)
-    std::string error;     // empty when ok
+    std::string error;       // empty when ok
 };
 
 namespace chat_detail {
@@ -77,8 +77,7 @@ inline void split_url(std::string_view base_url, std::string& origin, std::strin
 #endif
     const std::size_t host_begin = scheme_end + 3;
     const std::size_t slash = base_url.find('/', host_begin);
-    if (slash == host_begin || host_begin >= base_url.size())
-        fail("chat client: base URL '{}' has no host", base_url);
+    if (slash == host_begin || host_begin >= base_url.size()) fail("chat client: base URL '{}' has no host", base_url);
     origin = std::string(base_url.substr(0, slash));
     std::string prefix = slash == std::string_view::npos ? std::string() : std::string(base_url.substr(slash));
     while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
@@ -157,8 +156,10 @@ private:
             r.retryable = true;
             const httplib::Error e = res.error();
             if (e == httplib::Error::Read)
-                r.error = fmt::format("no complete answer within the read timeout of {} ms (or the connection "
-                                      "was closed)", options_.read_timeout.count());
+                r.error = fmt::format(
+                    "no complete answer within the read timeout of {} ms (or the connection "
+                    "was closed)",
+                    options_.read_timeout.count());
             else if (e == httplib::Error::Connection)
                 r.error = "connection failed: refused or unreachable (is the server running?)";
             else if (e == httplib::Error::ConnectionTimeout)

@@ -42,10 +42,10 @@ struct FeatureCacheOptions {
 };
 
 struct CacheLoadIssues {
-    std::size_t entries = 0;          // usable entries (this model and prompt)
-    std::size_t other_prompt = 0;     // entries of another model or prompt, ignored
-    std::size_t torn_last_line = 0;   // 1 when the file ended in a partial line (cut off)
-    std::size_t malformed_lines = 0;  // unreadable lines elsewhere, skipped
+    std::size_t entries = 0;            // usable entries (this model and prompt)
+    std::size_t other_prompt = 0;       // entries of another model or prompt, ignored
+    std::size_t torn_last_line = 0;     // 1 when the file ended in a partial line (cut off)
+    std::size_t malformed_lines = 0;    // unreadable lines elsewhere, skipped
     std::vector<std::string> messages;  // one per problem, naming the file and line
 };
 
@@ -94,13 +94,13 @@ public:
         std::unique_lock lock(mutex_);
         if (const auto it = entries_.find(k); it != entries_.end() && it->second.report == report) return;
         if (!prompt_written_) {
-            const nlohmann::json p = {{"type", "prompt"}, {"prompt", prompt_id_}, {"model", model_},
-                                      {"text", prompt_text_}};
+            const nlohmann::json p = {
+                {"type", "prompt"}, {"prompt", prompt_id_}, {"model", model_}, {"text", prompt_text_}};
             append(p.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
             prompt_written_ = true;
         }
-        nlohmann::json e = {{"type", "entry"}, {"key", k},        {"prompt", prompt_id_}, {"model", model_},
-                            {"report", report}, {"features", features}};
+        nlohmann::json e = {{"type", "entry"}, {"key", k},         {"prompt", prompt_id_},
+                            {"model", model_}, {"report", report}, {"features", features}};
         if (options_.store_answers) e["answer"] = answer;
         append(e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         entries_[k] = Entry{std::string(report), features};
@@ -134,9 +134,10 @@ private:
             if (in.eof()) {  // no newline after it: killed mid-write; cut it off so appends start cleanly
                 if (line.empty()) break;
                 issues_.torn_last_line = 1;
-                issues_.messages.push_back(fmt::format("{}:{}: the last line is incomplete ({} bytes without a "
-                                                       "newline; the writer was interrupted): removed",
-                                                       file_.string(), line_no, line.size()));
+                issues_.messages.push_back(
+                    fmt::format("{}:{}: the last line is incomplete ({} bytes without a "
+                                "newline; the writer was interrupted): removed",
+                                file_.string(), line_no, line.size()));
                 in.close();
                 std::filesystem::resize_file(file_, offset);
                 break;

@@ -71,8 +71,10 @@ private:
                 found = true;
                 i += 7;
             } else if (c == '{' || c == '}') {
-                fail("prompt template: unexpected '{}' at offset {} (use {{report}} for the report, '{}{}' for a "
-                     "literal brace): \"{}\"", c, i, c, c, tmpl.substr(0, 200));
+                fail(
+                    "prompt template: unexpected '{}' at offset {} (use {{report}} for the report, '{}{}' for a "
+                    "literal brace): \"{}\"",
+                    c, i, c, c, tmpl.substr(0, 200));
             } else {
                 out.push_back(c);
             }

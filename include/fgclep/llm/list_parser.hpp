@@ -105,14 +105,15 @@ struct Parser {
             char c = text[pos++];
             if (c == '\\' && pos < text.size()) {
                 c = text[pos++];
-                if (c == 'n') c = '\n';
-                else if (c == 't') c = '\t';
+                if (c == 'n')
+                    c = '\n';
+                else if (c == 't')
+                    c = '\t';
             }
             item.push_back(c);
         }
         if (pos >= text.size())
-            return fail(fmt::format("the string starting at offset {} is never closed (no matching {})", start,
-                                    quote));
+            return fail(fmt::format("the string starting at offset {} is never closed (no matching {})", start, quote));
         ++pos;
         raw.push_back(std::move(item));
         return true;
@@ -163,8 +164,7 @@ struct Parser {
             if (text[pos] != ',' && text[pos] != ']')
                 return fail(fmt::format("expected ',' or ']' after the item at offset {}, found '{}' at offset {}",
                                         item_start, text[pos], where()));
-            if (raw.size() > options.max_items)
-                return fail(fmt::format("more than {} items", options.max_items));
+            if (raw.size() > options.max_items) return fail(fmt::format("more than {} items", options.max_items));
         }
     }
 };

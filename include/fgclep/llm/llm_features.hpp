@@ -50,11 +50,16 @@ enum class CandidateStatus { cached, answered, failed, malformed, not_asked };
 
 inline std::string_view to_string(CandidateStatus s) {
     switch (s) {
-        case CandidateStatus::cached: return "cached";
-        case CandidateStatus::answered: return "answered";
-        case CandidateStatus::failed: return "failed";
-        case CandidateStatus::malformed: return "malformed";
-        case CandidateStatus::not_asked: return "not asked";
+        case CandidateStatus::cached:
+            return "cached";
+        case CandidateStatus::answered:
+            return "answered";
+        case CandidateStatus::failed:
+            return "failed";
+        case CandidateStatus::malformed:
+            return "malformed";
+        case CandidateStatus::not_asked:
+            return "not asked";
     }
     return "?";
 }
@@ -64,7 +69,7 @@ struct ReportFailure {
     std::string report;
     CandidateStatus status = CandidateStatus::failed;  // failed or malformed
     std::string error;
-    std::string answer;     // the raw answer, for malformed ones
+    std::string answer;  // the raw answer, for malformed ones
 };
 
 struct LlmProgress {
@@ -80,9 +85,9 @@ struct LlmFeatureOptions {
     ListParseOptions parse;
     std::filesystem::path cache_file;  // empty: no cache (every call asks again)
     FeatureCacheOptions cache;
-    int concurrency = 4;                         // requests in flight at once
-    std::int64_t max_requests = -1;              // per call: stop starting requests after this many (-1: no limit)
-    const std::atomic<bool>* cancel = nullptr;   // when set to true: no new requests; those in flight finish
+    int concurrency = 4;                        // requests in flight at once
+    std::int64_t max_requests = -1;             // per call: stop starting requests after this many (-1: no limit)
+    const std::atomic<bool>* cancel = nullptr;  // when set to true: no new requests; those in flight finish
     std::function<void(const LlmProgress&)> on_progress;  // called from the asking threads, one at a time
     std::chrono::milliseconds progress_interval{10'000};
 };
@@ -116,7 +121,7 @@ public:
         std::vector<std::vector<std::string>> out(reports.size());
 
         // Cache hits first; the rest grouped by text so each distinct report is asked once.
-        std::vector<std::size_t> unique_first;          // index of the first report of each distinct text
+        std::vector<std::size_t> unique_first;  // index of the first report of each distinct text
         std::vector<std::size_t> group(reports.size(), npos);
         std::unordered_map<std::string_view, std::size_t> group_of;
         for (std::size_t i = 0; i < reports.size(); ++i) {
@@ -129,8 +134,10 @@ public:
                 }
             }
             const auto [it, inserted] = group_of.emplace(reports[i], unique_first.size());
-            if (inserted) unique_first.push_back(i);
-            else ++stats_.duplicates;
+            if (inserted)
+                unique_first.push_back(i);
+            else
+                ++stats_.duplicates;
             group[i] = it->second;
         }
 
@@ -162,8 +169,8 @@ public:
                 }
             }
         };
-        const std::size_t threads = std::min<std::size_t>(static_cast<std::size_t>(options_.concurrency),
-                                                          unique_first.size());
+        const std::size_t threads =
+            std::min<std::size_t>(static_cast<std::size_t>(options_.concurrency), unique_first.size());
         run_workers("LLM features", static_cast<int>(threads), worker, [&] { stopping = true; });
 
         stats_.asked = 0;
@@ -173,10 +180,19 @@ public:
             const Outcome& o = outcomes[group[i]];
             statuses_[i] = o.status;
             switch (o.status) {
-                case CandidateStatus::answered: ++stats_.answered; out[i] = o.features; break;
-                case CandidateStatus::failed: ++stats_.failed; break;
-                case CandidateStatus::malformed: ++stats_.malformed; break;
-                default: ++stats_.not_asked; break;
+                case CandidateStatus::answered:
+                    ++stats_.answered;
+                    out[i] = o.features;
+                    break;
+                case CandidateStatus::failed:
+                    ++stats_.failed;
+                    break;
+                case CandidateStatus::malformed:
+                    ++stats_.malformed;
+                    break;
+                default:
+                    ++stats_.not_asked;
+                    break;
             }
             if (o.status == CandidateStatus::failed || o.status == CandidateStatus::malformed)
                 failures_.push_back({i, reports[i], o.status, o.error, o.answer});

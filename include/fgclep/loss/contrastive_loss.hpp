@@ -29,13 +29,13 @@ concept ContrastiveLossSpec = LayerSpec<L> && requires {
 
 template <class M, class B>
 concept ContrastiveLoss = Backend<B> && std::derived_from<M, Module> &&
-                          requires(M& m, const M& cm, Context<B>& ctx, const PairBatch& batch, PairGradients& grads,
-                                   detail::ProbeVisitor& v) {
-                              { m.forward(ctx, batch) } -> std::convertible_to<double>;
-                              m.backward(ctx, batch, grads, 1.0);
-                              { cm.weight() } -> std::convertible_to<double>;
-                              m.visit(v);
-                          };
+    requires(M& m, const M& cm, Context<B>& ctx, const PairBatch& batch, PairGradients& grads,
+             detail::ProbeVisitor& v) {
+    { m.forward(ctx, batch) } -> std::convertible_to<double>;
+    m.backward(ctx, batch, grads, 1.0);
+    { cm.weight() } -> std::convertible_to<double>;
+    m.visit(v);
+};
 
 template <class M, class B>
 concept CalibratedLoss = ContrastiveLoss<M, B> && requires(M& m, Context<B>& ctx) {

@@ -34,8 +34,11 @@ struct InfoNceLoss::impl : Module {
     Param<B> logit_scale;
 
     explicit impl(const Options& o)
-        : Module(InfoNceLoss::name), options(o), logit_scale("logit_scale", Shape{}, Decay::no, Init::constant(o.logit_scale)) {
-        if (!std::isfinite(o.logit_scale)) fgclep::fail("InfoNceLoss needs a finite logit_scale, got {}", o.logit_scale);
+        : Module(InfoNceLoss::name),
+          options(o),
+          logit_scale("logit_scale", Shape{}, Decay::no, Init::constant(o.logit_scale)) {
+        if (!std::isfinite(o.logit_scale))
+            fgclep::fail("InfoNceLoss needs a finite logit_scale, got {}", o.logit_scale);
         if (!(o.weight >= 0)) fgclep::fail("InfoNceLoss needs a weight >= 0, got {}", o.weight);
         logit_scale.trainable = o.learnable;
     }

@@ -157,7 +157,8 @@ struct ContrastiveObjective<Losses...>::impl : Module {
         out.text = detail::upload_matrix(ctx, detail::normalize_rows_backward(batch_.text, text_norms_, g.text));
         if (batch_.features.size() > 0) {
             g.features += (g.feature_cos + g.feature_cos.transpose()) * batch_.features;
-            out.features = detail::upload_matrix(ctx, detail::normalize_rows_backward(batch_.features, feature_norms_, g.features));
+            out.features = detail::upload_matrix(
+                ctx, detail::normalize_rows_backward(batch_.features, feature_norms_, g.features));
         }
         return out;
     }
@@ -188,7 +189,8 @@ struct ContrastiveObjective<Losses...>::impl : Module {
 private:
     template <std::size_t... I>
     static std::tuple<typename Losses::template impl<B>...> make_losses(const Options& o, std::index_sequence<I...>) {
-        return std::tuple<typename Losses::template impl<B>...>(typename Losses::template impl<B>(std::get<I>(o.losses))...);
+        return std::tuple<typename Losses::template impl<B>...>(
+            typename Losses::template impl<B>(std::get<I>(o.losses))...);
     }
     template <class V, std::size_t... I>
     void visit_losses(V& v, std::index_sequence<I...>) {

@@ -2,7 +2,8 @@
 // Bert: the BERT text encoder, Hugging Face's BertModel (absolute positions, post-LayerNorm layers, erf GELU,
 // tanh pooler) with its state_dict names, so HF checkpoints map 1:1.
 //
-//   fgclep::Model<fgclep::BertBase, fgclep::Cpu<float>> bert(fgclep::read_bert_config("config.json"));  // io/bert_config.hpp
+//   // read_bert_config: io/bert_config.hpp
+//   fgclep::Model<fgclep::BertBase, fgclep::Cpu<float>> bert(fgclep::read_bert_config("config.json"));
 //   Tensor<B> hidden = bert.forward(ctx, BertInput<B>{ids, attention_mask});  // last_hidden_state (N, L, H)
 //   Tensor<B> pooled = bert.module().pooler_output();    // tanh(dense(hidden[:, 0])), from the same forward
 //   bert.module().backward(ctx, d_hidden, d_pooled);     // either gradient may be an undefined Tensor
@@ -14,6 +15,7 @@
 #include "fgclep/backend/ops.hpp"
 #include "fgclep/core/concepts.hpp"
 #include "fgclep/core/param.hpp"
+#include "fgclep/core/saved.hpp"
 #include "fgclep/core/trainable.hpp"
 #include "fgclep/nn/activation.hpp"
 #include "fgclep/nn/attention.hpp"
@@ -53,8 +55,8 @@ struct BertConfig {
     double layer_norm_eps = 1e-12;
     double hidden_dropout_prob = 0.1;
     double attention_probs_dropout_prob = 0.1;
-    std::int64_t pad_token_id = 0;     // its word embedding row gets no gradient (HF's padding_idx); -1: none
-    double initializer_range = 0.02;   // HF's init: N(0, initializer_range) weights, zero biases
+    std::int64_t pad_token_id = 0;    // its word embedding row gets no gradient (HF's padding_idx); -1: none
+    double initializer_range = 0.02;  // HF's init: N(0, initializer_range) weights, zero biases
 };
 
 struct Bert {
@@ -329,7 +331,8 @@ struct BertEncoder::impl : Module {
     typename Repeat<BertLayer>::template impl<B> layer;
     explicit impl(const Options& o)
         : Module(BertEncoder::name),
-          layer(Repeat<BertLayer>::Options::times(static_cast<std::size_t>(std::max<std::int64_t>(o.num_hidden_layers, 0)), o)) {}
+          layer(Repeat<BertLayer>::Options::times(
+              static_cast<std::size_t>(std::max<std::int64_t>(o.num_hidden_layers, 0)), o)) {}
     template <class V>
     void visit(V& v) {
         v.module("layer", layer);
@@ -359,8 +362,7 @@ struct Bert::impl : Module {
     BertEncoder::impl<B> encoder;
     BertPooler::impl<B> pooler;
 
-    explicit impl(const Options& o)
-        : Module(Bert::name), options(checked(o)), embeddings(o), encoder(o), pooler(o) {}
+    explicit impl(const Options& o) : Module(Bert::name), options(checked(o)), embeddings(o), encoder(o), pooler(o) {}
 
     template <class V>
     void visit(V& v) {
@@ -375,7 +377,8 @@ struct Bert::impl : Module {
     // -> last_hidden_state (N, L, hidden_size); pooler_output() then holds the pooled output (N, hidden_size).
     Tensor<B> forward(Context<B>& ctx, const input_type& in) {
         const Tensor<B, std::int32_t>& ids = in.input_ids;
-        if (!ids.defined() || ids.rank() != 2) fail("expected input_ids (N, L), got {}", ids.defined() ? ids.shape() : Shape{});
+        if (!ids.defined() || ids.rank() != 2)
+            fail("expected input_ids (N, L), got {}", ids.defined() ? ids.shape() : Shape{});
         const std::int64_t N = ids.size(0), L = ids.size(1), H = options.hidden_size;
         if (N < 1 || L < 1) fail("expected at least one sequence of at least one token, got input_ids {}", ids.shape());
         if (L > options.max_position_embeddings)
@@ -403,7 +406,7 @@ struct Bert::impl : Module {
     // Back-propagates gradients of the last hidden state and/or the pooled output (undefined = zero). Parameter
     // gradients accumulate; nothing is returned (ids are not differentiable).
     void backward(Context<B>& ctx, const Tensor<B>& d_hidden, const Tensor<B>& d_pooled) {
-        if (saved_shape.rank() != 3) fail("backward needs a forward pass in training mode first");
+        require_forward_pass(*this, saved_shape.rank() == 3);
         const Shape shape = saved_shape;
         saved_shape = Shape{};
         const std::int64_t N = shape[0], L = shape[1], H = options.hidden_size;
@@ -416,8 +419,7 @@ struct Bert::impl : Module {
         Tensor<B> g = d_hidden.defined() ? ctx.clone(d_hidden) : ctx.zeros(shape);
         if (d_pooled.defined()) {
             const Tensor<B> dfirst = pooler.dense.backward(ctx, pooler.act.backward(ctx, d_pooled));
-            for (std::int64_t n = 0; n < N; ++n)
-                ops::axpy(ctx, H, T(1), dfirst.data() + n * H, g.data() + n * L * H);
+            for (std::int64_t n = 0; n < N; ++n) ops::axpy(ctx, H, T(1), dfirst.data() + n * H, g.data() + n * L * H);
         }
         const std::int64_t lowest = lowest_trained_layer();
         for (std::int64_t i = num_layers() - 1; i >= lowest; --i) g = layer(i).backward(ctx, g);
@@ -444,10 +446,12 @@ private:
     static const Options& checked(const Options& o) {
         if (o.vocab_size <= 0 || o.hidden_size <= 0 || o.num_hidden_layers < 0 || o.num_attention_heads <= 0 ||
             o.intermediate_size <= 0 || o.max_position_embeddings <= 0 || o.type_vocab_size <= 0)
-            fgclep::fail("Bert needs positive vocab_size, hidden_size, num_attention_heads, intermediate_size, "
-                         "max_position_embeddings and type_vocab_size and num_hidden_layers >= 0, got {}, {}, {}, "
-                         "{}, {}, {} and {}", o.vocab_size, o.hidden_size, o.num_attention_heads, o.intermediate_size,
-                         o.max_position_embeddings, o.type_vocab_size, o.num_hidden_layers);
+            fgclep::fail(
+                "Bert needs positive vocab_size, hidden_size, num_attention_heads, intermediate_size, "
+                "max_position_embeddings and type_vocab_size and num_hidden_layers >= 0, got {}, {}, {}, "
+                "{}, {}, {} and {}",
+                o.vocab_size, o.hidden_size, o.num_attention_heads, o.intermediate_size, o.max_position_embeddings,
+                o.type_vocab_size, o.num_hidden_layers);
         if (o.hidden_size % o.num_attention_heads != 0)
             fgclep::fail("Bert: hidden_size {} is not divisible by num_attention_heads {}", o.hidden_size,
                          o.num_attention_heads);

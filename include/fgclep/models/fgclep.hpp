@@ -110,14 +110,8 @@ public:
 
     // Builds the model and initialises its parameters from `seed` (PyTorch's distributions; pretrained weights load
     // afterwards with io::load_state or load_bert_weights).
-    explicit FgClep(const Options& options = {}, std::uint64_t seed = 0) : options_(options), model_(options, seed) {
-        module_type& net = model_.module();
-        if constexpr (requires { net.ecg.head.options.output_dim; net.text.options.head.out_features; })
-            if (net.ecg.head.options.output_dim != net.text.options.head.out_features)
-                fail("FgClep: the ECG encoder embeds into {} dimensions but the text encoder into {}; set "
-                     "options.ecg.head.output_dim and options.text.head.out_features to the same size",
-                     net.ecg.head.options.output_dim, net.text.options.head.out_features);
-    }
+    explicit FgClep(const Options& options = {}, std::uint64_t seed = 0)
+        : options_(checked(options)), model_(options, seed) {}
 
     // --- inference -------------------------------------------------------------------------------------------
     // L2-normalised ECG embeddings (N, P) of ECGs (N, leads, L), in an inference pass (BatchNorm running
@@ -133,7 +127,7 @@ public:
     }
     // The same from report strings, through a tokenizer such as ReportTokenizer (fgclep/text).
     template <class Tokenizer, class Texts>
-        requires requires(const Tokenizer& t, Context<B>& c, const Texts& x) { t.encode(c, x); }
+    requires requires(const Tokenizer& t, Context<B>& c, const Texts& x) { t.encode(c, x); }
     Tensor<B> encode_text(Context<B>& ctx, const Tokenizer& tokenizer, const Texts& texts) {
         return encode_text(ctx, tokenizer.encode(ctx, texts));
     }
@@ -211,6 +205,19 @@ public:
     module_type& module() { return model_.module(); }
 
 private:
+    // The two embeddings must have one size; checked before anything is built (a BERT-base takes seconds to make).
+    static const Options& checked(const Options& o) {
+        if constexpr (requires {
+                          o.ecg.head.output_dim;
+                          o.text.head.out_features;
+                      })
+            if (o.ecg.head.output_dim != o.text.head.out_features)
+                fail(
+                    "FgClep: the ECG encoder embeds into {} dimensions but the text encoder into {}; set "
+                    "options.ecg.head.output_dim and options.text.head.out_features to the same size",
+                    o.ecg.head.output_dim, o.text.head.out_features);
+        return o;
+    }
     Tensor<B> normalized(Context<B>& ctx, const Tensor<B>& x) {
         std::vector<double> norms;
         return detail::upload_matrix(ctx, detail::normalize_rows(detail::download_matrix(ctx, x), norms));
@@ -220,18 +227,21 @@ private:
         if constexpr (requires { net().text.last_pooled_features(); })
             return net().text.last_pooled_features();
         else
-            fail("a loss uses the pooled text features (FnmLoss with source = features), but this text encoder does "
-                 "not expose them (it needs last_pooled_features() and backward(ctx, dy, dpooled))");
+            fail(
+                "a loss uses the pooled text features (FnmLoss with source = features), but this text encoder does "
+                "not expose them (it needs last_pooled_features() and backward(ctx, dy, dpooled))");
     }
     void check_batch(const batch_type& batch) const {
         if (!batch.ecg.defined() || batch.ecg.shape().rank() != 3)
-            fail("a batch needs ECGs of shape (N, leads, L), got {}", batch.ecg.defined() ? batch.ecg.shape() : Shape{});
+            fail("a batch needs ECGs of shape (N, leads, L), got {}",
+                 batch.ecg.defined() ? batch.ecg.shape() : Shape{});
         if constexpr (requires { batch.text.input_ids; })
             if (!batch.text.input_ids.defined() || batch.text.input_ids.size(0) != batch.ecg.size(0))
                 fail("a batch needs as many reports as ECGs: {} ECGs, {} reports", batch.ecg.size(0),
                      batch.text.input_ids.defined() ? batch.text.input_ids.size(0) : 0);
         if (batch.ecg.size(0) < 2)
-            fail("a contrastive batch needs at least 2 pairs (there are no negatives otherwise), got {}", batch.ecg.size(0));
+            fail("a contrastive batch needs at least 2 pairs (there are no negatives otherwise), got {}",
+                 batch.ecg.size(0));
     }
 
     module_type& net() { return model_.module(); }

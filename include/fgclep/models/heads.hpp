@@ -138,8 +138,8 @@ struct AttentionPool1d::impl : Module {
         ops::gemm(ctx, false, true, N * S, E, E, T(1), tokens.data(), E, w + 2 * E * E, E, T(0), v.data(), E);
         ops::add_bias_rows(ctx, N * S, E, b + 2 * E, v.data());
 
-        const Tensor<B> context = attention.forward(ctx, split_heads(ctx, q, H), split_heads(ctx, k, H),
-                                                    split_heads(ctx, v, H), nullptr);
+        const Tensor<B> context =
+            attention.forward(ctx, split_heads(ctx, q, H), split_heads(ctx, k, H), split_heads(ctx, v, H), nullptr);
         const Tensor<B> pooled = mhsa.out_proj.forward(ctx, merge_heads(ctx, context).reshape(Shape{N, E}));
         Tensor<B> y = c_proj.forward(ctx, pooled);
         saved_tokens.keep(ctx, tokens);
@@ -215,8 +215,10 @@ struct AttentionPool1d::impl : Module {
 private:
     static const Options& checked(const Options& o) {
         if (o.embed_dim <= 0 || o.num_heads <= 0 || o.output_dim <= 0 || o.reference_length <= 0)
-            fgclep::fail("AttentionPool1d needs positive embed_dim, num_heads, output_dim and reference_length, got "
-                         "{}, {}, {} and {}", o.embed_dim, o.num_heads, o.output_dim, o.reference_length);
+            fgclep::fail(
+                "AttentionPool1d needs positive embed_dim, num_heads, output_dim and reference_length, got "
+                "{}, {}, {} and {}",
+                o.embed_dim, o.num_heads, o.output_dim, o.reference_length);
         if (o.embed_dim % o.num_heads != 0)
             fgclep::fail("AttentionPool1d: embed_dim {} is not divisible by num_heads {}", o.embed_dim, o.num_heads);
         return o;
@@ -277,9 +279,10 @@ struct AttentionPoolHead {
     private:
         static const Options& checked(const Options& o) {
             if (o.in_channels <= 0 || o.reference_length <= 0)
-                fgclep::fail("AttentionPoolHead needs positive in_channels and reference_length, got {} and {} (0 "
-                             "means 'from the backbone', which only EcgEncoder fills in)",
-                             o.in_channels, o.reference_length);
+                fgclep::fail(
+                    "AttentionPoolHead needs positive in_channels and reference_length, got {} and {} (0 "
+                    "means 'from the backbone', which only EcgEncoder fills in)",
+                    o.in_channels, o.reference_length);
             return o;
         }
     };
@@ -300,7 +303,9 @@ struct GlobalAvgPoolHead {
         Linear::impl<B> proj;
 
         explicit impl(const Options& o)
-            : Module(GlobalAvgPoolHead::name), options(checked(o)), proj(Linear::Options{o.in_channels, o.output_dim}) {}
+            : Module(GlobalAvgPoolHead::name),
+              options(checked(o)),
+              proj(Linear::Options{o.in_channels, o.output_dim}) {}
 
         template <class V>
         void visit(V& v) {
@@ -317,8 +322,10 @@ struct GlobalAvgPoolHead {
     private:
         static const Options& checked(const Options& o) {
             if (o.in_channels <= 0)
-                fgclep::fail("GlobalAvgPoolHead needs a positive in_channels, got {} (0 means 'from the backbone', "
-                             "which only EcgEncoder fills in)", o.in_channels);
+                fgclep::fail(
+                    "GlobalAvgPoolHead needs a positive in_channels, got {} (0 means 'from the backbone', "
+                    "which only EcgEncoder fills in)",
+                    o.in_channels);
             return o;
         }
     };

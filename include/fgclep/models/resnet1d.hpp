@@ -15,9 +15,9 @@
 #include "fgclep/nn/conv1d.hpp"
 #include "fgclep/nn/repeat.hpp"
 
+#include <fmt/ranges.h>
 #include <cmath>
 #include <cstdint>
-#include <fmt/ranges.h>
 #include <memory>
 #include <optional>
 #include <string>
@@ -168,10 +168,12 @@ struct ResidualBlock<Units>::impl : Module {
                 ConvBn::Options{c, o.folded, "conv" + std::to_string(i), "bn" + std::to_string(i)}));
         }
         if (o.stride != 1 || o.in_channels != out_channels())
-            shortcut = std::make_unique<Unit>(ConvBn::Options{
-                {.in_channels = o.in_channels, .out_channels = out_channels(), .kernel_size = 1, .stride = o.stride,
-                 .bias = false},
-                o.folded});
+            shortcut = std::make_unique<Unit>(ConvBn::Options{{.in_channels = o.in_channels,
+                                                               .out_channels = out_channels(),
+                                                               .kernel_size = 1,
+                                                               .stride = o.stride,
+                                                               .bias = false},
+                                                              o.folded});
     }
 
     std::int64_t out_channels() const { return options.width * expansion; }
@@ -233,8 +235,12 @@ struct BasicBlockUnits {
     static constexpr std::string_view name = "BasicBlock";
     static constexpr std::int64_t expansion = 1;
     static std::vector<Conv1d::Options> units(const ResNetBlockOptions& o) {
-        return {{.in_channels = o.in_channels, .out_channels = o.width, .kernel_size = 3, .stride = o.stride,
-                 .padding = 1, .bias = false},
+        return {{.in_channels = o.in_channels,
+                 .out_channels = o.width,
+                 .kernel_size = 3,
+                 .stride = o.stride,
+                 .padding = 1,
+                 .bias = false},
                 {.in_channels = o.width, .out_channels = o.width, .kernel_size = 3, .padding = 1, .bias = false}};
     }
 };
@@ -246,7 +252,11 @@ struct BottleneckUnits {
     static constexpr std::int64_t expansion = 4;
     static std::vector<Conv1d::Options> units(const ResNetBlockOptions& o) {
         return {{.in_channels = o.in_channels, .out_channels = o.width, .kernel_size = 1, .bias = false},
-                {.in_channels = o.width, .out_channels = o.width, .kernel_size = 3, .stride = o.stride, .padding = 1,
+                {.in_channels = o.width,
+                 .out_channels = o.width,
+                 .kernel_size = 3,
+                 .stride = o.stride,
+                 .padding = 1,
                  .bias = false},
                 {.in_channels = o.width, .out_channels = o.width * expansion, .kernel_size = 1, .bias = false}};
     }
@@ -254,8 +264,8 @@ struct BottleneckUnits {
 using Bottleneck = ResidualBlock<BottleneckUnits>;
 
 struct ResNet1DOptions {
-    std::int64_t leads = 12;        // input channels
-    std::int64_t base_width = 64;   // layer1's width; layer i has base_width * 2^(i-1)
+    std::int64_t leads = 12;             // input channels
+    std::int64_t base_width = 64;        // layer1's width; layer i has base_width * 2^(i-1)
     std::vector<std::int64_t> stages{};  // blocks per stage; empty: the alias's ([3, 4, 6, 3] for ResNet1D50)
     // Samples per lead the model is meant for. Used only for shape reports and as the length the attention head's
     // learned positions are sized for (output_length(5000) = 313, as MERL); any input length runs.
@@ -290,16 +300,25 @@ struct ResNet1D<Block, DefaultStages...>::impl : Module {
     explicit impl(const Options& o = {})
         : Module(ResNet1D::name),
           options(checked(o)),
-          stem(ConvBn::Options{{.in_channels = o.leads, .out_channels = o.base_width, .kernel_size = 7, .stride = 2,
-                                .padding = 3, .bias = false},
-                               o.folded, "conv1", "bn1"}) {
+          stem(ConvBn::Options{{.in_channels = o.leads,
+                                .out_channels = o.base_width,
+                                .kernel_size = 7,
+                                .stride = 2,
+                                .padding = 3,
+                                .bias = false},
+                               o.folded,
+                               "conv1",
+                               "bn1"}) {
         std::int64_t channels = o.base_width;
         for (std::size_t i = 0; i < options.stages.size(); ++i) {
             typename Repeat<Block>::Options stage;
             const std::int64_t width = o.base_width << i;
             for (std::int64_t j = 0; j < options.stages[i]; ++j) {
-                stage.blocks.push_back({.in_channels = channels, .width = width, .stride = (i > 0 && j == 0) ? 2 : 1,
-                                        .folded = o.folded, .shortcut_name = o.shortcut_name});
+                stage.blocks.push_back({.in_channels = channels,
+                                        .width = width,
+                                        .stride = (i > 0 && j == 0) ? 2 : 1,
+                                        .folded = o.folded,
+                                        .shortcut_name = o.shortcut_name});
                 channels = width * Block::expansion;
             }
             layers.push_back(std::make_unique<Stage>(stage));
@@ -307,9 +326,7 @@ struct ResNet1D<Block, DefaultStages...>::impl : Module {
     }
 
     // Channels of the output feature map: 2048 for ResNet1D50, 512 for ResNet1D18.
-    std::int64_t out_channels() const {
-        return (options.base_width << (options.stages.size() - 1)) * Block::expansion;
-    }
+    std::int64_t out_channels() const { return (options.base_width << (options.stages.size() - 1)) * Block::expansion; }
     // Length of the output feature map for an input of `length` samples: the stem and every later stage halve it
     // (rounding up), 5000 -> 2500 -> 2500 -> 1250 -> 625 -> 313.
     std::int64_t output_length(std::int64_t length) const {
@@ -324,8 +341,8 @@ struct ResNet1D<Block, DefaultStages...>::impl : Module {
         shapes.push_back({"stem (conv1, bn1, relu)", Shape{batch, options.base_width, L}});
         for (std::size_t i = 0; i < layers.size(); ++i) {
             if (i > 0) L = halve(L);
-            shapes.push_back({"layer" + std::to_string(i + 1),
-                              Shape{batch, (options.base_width << i) * Block::expansion, L}});
+            shapes.push_back(
+                {"layer" + std::to_string(i + 1), Shape{batch, (options.base_width << i) * Block::expansion, L}});
         }
         return shapes;
     }
@@ -366,10 +383,10 @@ struct ResNet1D<Block, DefaultStages...>::impl : Module {
     }
 
     Tensor<B> backward(Context<B>& ctx, const Tensor<B>& dy) {
-        const Tensor<B> stem_output = saved_stem.take(*this);
+        saved_stem.peek(*this);  // before any stage releases its own state
         Tensor<B> g = dy;
         for (auto it = layers.rbegin(); it != layers.rend(); ++it) g = (*it)->backward(ctx, g);
-        return stem.backward(ctx, detail::relu_backward(ctx, stem_output, g));
+        return stem.backward(ctx, detail::relu_backward(ctx, saved_stem.take(*this), g));
     }
 
     // The pooled features (N, out_channels()): the mean of the feature map over its length, as MERL's linear
@@ -402,7 +419,8 @@ private:
             fgclep::fail("ResNet1D needs positive leads, base_width and input_length, got {}, {} and {}", o.leads,
                          o.base_width, o.input_length);
         for (auto n : o.stages)
-            if (n <= 0) fgclep::fail("ResNet1D needs at least one block per stage, got stages [{}]", fmt::join(o.stages, ", "));
+            if (n <= 0)
+                fgclep::fail("ResNet1D needs at least one block per stage, got stages [{}]", fmt::join(o.stages, ", "));
         return o;
     }
     static std::int64_t halve(std::int64_t L) { return L < 1 ? 0 : (L - 1) / 2 + 1; }

@@ -37,7 +37,8 @@ struct TextProjectionHead {
         Options options;
         // (N, in_features) -> (N, out_features).
         explicit impl(const Options& o)
-            : network::impl<B>({{o.in_features, o.hidden_features}, {}, {o.hidden_features, o.out_features}}),
+            : network::impl<B>({{o.in_features, o.hidden_features}, {}, {o.hidden_features, o.out_features}},
+                               TextProjectionHead::name),
               options(o) {}
     };
 };
@@ -63,7 +64,8 @@ struct TextEncoder::impl : Module {
     Bert::impl<B> bert;
     TextProjectionHead::impl<B> head;
 
-    explicit impl(const Options& o) : Module(TextEncoder::name), options(resolve(o)), bert(o.bert), head(options.head) {}
+    explicit impl(const Options& o)
+        : Module(TextEncoder::name), options(resolve(o)), bert(o.bert), head(options.head) {}
 
     template <class V>
     void visit(V& v) {

@@ -94,8 +94,8 @@ public:
         }
         Gradients g{ctx.empty(q.shape()), ctx.empty(k.shape()), ctx.empty(v.shape())};
         // dv = attended^T dcontext
-        ops::gemm_strided_batched(ctx, true, false, Lk, Dh, Lq, T(1), attended.data(), Lk, Lq * Lk, dcontext.data(),
-                                  Dh, Lq * Dh, T(0), g.dv.data(), Dh, Lk * Dh, batch);
+        ops::gemm_strided_batched(ctx, true, false, Lk, Dh, Lq, T(1), attended.data(), Lk, Lq * Lk, dcontext.data(), Dh,
+                                  Lq * Dh, T(0), g.dv.data(), Dh, Lk * Dh, batch);
         // dprobs = dcontext v^T, through the dropout mask
         Tensor<B> dprobs = ctx.empty(probs.shape());
         ops::gemm_strided_batched(ctx, false, true, Lq, Lk, Dh, T(1), dcontext.data(), Dh, Lq * Dh, v.data(), Dh,
@@ -191,7 +191,7 @@ struct MultiHeadSelfAttention::impl : Module {
     Tensor<B> forward(Context<B>& ctx, const Tensor<B>& x) { return forward(ctx, x, nullptr); }
 
     Tensor<B> backward(Context<B>& ctx, const Tensor<B>& dy) {
-        if (!attention.has_saved()) fail("backward needs a forward pass in training mode first");
+        require_forward_pass(*this, attention.has_saved());
         expect_output_gradient(*this, dy.shape(), saved_shape);
         const Tensor<B> dmerged = out ? out->backward(ctx, dy) : dy;
         const auto g = attention.backward(ctx, split_heads(ctx, dmerged, options.num_heads));

@@ -9,8 +9,8 @@
 // nothing updated, and backward still available.
 #include "fgclep/backend/ops.hpp"
 #include "fgclep/core/concepts.hpp"
-#include "fgclep/core/saved.hpp"
 #include "fgclep/core/param.hpp"
+#include "fgclep/core/saved.hpp"
 
 namespace fgclep {
 
@@ -91,8 +91,7 @@ struct BatchNorm1d::impl : Module {
         const std::int64_t N = x.size(0), C = options.num_features, L = x.rank() == 3 ? x.size(2) : 1;
         Tensor<B> dx = ctx.empty(x.shape());
         ops::batch_norm_backward(ctx, dy.data(), x.data(), N, C, L, weight.value.data(), mean.data(), invstd.data(),
-                                 saved_batch_statistics, dx.data(),
-                                 weight.trainable ? weight.grad.data() : nullptr,
+                                 saved_batch_statistics, dx.data(), weight.trainable ? weight.grad.data() : nullptr,
                                  bias.trainable ? bias.grad.data() : nullptr);
         return dx;
     }

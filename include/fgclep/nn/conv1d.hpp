@@ -112,8 +112,8 @@ struct Conv1d::impl : Module {
             // dW (out, C*K) += sum_n dy_n col_n^T: the samples are not contiguous in a (out, N*L_out) layout,
             // so one GEMM per sample, each accumulating with beta = 1.
             for (std::int64_t n = 0; n < N; ++n)
-                ops::gemm(ctx, false, true, out, ck, Lout, T(1), dy.data() + n * out * Lout, Lout,
-                          col + n * ck * Lout, Lout, T(1), weight.grad.data(), ck);
+                ops::gemm(ctx, false, true, out, ck, Lout, T(1), dy.data() + n * out * Lout, Lout, col + n * ck * Lout,
+                          Lout, T(1), weight.grad.data(), ck);
         }
         if (options.bias && bias.trainable) ops::sum_channels(ctx, N, out, Lout, dy.data(), bias.grad.data());
 

@@ -29,7 +29,8 @@ struct LayerNorm::impl : Module {
           options(o),
           weight("weight", {o.normalized_shape}, Decay::no, Init::ones()),
           bias("bias", {o.normalized_shape}, Decay::no, Init::zeros()) {
-        if (o.normalized_shape <= 0) fgclep::fail("LayerNorm needs a positive normalized_shape, got {}", o.normalized_shape);
+        if (o.normalized_shape <= 0)
+            fgclep::fail("LayerNorm needs a positive normalized_shape, got {}", o.normalized_shape);
         if (!(o.eps > 0)) fgclep::fail("LayerNorm needs a positive eps, got {}", o.eps);
     }
 

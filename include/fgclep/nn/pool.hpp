@@ -36,7 +36,7 @@ struct GlobalAvgPool1d::impl : Module {
     }
 
     Tensor<B> backward(Context<B>& ctx, const Tensor<B>& dy) {
-        if (!have_saved) fail("backward needs a forward pass in training mode first");
+        require_forward_pass(*this, have_saved);
         const std::int64_t N = saved_shape[0], C = saved_shape[1], L = saved_shape[2];
         expect_output_gradient(*this, dy.shape(), Shape{N, C});
         have_saved = false;
@@ -69,8 +69,10 @@ struct MaxPool1d::impl : Module {
     explicit impl(const Options& o) : Module(MaxPool1d::name), options(o) {
         if (options.stride == 0) options.stride = options.kernel_size;
         if (o.kernel_size <= 0 || options.stride <= 0 || o.padding < 0)
-            fgclep::fail("MaxPool1d needs a positive kernel_size and stride and a non-negative padding, got {}, {} "
-                         "and {}", o.kernel_size, o.stride, o.padding);
+            fgclep::fail(
+                "MaxPool1d needs a positive kernel_size and stride and a non-negative padding, got {}, {} "
+                "and {}",
+                o.kernel_size, o.stride, o.padding);
         // As PyTorch: a larger padding could make a window that sees only padding.
         if (2 * o.padding > o.kernel_size)
             fgclep::fail("MaxPool1d's padding must be at most half of kernel_size, got padding {} with kernel_size {}",

@@ -37,9 +37,10 @@ struct Residual {
             Tensor<B> a = main.forward(ctx, x);
             Tensor<B> s = shortcut.forward(ctx, x);
             if (!(a.shape() == s.shape()))
-                fail("the main branch gives {} but the shortcut gives {}; a shape-changing block needs a projection "
-                     "shortcut",
-                     a.shape(), s.shape());
+                fail(
+                    "the main branch gives {} but the shortcut gives {}; a shape-changing block needs a projection "
+                    "shortcut",
+                    a.shape(), s.shape());
             Tensor<B> y = ctx.empty(a.shape());
             ops::add(ctx, y.numel(), a.data(), s.data(), y.data());
             return y;

@@ -34,7 +34,9 @@ struct Sequential<Specs...>::impl : Module {
 
     std::tuple<typename Specs::template impl<B>...> layers;
 
-    explicit impl(const Options& options) : impl(options, std::index_sequence_for<Specs...>{}) {}
+    explicit impl(const Options& options) : impl(options, Sequential::name, std::index_sequence_for<Specs...>{}) {}
+    // For a spec that is a Sequential under its own name (TextProjectionHead): errors then name that type.
+    impl(const Options& options, std::string_view type) : impl(options, type, std::index_sequence_for<Specs...>{}) {}
 
     template <class V>
     void visit(V& v) {
@@ -53,7 +55,8 @@ struct Sequential<Specs...>::impl : Module {
 
 private:
     template <std::size_t... I>
-    impl(const Options& options, std::index_sequence<I...>) : Module(Sequential::name), layers(std::get<I>(options)...) {}
+    impl(const Options& options, std::string_view type, std::index_sequence<I...>)
+        : Module(type), layers(std::get<I>(options)...) {}
 
     template <class V, std::size_t... I>
     void visit_children(V& v, std::index_sequence<I...>) {

@@ -55,9 +55,8 @@ public:
     explicit AdamW(ParameterArena<B>& arena, const AdamWOptions& options = {}) : arena_(&arena), options_(options) {
         options_.validate();
         for (std::size_t i = 0; i < arena.params().size(); ++i) order_.push_back(i);
-        std::sort(order_.begin(), order_.end(), [&](std::size_t a, std::size_t b) {
-            return arena.params()[a].offset < arena.params()[b].offset;
-        });
+        std::sort(order_.begin(), order_.end(),
+                  [&](std::size_t a, std::size_t b) { return arena.params()[a].offset < arena.params()[b].offset; });
         steps_.assign(arena.params().size(), 0);
         const std::int64_t n = arena.values().numel();
         exp_avg_ = Tensor<B>::uninitialized(Shape{n});
@@ -161,7 +160,8 @@ public:
         steps_ = parameter_steps;
     }
     // The same, for state saved when every parameter trained at every step (all counts equal to `step`).
-    void load_state(Context<B>& ctx, std::int64_t step, const std::vector<T>& exp_avg, const std::vector<T>& exp_avg_sq) {
+    void load_state(Context<B>& ctx, std::int64_t step, const std::vector<T>& exp_avg,
+                    const std::vector<T>& exp_avg_sq) {
         load_state(ctx, step, std::vector<std::int64_t>(steps_.size(), step), exp_avg, exp_avg_sq);
     }
 
@@ -171,7 +171,7 @@ private:
     Tensor<B> exp_avg_, exp_avg_sq_;
     std::int64_t step_ = 0;
     std::vector<std::int64_t> steps_;  // per parameter, state_dict order
-    std::vector<std::size_t> order_;    // parameter indices in arena order
+    std::vector<std::size_t> order_;   // parameter indices in arena order
 };
 
 }  // namespace fgclep

@@ -31,10 +31,10 @@
 namespace fgclep::pipeline {
 
 struct EvalTask {
-    std::string name;                  // "diagnosis", "ptbxl_super_class"
-    std::string split_pattern;         // a path with "{}" for train, val, test
-    std::filesystem::path root;        // the dataset root the split files' record paths are relative to
-    eval::PromptMap prompts;           // class name -> prompt text; a class without one uses its name
+    std::string name;            // "diagnosis", "ptbxl_super_class"
+    std::string split_pattern;   // a path with "{}" for train, val, test
+    std::filesystem::path root;  // the dataset root the split files' record paths are relative to
+    eval::PromptMap prompts;     // class name -> prompt text; a class without one uses its name
     std::filesystem::path split(std::string_view which) const {
         return fmt::format(fmt::runtime(split_pattern), which);
     }
@@ -52,8 +52,8 @@ struct EvaluateOptions {
     data::PreprocessOptions preprocess{};  // the model size's: preprocess_options(size)
     std::string model_label;               // the "model" column of the results ("CLEP", "FG-CLEP")
     bool zero_shot = true;
-    bool ensemble = true;                  // also the 12-lead ensemble
-    bool linear_probe = false;             // also a linear probe at 100% of the training split
+    bool ensemble = true;       // also the 12-lead ensemble
+    bool linear_probe = false;  // also a linear probe at 100% of the training split
     eval::LinearProbeOptions probe{};
     std::int64_t batch_size = 64;
     int workers = 2;
@@ -98,10 +98,12 @@ eval::EvaluationResults evaluate(Model& model, Context<B>& ctx, const ReportToke
                 data::load_benchmark_split(task.split("val"), task.root, {.class_names = test.class_names});
             const eval::EncodedSplit tr = detail::encode_split(model, ctx, train, options, true);
             const eval::EncodedSplit va = detail::encode_split(model, ctx, val, options, true);
-            const eval::LinearProbeResult p = eval::linear_probe(tr.features, tr.labels, va.features, va.labels,
-                                                                 encoded.features, encoded.labels, test.class_names,
-                                                                 options.probe);
-            eval::EvaluationResult row{.task = task.name, .method = "linear probe 100%", .protocol = p.protocol(),
+            const eval::LinearProbeResult p =
+                eval::linear_probe(tr.features, tr.labels, va.features, va.labels, encoded.features, encoded.labels,
+                                   test.class_names, options.probe);
+            eval::EvaluationResult row{.task = task.name,
+                                       .method = "linear probe 100%",
+                                       .protocol = p.protocol(),
                                        .model = options.model_label};
             row.records = encoded.size();
             results.add(std::move(row), p.test);

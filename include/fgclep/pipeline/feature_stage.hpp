@@ -21,8 +21,8 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,19 +36,21 @@ struct FeatureStageOptions {
     // whose probabilities rarely reach 0.95 (the tiny model's stayed below 0.3): the paper's rule needs a calibrated
     // model. 0: the absolute threshold.
     double keep_share = 0;
-    std::int64_t batch_size = 64;          // ECGs encoded at once
+    std::int64_t batch_size = 64;  // ECGs encoded at once
     int workers = 2;
-    bool overwrite = false;                // validate again even if <run>/features.jsonl exists
+    bool overwrite = false;  // validate again even if <run>/features.jsonl exists
 };
 
 struct FeatureStageResult {
-    std::filesystem::path provenance;          // <run>/features.jsonl
+    std::filesystem::path provenance;  // <run>/features.jsonl
     std::vector<features::RecordValidation> records;
     features::ValidationStatistics statistics;
-    bool reused = false;                       // read back from an earlier run
+    bool reused = false;  // read back from an earlier run
 };
 
-inline std::filesystem::path provenance_path(const std::filesystem::path& run_dir) { return run_dir / "features.jsonl"; }
+inline std::filesystem::path provenance_path(const std::filesystem::path& run_dir) {
+    return run_dir / "features.jsonl";
+}
 
 template <class Model, class B, features::CandidateSource Source>
 FeatureStageResult run_features(Model& model, Context<B>& ctx, const ReportTokenizer& tokenizer,

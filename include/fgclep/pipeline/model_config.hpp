@@ -60,10 +60,15 @@ inline data::PreprocessOptions preprocess_options(ModelSize s) {
 template <class B = Cpu<float>>
 typename TinyModel<B>::Options tiny_options(std::int64_t vocab_size) {
     typename TinyModel<B>::Options o;
-    o.ecg.backbone = {.leads = 12, .base_width = 16, .stages = {1, 1, 1, 1}, .input_length = input_length(ModelSize::tiny)};
+    o.ecg.backbone = {
+        .leads = 12, .base_width = 16, .stages = {1, 1, 1, 1}, .input_length = input_length(ModelSize::tiny)};
     o.ecg.head = {.in_channels = 0, .embed_dim = 64, .num_heads = 4, .output_dim = 64, .reference_length = 0};
-    o.text.bert = {.vocab_size = vocab_size, .hidden_size = 64, .num_hidden_layers = 2, .num_attention_heads = 4,
-                   .intermediate_size = 128, .max_position_embeddings = static_cast<std::int64_t>(max_tokens(ModelSize::tiny))};
+    o.text.bert = {.vocab_size = vocab_size,
+                   .hidden_size = 64,
+                   .num_hidden_layers = 2,
+                   .num_attention_heads = 4,
+                   .intermediate_size = 128,
+                   .max_position_embeddings = static_cast<std::int64_t>(max_tokens(ModelSize::tiny))};
     o.text.head = {0, 64, 64};
     // A model trained from scratch for minutes: start sharper than the paper's log 10 (as train_clep_tiny does).
     o.template loss<SigmoidLoss>().logit_scale = std::log(30.0);
@@ -99,8 +104,9 @@ inline std::filesystem::path find_vocab(const std::filesystem::path& given = {},
         return env;
     }
     if (!fallback.empty() && std::filesystem::is_regular_file(fallback)) return fallback;
-    fail("no vocabulary file: pass --vocab <Bio_ClinicalBERT vocab.txt> or set FGCLEP_VOCAB (the source tree has "
-         "one at tests/fixtures/bert/bert-base-cased-vocab.txt)");
+    fail(
+        "no vocabulary file: pass --vocab <Bio_ClinicalBERT vocab.txt> or set FGCLEP_VOCAB (the source tree has "
+        "one at tests/fixtures/bert/bert-base-cased-vocab.txt)");
 }
 
 // Bio_ClinicalBERT's tokenizer: cased WordPiece (no lower-casing), reports cut at max_tokens(size).

@@ -36,7 +36,9 @@ struct TrainStageOptions {
 };
 
 // The file the stage writes its final weights to.
-inline std::filesystem::path weights_path(const std::filesystem::path& run_dir) { return run_dir / "model.safetensors"; }
+inline std::filesystem::path weights_path(const std::filesystem::path& run_dir) {
+    return run_dir / "model.safetensors";
+}
 
 // Weights (parameters, buffers, counters) by state_dict name: what stage 3 and evaluation start from.
 template <class Model, class B>
@@ -76,8 +78,8 @@ TrainResult train_on(Model& model, Context<B>& ctx, const ReportTokenizer& token
     t.resume = true;
 
     data::Preprocessor preprocessor(options.preprocess);
-    data::BatchStreamOptions so{.batch_size = t.batch_size, .workers = options.workers, .prefetch_batches = 4,
-                                .seed = t.seed};
+    data::BatchStreamOptions so{
+        .batch_size = t.batch_size, .workers = options.workers, .prefetch_batches = 4, .seed = t.seed};
     if (options.cache) {
         const std::uint64_t key = data::record_cache_key(pairs, preprocessor);
         const fs::path dir = options.cache_dir.empty() ? run_dir : options.cache_dir;

@@ -40,7 +40,8 @@ inline void add_flutter_waves(double inferior_peak_to_peak_mv, double cycle, dou
     auto saw = [&](double phi) {
         double v = 0;
         for (int k = 1; k <= harmonics; ++k) {
-            double sigma = k == harmonics ? 0 : std::sin(3.141592653589793 * k / harmonics) / (3.141592653589793 * k / harmonics);
+            double sigma =
+                k == harmonics ? 0 : std::sin(3.141592653589793 * k / harmonics) / (3.141592653589793 * k / harmonics);
             v += sigma * std::sin(k * phi) / k;
         }
         return v;

@@ -23,7 +23,7 @@
 namespace fgclep::synth {
 
 struct Wave {
-    Vec3 direction;  // mV at the peak, along the body axes
+    Vec3 direction;                                            // mV at the peak, along the body axes
     double center = 0, sigma_left = 0.01, sigma_right = 0.01;  // seconds
     double start() const { return center - 2.5 * sigma_left; }
     double end() const { return center + 2.5 * sigma_right; }
@@ -38,7 +38,10 @@ struct Plateau {
     Vec3 direction;
     double start = 0, end = 0, ramp_in = 0.02, ramp_out = 0.05;
     double value(double t) const {
-        auto smoothstep = [](double u) { u = std::clamp(u, 0.0, 1.0); return u * u * (3 - 2 * u); };
+        auto smoothstep = [](double u) {
+            u = std::clamp(u, 0.0, 1.0);
+            return u * u * (3 - 2 * u);
+        };
         return smoothstep((t - start) / ramp_in) * (1 - smoothstep((t - (end - ramp_out)) / ramp_out));
     }
 };
@@ -57,7 +60,7 @@ struct BeatPlan {
     bool p_wave = true;
     bool rbbb = false, lbbb = false, inferior_infarction = false, anterior_infarction = false, ischemia = false;
     bool lvh = false, low_voltage = false, left_axis_deviation = false;
-    double sokolow_lyon_mv = 2.2;  // target S(V1) + max R(V5, V6) (normal records and LVH)
+    double sokolow_lyon_mv = 2.2;        // target S(V1) + max R(V5, V6) (normal records and LVH)
     double limb_peak_to_peak_mv = 0.35;  // target largest limb-lead QRS peak-to-peak (low voltage)
     double st_elevation_mv = 0.2, st_depression_mv = 0.15;
 };
@@ -159,9 +162,11 @@ inline BeatShape design_beat(BeatPlan plan, HostRng& rng) {
         // waves precede the deep S in II, III and aVF (rS) and a q precedes R in I and aVL (qR).
         Vec3 septal = plan.left_axis_deviation ? unit(Vec3{-0.3, 0.8, 0.5})
                                                : unit(Vec3{-0.45, plan.inferior_infarction ? -0.3 : 0.1, 0.75});
-        if (!plan.anterior_infarction) add(septal_amp * septal, 0.14 * normal_d, 0.055 * normal_d, 0.055 * normal_d, true);
+        if (!plan.anterior_infarction)
+            add(septal_amp * septal, 0.14 * normal_d, 0.055 * normal_d, 0.055 * normal_d, true);
         // With an infarct the early forces point away from the dead wall for >= 40 ms; the LV wave comes later.
-        if (infarction) add(lv, 0.74 * normal_d, 0.09 * normal_d, 0.09 * normal_d, true);
+        if (infarction)
+            add(lv, 0.74 * normal_d, 0.09 * normal_d, 0.09 * normal_d, true);
         else {
             // The horizontal QRS loop turns counterclockwise: the left-ventricular forces sweep from left-anterior
             // to left-posterior. Two overlapping waves give R then S in V2-V3 (the transition) and one tall R in
@@ -173,7 +178,8 @@ inline BeatShape design_beat(BeatPlan plan, HostRng& rng) {
         if (plan.rbbb) {
             // Late, slow right-ventricular activation towards the right and front: R' in V1, wide S in I and V6.
             double start = 0.06, rv_sigma = (d - start) / 5;
-            add(rng.uniform(0.8, 1.2) * unit(Vec3{-0.55, 0.05, 0.85}), start + 2.5 * rv_sigma, rv_sigma, rv_sigma, false);
+            add(rng.uniform(0.8, 1.2) * unit(Vec3{-0.55, 0.05, 0.85}), start + 2.5 * rv_sigma, rv_sigma, rv_sigma,
+                false);
         } else {
             // Terminal basal forces (superior, posterior): small s in II, aVF.
             double c = infarction ? 0.86 * d : 0.72 * d, sigma = infarction ? 0.055 * d : 0.11 * d;
@@ -236,8 +242,10 @@ inline BeatShape design_beat(BeatPlan plan, HostRng& rng) {
         double limb = 0;
         for (Lead l : {I, II, III, aVR, aVF, aVL}) limb = std::max(limb, detail::peak_to_peak(leads[l]));
         double k = plan.sokolow_lyon_mv / sokolow;
-        if (plan.low_voltage) k = plan.limb_peak_to_peak_mv / limb;
-        else if (!plan.lvh && limb * k < 0.7) k = std::min(0.7 / limb, 3.2 / sokolow);
+        if (plan.low_voltage)
+            k = plan.limb_peak_to_peak_mv / limb;
+        else if (!plan.lvh && limb * k < 0.7)
+            k = std::min(0.7 / limb, 3.2 / sokolow);
         // Low voltage is defined on the limb leads: the frontal components shrink by k, the anterior one less
         // (sqrt k), so that precordial r waves stay measurable.
         double k_anterior = plan.low_voltage ? std::sqrt(k) : k;
@@ -270,7 +278,8 @@ inline BeatShape design_beat(BeatPlan plan, HostRng& rng) {
         t_wave.direction = t_amp * unit(frontal(rng.uniform(65, 80), 0.5));
     }
     // Low voltage: abnormal T waves shrink too (the normal one already did), or they would outgrow the QRS.
-    if (plan.low_voltage && (plan.lbbb || plan.ischemia || plan.lvh || plan.rbbb)) t_wave.direction = 0.7 * t_wave.direction;
+    if (plan.low_voltage && (plan.lbbb || plan.ischemia || plan.lvh || plan.rbbb))
+        t_wave.direction = 0.7 * t_wave.direction;
     t_wave.center = qt - 2 * t_wave.sigma_right;
     beat.t.push_back(t_wave);
     beat.qt = qt;
@@ -282,13 +291,14 @@ inline BeatShape design_beat(BeatPlan plan, HostRng& rng) {
     if (plan.ischemia)  // horizontal ST depression in I, aVL, V5, V6
         beat.st.push_back(st_plateau(detail::calibrate(lateral_down, {I, V5, V6}, -1, plan.st_depression_mv), 0.03));
     else if (plan.lvh)  // strain: ST sloping down into the inverted T, below ischaemic depth
-        beat.st.push_back(st_plateau(detail::calibrate(lateral_down, {I, V5, V6}, -1, rng.uniform(0.04, 0.07)),
-                                     t_wave.center - j));
+        beat.st.push_back(
+            st_plateau(detail::calibrate(lateral_down, {I, V5, V6}, -1, rng.uniform(0.04, 0.07)), t_wave.center - j));
     if (plan.inferior_infarction)  // elevation in II, III, aVF (III > II); reciprocal depression in aVL (about II)
         beat.st.push_back(
             st_plateau(detail::calibrate(Vec3{-0.25, 1, -0.2}, {II, III, aVF}, 1, plan.st_elevation_mv), 0.03));
     if (plan.anterior_infarction)
-        beat.st.push_back(st_plateau(detail::calibrate(Vec3{0.2, -0.1, 1}, {V1, V2, V3, V4}, 1, plan.st_elevation_mv), 0.03));
+        beat.st.push_back(
+            st_plateau(detail::calibrate(Vec3{0.2, -0.1, 1}, {V1, V2, V3, V4}, 1, plan.st_elevation_mv), 0.03));
 
     if (plan.p_wave) {
         double sigma = rng.uniform(0.018, 0.022);

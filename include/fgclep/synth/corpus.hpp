@@ -48,17 +48,44 @@ namespace fgclep::synth {
 
 // Stable identifiers of the enums (their C++ names): column names of the evaluation sets, ground-truth values.
 inline constexpr std::array<std::string_view, condition_count> condition_identifiers = {
-    "sinus_rhythm", "sinus_bradycardia", "sinus_tachycardia", "atrial_fibrillation", "atrial_flutter",
-    "first_degree_av_block", "right_bundle_branch_block", "left_bundle_branch_block", "left_ventricular_hypertrophy",
-    "low_qrs_voltage", "inferior_infarction", "anterior_infarction", "ischemia", "long_qt",
-    "premature_ventricular_complexes", "left_axis_deviation"};
+    "sinus_rhythm",
+    "sinus_bradycardia",
+    "sinus_tachycardia",
+    "atrial_fibrillation",
+    "atrial_flutter",
+    "first_degree_av_block",
+    "right_bundle_branch_block",
+    "left_bundle_branch_block",
+    "left_ventricular_hypertrophy",
+    "low_qrs_voltage",
+    "inferior_infarction",
+    "anterior_infarction",
+    "ischemia",
+    "long_qt",
+    "premature_ventricular_complexes",
+    "left_axis_deviation"};
 
-inline constexpr std::array<std::string_view, feature_count> feature_identifiers = {
-    "heart_rate_below_60", "heart_rate_above_100", "irregularly_irregular_rhythm", "absent_p_waves",
-    "fibrillatory_waves", "flutter_waves", "prolonged_pr_interval", "wide_qrs_complex", "rsr_prime_in_v1",
-    "broad_notched_r_in_v6", "high_qrs_voltage", "low_qrs_voltage", "st_elevation_inferior", "q_waves_inferior",
-    "st_elevation_anterior", "q_waves_anterior", "st_depression", "t_wave_inversion", "prolonged_qt_interval",
-    "premature_ventricular_beats", "left_axis_deviation"};
+inline constexpr std::array<std::string_view, feature_count> feature_identifiers = {"heart_rate_below_60",
+                                                                                    "heart_rate_above_100",
+                                                                                    "irregularly_irregular_rhythm",
+                                                                                    "absent_p_waves",
+                                                                                    "fibrillatory_waves",
+                                                                                    "flutter_waves",
+                                                                                    "prolonged_pr_interval",
+                                                                                    "wide_qrs_complex",
+                                                                                    "rsr_prime_in_v1",
+                                                                                    "broad_notched_r_in_v6",
+                                                                                    "high_qrs_voltage",
+                                                                                    "low_qrs_voltage",
+                                                                                    "st_elevation_inferior",
+                                                                                    "q_waves_inferior",
+                                                                                    "st_elevation_anterior",
+                                                                                    "q_waves_anterior",
+                                                                                    "st_depression",
+                                                                                    "t_wave_inversion",
+                                                                                    "prolonged_qt_interval",
+                                                                                    "premature_ventricular_beats",
+                                                                                    "left_axis_deviation"};
 
 inline std::string_view identifier(Condition c) { return condition_identifiers[static_cast<std::size_t>(c)]; }
 inline std::string_view identifier(Feature f) { return feature_identifiers[static_cast<std::size_t>(f)]; }
@@ -75,14 +102,14 @@ inline std::optional<Feature> feature_from_identifier(std::string_view id) {
 }
 
 struct CorpusOptions {
-    std::int64_t records = 1000;       // pre-training records (record_list.csv, machine_measurements.csv)
-    std::int64_t eval_records = 0;     // labelled evaluation records, by subject: folds 1-8 train, 9 val, 10 test
+    std::int64_t records = 1000;    // pre-training records (record_list.csv, machine_measurements.csv)
+    std::int64_t eval_records = 0;  // labelled evaluation records, by subject: folds 1-8 train, 9 val, 10 test
     std::uint64_t seed = 0;
-    int threads = 0;                   // 0: std::thread::hardware_concurrency(); at most 256 are used
-    ReportOptions report{};            // report.omit_features: share of reports without feature statements
+    int threads = 0;         // 0: std::thread::hardware_concurrency(); at most 256 are used
+    ReportOptions report{};  // report.omit_features: share of reports without feature statements
     SimulatorOptions simulator{};
-    bool overwrite = false;            // replace the corpus files of a non-empty directory (others are left alone)
-    bool progress = true;              // a progress line on stderr, when stderr is a terminal
+    bool overwrite = false;  // replace the corpus files of a non-empty directory (others are left alone)
+    bool progress = true;    // a progress line on stderr, when stderr is a terminal
 };
 
 struct CorpusSummary {
@@ -90,11 +117,13 @@ struct CorpusSummary {
     std::int64_t records = 0, eval_records = 0;
     std::int64_t subjects = 0, eval_subjects = 0;
     std::int64_t eval_train = 0, eval_val = 0, eval_test = 0;
-    std::int64_t reports_with_features = 0;                 // pre-training reports that state the features
+    std::int64_t reports_with_features = 0;                        // pre-training reports that state the features
     std::array<std::int64_t, condition_count> condition_counts{};  // over the pre-training records
     std::array<std::int64_t, feature_count> feature_counts{};
     double seconds = 0;
-    double records_per_second() const { return seconds > 0 ? static_cast<double>(records + eval_records) / seconds : 0; }
+    double records_per_second() const {
+        return seconds > 0 ? static_cast<double>(records + eval_records) / seconds : 0;
+    }
 };
 
 // The file names written (relative to the corpus root).
@@ -252,14 +281,16 @@ inline const std::array<std::string_view, 12> mimic_leads = {"I",  "II", "III", 
 // of one conducted beat where it gives them, otherwise drawn in the ranges the record's features define; axes
 // drawn (left axis deviation: below -30 degrees). Not measured on the signal. P columns are empty without P waves.
 inline void append_measurements(std::string& row, const SimulatedEcg& sim, HostRng& r, double mains_hz) {
-    const auto has = [&](Feature f) { return std::find(sim.features.begin(), sim.features.end(), f) != sim.features.end(); };
+    const auto has = [&](Feature f) {
+        return std::find(sim.features.begin(), sim.features.end(), f) != sim.features.end();
+    };
     const auto has_c = [&](Condition c) {
         return std::find(sim.conditions.begin(), sim.conditions.end(), c) != sim.conditions.end();
     };
     const double hr = sim.heart_rate_bpm > 0 ? sim.heart_rate_bpm : 75;
     const double rr = 60000.0 / hr;
-    const bool no_p = has(Feature::absent_p_waves) || has_c(Condition::atrial_fibrillation) ||
-                      has_c(Condition::atrial_flutter);
+    const bool no_p =
+        has(Feature::absent_p_waves) || has_c(Condition::atrial_fibrillation) || has_c(Condition::atrial_flutter);
     const double p_onset = std::round(r.uniform(30, 60));
     double pr = has(Feature::prolonged_pr_interval) ? r.uniform(215, 300) : r.uniform(125, 190);
     double qrs = has(Feature::wide_qrs_complex) ? r.uniform(122, 165) : r.uniform(78, 108);
@@ -316,8 +347,12 @@ inline RecordRows make_record(const std::filesystem::path& root, std::int64_t i,
         fail("write_corpus: the simulator's record {} does not have MIMIC-IV-ECG's 12 leads in order", i);
     sim.record.name = path;
     data::write_wfdb(root / path, sim.record,
-                     {.format = 16, .gains = std::vector<double>(12, 200.0), .baselines = {}, .comments = {},
-                      .base_time = when.wfdb_time, .base_date = when.wfdb_date});
+                     {.format = 16,
+                      .gains = std::vector<double>(12, 200.0),
+                      .baselines = {},
+                      .comments = {},
+                      .base_time = when.wfdb_time,
+                      .base_date = when.wfdb_date});
 
     std::vector<Condition> conditions = sim.conditions;
     std::sort(conditions.begin(), conditions.end());
@@ -342,20 +377,23 @@ inline RecordRows make_record(const std::filesystem::path& root, std::int64_t i,
             append_field(row, t == 0 ? label_list(conditions) : label_list(features));
             if (t == 0)
                 for (std::size_t c = 0; c < condition_count; ++c)
-                    row += std::find(conditions.begin(), conditions.end(), static_cast<Condition>(c)) != conditions.end()
-                               ? ",1" : ",0";
+                    row +=
+                        std::find(conditions.begin(), conditions.end(), static_cast<Condition>(c)) != conditions.end()
+                            ? ",1"
+                            : ",0";
             else
                 for (std::size_t f = 0; f < feature_count; ++f)
-                    row += std::find(features.begin(), features.end(), static_cast<Feature>(f)) != features.end() ? ",1"
-                                                                                                                 : ",0";
+                    row += std::find(features.begin(), features.end(), static_cast<Feature>(f)) != features.end()
+                               ? ",1"
+                               : ",0";
             row += '\n';
         }
     } else {
         rows.record_list = fmt::format("{},{},{},{},{}\n", subject_id, study_id, study_id, when.csv, path);
         // One of 40 carts, as a hospital has a few dozen.
         HostRng cart_rng(report_seed ^ 0x43617274ull);
-        const std::int64_t cart_id = 6'000'000 + static_cast<std::int64_t>(mix(o.seed, 0x43617274ull + cart_rng.next() % 40) %
-                                                                           4'000'000u);
+        const std::int64_t cart_id =
+            6'000'000 + static_cast<std::int64_t>(mix(o.seed, 0x43617274ull + cart_rng.next() % 40) % 4'000'000u);
         std::string& mm = rows.machine_measurements;
         mm = fmt::format("{},{},{},{}", subject_id, study_id, cart_id, when.csv);
         for (std::size_t f = 0; f < max_report_fields; ++f) {
@@ -439,7 +477,8 @@ inline CorpusSummary write_corpus(const std::filesystem::path& dir, const Corpus
 
     std::string measurements_header = "subject_id,study_id,cart_id,ecg_time";
     for (std::size_t f = 0; f < max_report_fields; ++f) measurements_header += fmt::format(",report_{}", f);
-    measurements_header += ",bandwidth,filtering,rr_interval,p_onset,p_end,qrs_onset,qrs_end,t_end,p_axis,qrs_axis,t_axis";
+    measurements_header +=
+        ",bandwidth,filtering,rr_interval,p_onset,p_end,qrs_onset,qrs_end,t_end,p_axis,qrs_axis,t_axis";
     PartialCsv record_list(dir / "record_list.csv", "subject_id,study_id,file_name,ecg_time,path");
     PartialCsv measurements(dir / "machine_measurements.csv", measurements_header);
     PartialCsv ground_truth(dir / "ground_truth.csv",
@@ -465,9 +504,8 @@ inline CorpusSummary write_corpus(const std::filesystem::path& dir, const Corpus
 
     const std::int64_t total = options.records + options.eval_records;
     // At most 256 threads: more cannot help, and tens of thousands exhaust the process's thread resources.
-    const int threads = std::clamp(options.threads > 0 ? options.threads
-                                                       : static_cast<int>(std::thread::hardware_concurrency()),
-                                   1, 256);
+    const int threads = std::clamp(
+        options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency()), 1, 256);
     const std::int64_t chunk = std::max<std::int64_t>(256, 64 * threads);
     // A bar on a terminal only: logs of scripted runs stay free of it.
     ProgressReporter progress(options.progress && total >= 1000 ? ProgressMode::terminal : ProgressMode::off);
@@ -496,15 +534,18 @@ inline CorpusSummary write_corpus(const std::filesystem::path& dir, const Corpus
             } else {
                 eval_files[static_cast<std::size_t>(r.eval_split)]->append(r.diagnosis);
                 eval_files[static_cast<std::size_t>(3 + r.eval_split)]->append(r.feature);
-                (r.eval_split == 0 ? summary.eval_train : r.eval_split == 1 ? summary.eval_val : summary.eval_test) += 1;
+                (r.eval_split == 0   ? summary.eval_train
+                 : r.eval_split == 1 ? summary.eval_val
+                                     : summary.eval_test) += 1;
             }
         }
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         const double rate = s > 0 ? static_cast<double>(end) / s : 0.0;
-        progress.update("write_corpus: records", end, total,
-                        fmt::format("{:.0f} records/s ETA {}", rate,
-                                    ProgressReporter::duration(rate > 0 ? static_cast<double>(total - end) / rate : -1)),
-                        end == total);
+        progress.update(
+            "write_corpus: records", end, total,
+            fmt::format("{:.0f} records/s ETA {}", rate,
+                        ProgressReporter::duration(rate > 0 ? static_cast<double>(total - end) / rate : -1)),
+            end == total);
     }
     progress.finish();
     // The pre-training entry point last: without record_list.csv the corpus is visibly incomplete.

@@ -34,7 +34,7 @@ inline Vec3 frontal(double degrees, double z = 0) {
 
 // MIMIC-IV-ECG lead order.
 inline constexpr std::array<std::string_view, 12> lead_names = {"I",  "II", "III", "aVR", "aVF", "aVL",
-                                                                "V1", "V2", "V3", "V4",  "V5",  "V6"};
+                                                                "V1", "V2", "V3",  "V4",  "V5",  "V6"};
 enum Lead : std::size_t { I, II, III, aVR, aVF, aVL, V1, V2, V3, V4, V5, V6 };
 
 // The independent leads, in the order the simulator computes them: I, II, V1..V6.

@@ -31,16 +31,16 @@ namespace fgclep::synth {
 inline constexpr std::size_t lead_count = lead_names.size();
 
 struct MeasureOptions {
-    double highpass_hz = 0.5;          // baseline wander
-    double lowpass_hz = 40;            // muscle noise, for detection and delineation
+    double highpass_hz = 0.5;           // baseline wander
+    double lowpass_hz = 40;             // muscle noise, for detection and delineation
     double amplitude_lowpass_hz = 150;  // the diagnostic bandwidth, for amplitudes (40 Hz blunts sharp peaks)
-    double mains_hz = 50;              // notch; 0 turns it off
-    double qrs_threshold = 0.10;       // fraction of the peak spatial velocity that bounds the QRS
-    double p_threshold = 0.20;         // fraction of the P wave's peak spatial velocity that bounds it
-    double p_min_mv = 0.03;            // smallest P amplitude (largest over leads) counted as a P wave
-    double p_min_correlation = 0.8;    // a beat has a P wave when it correlates this well with the median P
-    double premature_fraction = 0.8;   // RR below this fraction of the median RR: early
-    double pvc_max_correlation = 0.8;  // an early beat whose QRS correlates less with the dominant one: ectopic
+    double mains_hz = 50;               // notch; 0 turns it off
+    double qrs_threshold = 0.10;        // fraction of the peak spatial velocity that bounds the QRS
+    double p_threshold = 0.20;          // fraction of the P wave's peak spatial velocity that bounds it
+    double p_min_mv = 0.03;             // smallest P amplitude (largest over leads) counted as a P wave
+    double p_min_correlation = 0.8;     // a beat has a P wave when it correlates this well with the median P
+    double premature_fraction = 0.8;    // RR below this fraction of the median RR: early
+    double pvc_max_correlation = 0.8;   // an early beat whose QRS correlates less with the dominant one: ectopic
     double isoelectric_max_mv = 0.025;  // no flatter 40 ms before the QRS: atrial activity is not a P wave
 };
 
@@ -68,8 +68,8 @@ struct EcgMeasurements {
     double p_duration_ms = nan;
     double qrs_ms = nan;
     double qt_ms = nan;
-    double qtc_ms = nan;        // Bazett: QT / sqrt(RR in s)
-    double qrs_axis_deg = nan;  // hexaxial angle from the net QRS areas in I and aVF
+    double qtc_ms = nan;              // Bazett: QT / sqrt(RR in s)
+    double qrs_axis_deg = nan;        // hexaxial angle from the net QRS areas in I and aVF
     double sokolow_lyon_mv = nan;     // S in V1 + the larger R in V5 or V6
     double limb_qrs_max_pp_mv = nan;  // largest QRS peak-to-peak over the six limb leads
     int premature_beats = 0;
@@ -205,18 +205,21 @@ inline Bounds qrs_bounds(const std::vector<double>& v, std::int64_t centre, std:
     const double thr = threshold * v[peak];
     Bounds b{peak, peak};
     for (std::int64_t k = peak, below = 0; k >= 1 && below < gap; --k) {
-        if (v[k] >= thr) b.on = k, below = 0;
-        else ++below;
+        if (v[k] >= thr)
+            b.on = k, below = 0;
+        else
+            ++below;
     }
     for (std::int64_t k = peak, below = 0; k < w - 1 && below < gap; ++k) {
-        if (v[k] >= thr) b.off = k, below = 0;
-        else ++below;
+        if (v[k] >= thr)
+            b.off = k, below = 0;
+        else
+            ++below;
     }
     return b;
 }
 
-
-// --- The steps of measure_ecg, in the order it runs them (the numbers are those of the method at the top).
+// --- The steps of measure_ecg, in the order it runs them (docs/measurements.md describes each).
 
 using Leads = std::array<std::vector<double>, lead_count>;  // one whole-record signal per lead
 
@@ -530,8 +533,10 @@ inline std::array<double, lead_count> pr_baseline(const Beat& beat, std::int64_t
                                                   const Frame& f) {
     std::array<double, lead_count> base{};
     for (std::size_t l = 0; l < lead_count; ++l) {
-        if (has_p && on - p_off >= f.ms(10)) base[l] = segment_median(beat[l], p_off, on - 1);
-        else base[l] = segment_median(beat[l], on - f.ms(30), on - f.ms(10));
+        if (has_p && on - p_off >= f.ms(10))
+            base[l] = segment_median(beat[l], p_off, on - 1);
+        else
+            base[l] = segment_median(beat[l], on - f.ms(30), on - f.ms(10));
     }
     return base;
 }
@@ -673,8 +678,7 @@ inline double p_wave_share(const Beat& smooth, const Leads& clean, const std::ve
         centre_blocks(x, static_cast<std::size_t>(b - a + 1));
         ++counted;
         double miss = 0, size = 0;
-        for (std::size_t j = 0; j < x.size(); ++j)
-            miss += (x[j] - ref[j]) * (x[j] - ref[j]), size += ref[j] * ref[j];
+        for (std::size_t j = 0; j < x.size(); ++j) miss += (x[j] - ref[j]) * (x[j] - ref[j]), size += ref[j] * ref[j];
         if (correlation(x, ref) >= options.p_min_correlation && miss <= 0.25 * size) ++with_p;
     }
     return counted ? static_cast<double>(with_p) / counted : 0.0;
@@ -716,7 +720,8 @@ inline void report_t_wave(const TWave& tw, std::int64_t on, double rr_s, const F
 // The median beat of the same beats at the diagnostic bandwidth: 40 Hz blunts narrow peaks.
 inline Beat amplitude_beat(const Leads& raw, const std::vector<std::int64_t>& beats, const std::vector<bool>& normal,
                            const MeasureOptions& options, const Frame& f) {
-    return median_beat(filter_leads(raw, lead_filter(options, options.amplitude_lowpass_hz, f.fs), f), beats, normal, f);
+    return median_beat(filter_leads(raw, lead_filter(options, options.amplitude_lowpass_hz, f.fs), f), beats, normal,
+                       f);
 }
 
 // Per lead, relative to its baseline: R, S, peak-to-peak and net area of the QRS, the Q wave, ST at J + 60 ms and
@@ -797,8 +802,7 @@ inline double baseline_irregularity(const Leads& clean, const Beat& med, const s
             const double len = static_cast<double>(r.size() - 1);
             const double r0 = r.front(), r1 = r.back();
             double mean = 0;
-            for (std::size_t j = 0; j < r.size(); ++j)
-                mean += r[j] - (r0 + (r1 - r0) * static_cast<double>(j) / len);
+            for (std::size_t j = 0; j < r.size(); ++j) mean += r[j] - (r0 + (r1 - r0) * static_cast<double>(j) / len);
             mean /= static_cast<double>(r.size());
             for (std::size_t j = 0; j < r.size(); ++j) {
                 const double d = r[j] - (r0 + (r1 - r0) * static_cast<double>(j) / len) - mean;

@@ -98,8 +98,7 @@ inline std::vector<double> muscle_noise(std::size_t length, double fs, double rm
 // Adds all three noises to the independent leads of a channel-major 12-lead buffer (before the limb leads are
 // derived). Deterministic for a seed; every lead and process has its own stream, so switching one process off
 // leaves the others unchanged.
-inline void add_noise(double* samples, std::size_t length, double fs, const NoiseOptions& options,
-                      std::uint64_t seed) {
+inline void add_noise(double* samples, std::size_t length, double fs, const NoiseOptions& options, std::uint64_t seed) {
     HostRng base = HostRng::for_name(seed, "noise");
     for (std::size_t k = 0; k < independent_lead_count; ++k) {
         double* lead = samples + independent_leads[k] * length;

@@ -38,22 +38,22 @@ enum class Layout {
 };
 
 struct RenderOptions {
-    double speed_mm_per_s = 25;     // paper speed
-    double gain_mm_per_mv = 10;     // amplitude scale
-    double start_s = 0;             // first second shown
-    double duration_s = 10;         // seconds shown (standard layout: 4 columns of duration/4); clipped to the record
-    std::string rhythm_lead = "II"; // the standard layout's bottom strip; empty: none
-    std::string caption;            // a second header line (e.g. the conditions)
+    double speed_mm_per_s = 25;      // paper speed
+    double gain_mm_per_mv = 10;      // amplitude scale
+    double start_s = 0;              // first second shown
+    double duration_s = 10;          // seconds shown (standard layout: 4 columns of duration/4); clipped to the record
+    std::string rhythm_lead = "II";  // the standard layout's bottom strip; empty: none
+    std::string caption;             // a second header line (e.g. the conditions)
     Layout layout = Layout::automatic;
-    double row_height_mm = 40;      // each row's box; the baseline (0 mV) is at its middle
-    double simplify_mm = 0.02;      // largest distance a dropped point may lie from the drawn line; 0: every sample
-    bool grid = true;               // the pink millimetre grid
+    double row_height_mm = 40;  // each row's box; the baseline (0 mV) is at its middle
+    double simplify_mm = 0.02;  // largest distance a dropped point may lie from the drawn line; 0: every sample
+    bool grid = true;           // the pink millimetre grid
 };
 
 // Where each trace goes: computed once, used by the renderer and by whoever wants to check the picture.
 struct Panel {
-    std::int64_t channel = 0;   // record channel drawn
-    std::string label;          // as printed ("aVR", "II"): the standard spelling, or the record's name in rows
+    std::int64_t channel = 0;  // record channel drawn
+    std::string label;         // as printed ("aVR", "II"): the standard spelling, or the record's name in rows
     int row = 0;
     double x_mm = 0;            // where time t0_s is drawn
     double baseline_mm = 0;     // y of 0 mV
@@ -63,11 +63,11 @@ struct Panel {
 struct EcgLayout {
     double width_mm = 0, height_mm = 0;
     double grid_x_mm = 0, grid_y_mm = 0, grid_width_mm = 0, grid_height_mm = 0;
-    double signal_x_mm = 0;            // where the traces start (right of the calibration pulses)
-    std::vector<double> row_top_mm;    // one per row
+    double signal_x_mm = 0;          // where the traces start (right of the calibration pulses)
+    std::vector<double> row_top_mm;  // one per row
     std::vector<double> row_baseline_mm;
     std::vector<Panel> panels;
-    bool standard = false;             // the 12-lead printout (else rows)
+    bool standard = false;  // the 12-lead printout (else rows)
 };
 
 namespace detail {
@@ -77,8 +77,8 @@ inline constexpr double render_header_mm = 10;
 inline constexpr double render_coordinate_limit_mm = 1000;
 
 // The clinical print order, by rows of the 3 x 4 block.
-inline constexpr std::array<std::array<std::string_view, 4>, 3> standard_print_order = {{
-    {"I", "aVR", "V1", "V4"}, {"II", "aVL", "V2", "V5"}, {"III", "aVF", "V3", "V6"}}};
+inline constexpr std::array<std::array<std::string_view, 4>, 3> standard_print_order = {
+    {{"I", "aVR", "V1", "V4"}, {"II", "aVL", "V2", "V5"}, {"III", "aVF", "V3", "V6"}}};
 
 inline std::optional<std::int64_t> find_lead(const data::EcgRecord& record, std::string_view name) {
     const std::string key = data::lead_key(name);
@@ -274,15 +274,27 @@ inline std::string xml_escape(std::string_view text) {
             continue;
         }
         switch (ch) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&apos;"; break;
-        default:
-            // Control characters are not allowed in XML 1.0; a record name could carry one.
-            if (static_cast<unsigned char>(ch) < 0x20 && ch != '\t' && ch != '\n') out += '?';
-            else out += ch;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&apos;";
+                break;
+            default:
+                // Control characters are not allowed in XML 1.0; a record name could carry one.
+                if (static_cast<unsigned char>(ch) < 0x20 && ch != '\t' && ch != '\n')
+                    out += '?';
+                else
+                    out += ch;
         }
     }
     return out;
@@ -347,10 +359,11 @@ inline std::string render_svg(const data::EcgRecord& record, const RenderOptions
     const EcgLayout L = plan_layout(record, options);
     std::string out;
     out.reserve(64 * 1024);
-    out += fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}mm\" height=\"{1}mm\" "
-                       "viewBox=\"0 0 {0} {1}\">\n",
-                       mm(L.width_mm), mm(L.height_mm));
+    out += fmt::format(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}mm\" height=\"{1}mm\" "
+        "viewBox=\"0 0 {0} {1}\">\n",
+        mm(L.width_mm), mm(L.height_mm));
     out += "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n";
 
     // Clip boxes: one per row, over the traces' part of the grid.
@@ -369,10 +382,12 @@ inline std::string render_svg(const data::EcgRecord& record, const RenderOptions
             const auto nx = std::lround(L.grid_width_mm), ny = std::lround(L.grid_height_mm);
             for (long i = 0; i <= nx; ++i)
                 if ((i % 5 == 0) == bold)
-                    d += "M" + mm(L.grid_x_mm + static_cast<double>(i)) + "," + mm(L.grid_y_mm) + "v" + mm(L.grid_height_mm);
+                    d += "M" + mm(L.grid_x_mm + static_cast<double>(i)) + "," + mm(L.grid_y_mm) + "v" +
+                         mm(L.grid_height_mm);
             for (long j = 0; j <= ny; ++j)
                 if ((j % 5 == 0) == bold)
-                    d += "M" + mm(L.grid_x_mm) + "," + mm(L.grid_y_mm + static_cast<double>(j)) + "h" + mm(L.grid_width_mm);
+                    d += "M" + mm(L.grid_x_mm) + "," + mm(L.grid_y_mm + static_cast<double>(j)) + "h" +
+                         mm(L.grid_width_mm);
             return d;
         };
         out += "<path class=\"grid-minor\" fill=\"none\" stroke=\"#f6c3c3\" stroke-width=\"0.08\" d=\"";
@@ -384,17 +399,17 @@ inline std::string render_svg(const data::EcgRecord& record, const RenderOptions
     // Header: what was recorded and how it is drawn.
     const double record_s = static_cast<double>(record.length) / record.fs;
     std::string header = fmt::format("{}  \xc2\xb7  {} Hz, {} leads, {:.3g} s  \xc2\xb7  {} mm/s  \xc2\xb7  {} mm/mV",
-                                     record.name.empty() ? "(unnamed)" : record.name,
-                                     record.fs, record.channels(), record_s, options.speed_mm_per_s,
-                                     options.gain_mm_per_mv);
+                                     record.name.empty() ? "(unnamed)" : record.name, record.fs, record.channels(),
+                                     record_s, options.speed_mm_per_s, options.gain_mm_per_mv);
     if (options.start_s > 0) header += fmt::format("  \xc2\xb7  from {} s", options.start_s);
     out += "<g font-family=\"Helvetica, Arial, sans-serif\" fill=\"#000\">\n";
     out += fmt::format("<text class=\"header\" x=\"{}\" y=\"{}\" font-size=\"3.5\">{}</text>\n", mm(L.grid_x_mm),
                        mm(detail::render_margin_mm + 3.5), detail::xml_escape(header));
     if (!options.caption.empty())
-        out += fmt::format("<text class=\"caption\" x=\"{}\" y=\"{}\" font-size=\"3.5\" font-style=\"italic\">"
-                           "{}</text>\n",
-                           mm(L.grid_x_mm), mm(detail::render_margin_mm + 8), detail::xml_escape(options.caption));
+        out += fmt::format(
+            "<text class=\"caption\" x=\"{}\" y=\"{}\" font-size=\"3.5\" font-style=\"italic\">"
+            "{}</text>\n",
+            mm(L.grid_x_mm), mm(detail::render_margin_mm + 8), detail::xml_escape(options.caption));
     for (const Panel& p : L.panels)
         out += fmt::format("<text class=\"label\" x=\"{}\" y=\"{}\" font-size=\"3.5\">{}</text>\n", mm(p.x_mm + 1),
                            mm(L.row_top_mm[static_cast<std::size_t>(p.row)] + 4.5), detail::xml_escape(p.label));
@@ -406,10 +421,11 @@ inline std::string render_svg(const data::EcgRecord& record, const RenderOptions
     const double pulse_w = 0.2 * options.speed_mm_per_s, pulse_h = options.gain_mm_per_mv;
     const double pulse_x = L.signal_x_mm - pulse_w - 3;  // the pulse ends 1 mm before the trace
     for (double base : L.row_baseline_mm)
-        out += fmt::format("<polyline class=\"calibration\" "
-                           "points=\"{0},{1} {2},{1} {2},{3} {4},{3} {4},{1} {5},{1}\"/>\n",
-                           mm(pulse_x - 1), mm(base), mm(pulse_x), mm(base - pulse_h), mm(pulse_x + pulse_w),
-                           mm(pulse_x + pulse_w + 1));
+        out += fmt::format(
+            "<polyline class=\"calibration\" "
+            "points=\"{0},{1} {2},{1} {2},{3} {4},{3} {4},{1} {5},{1}\"/>\n",
+            mm(pulse_x - 1), mm(base), mm(pulse_x), mm(base - pulse_h), mm(pulse_x + pulse_w),
+            mm(pulse_x + pulse_w + 1));
     for (const Panel& p : L.panels)
         if (L.standard && p.row < 3 && p.x_mm > L.signal_x_mm + 1e-9)
             out += fmt::format("<path class=\"separator\" d=\"M{},{}v6\"/>\n", mm(p.x_mm), mm(p.baseline_mm - 3));
@@ -427,8 +443,8 @@ inline std::string render_svg(const data::EcgRecord& record, const RenderOptions
         const auto samples = record.channel(p.channel);
         // Samples whose time lies in [t0, t1): the first at or after t0, up to the last before t1.
         const auto first = std::max<std::int64_t>(0, static_cast<std::int64_t>(std::ceil(p.t0_s * record.fs - 1e-9)));
-        const auto stop = std::min<std::int64_t>(record.length,
-                                                 static_cast<std::int64_t>(std::ceil(p.t1_s * record.fs - 1e-9)));
+        const auto stop =
+            std::min<std::int64_t>(record.length, static_cast<std::int64_t>(std::ceil(p.t1_s * record.fs - 1e-9)));
         out += fmt::format("<g class=\"trace\" data-lead=\"{}\" clip-path=\"url(#row{})\">\n",
                            detail::xml_escape(record.leads[static_cast<std::size_t>(p.channel)]), p.row);
         std::vector<detail::Point> run;

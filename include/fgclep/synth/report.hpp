@@ -32,7 +32,7 @@
 namespace fgclep::synth {
 
 struct ReportOptions {
-    double omit_features = 0.55;  // share of reports without waveform-feature statements, in [0, 1]
+    double omit_features = 0.55;   // share of reports without waveform-feature statements, in [0, 1]
     double gap_probability = 0.3;  // chance of an empty field before the summary (MIMIC rows have such gaps)
 };
 
@@ -47,34 +47,46 @@ inline constexpr std::size_t max_report_fields = 18;
 // statement(c); the others are variants a cart also writes.
 inline std::vector<std::string_view> condition_phrasings(Condition c) {
     switch (c) {
-    case Condition::sinus_rhythm: return {"Sinus rhythm", "Normal sinus rhythm"};
-    case Condition::sinus_bradycardia: return {"Sinus bradycardia", "Marked sinus bradycardia"};
-    case Condition::sinus_tachycardia: return {"Sinus tachycardia"};
-    case Condition::atrial_fibrillation:
-        return {"Atrial fibrillation", "Atrial fibrillation with rapid ventricular response",
-                "Atrial fibrillation with slow ventricular response"};
-    case Condition::atrial_flutter: return {"Atrial flutter", "Probable atrial flutter", "Atrial flutter with variable block"};
-    case Condition::first_degree_av_block: return {"1st degree AV block", "1st degree A-V block", "Prolonged PR interval"};
-    case Condition::right_bundle_branch_block: return {"Right bundle branch block", "RBBB"};
-    case Condition::left_bundle_branch_block: return {"Left bundle branch block", "LBBB"};
-    case Condition::left_ventricular_hypertrophy:
-        return {"Left ventricular hypertrophy", "Left ventricular hypertrophy with repolarization abnormality",
-                "Voltage criteria for left ventricular hypertrophy", "LVH with secondary repolarization abnormality"};
-    case Condition::low_qrs_voltage: return {"Low QRS voltages", "Low QRS voltages in limb leads", "Low voltage QRS"};
-    case Condition::inferior_infarction:
-        return {"Inferior infarct", "Inferior infarct - age undetermined", "Inferior infarct, possibly acute",
-                "Acute inferior myocardial infarction"};
-    case Condition::anterior_infarction:
-        return {"Anterior infarct", "Anterior infarct - age undetermined", "Anteroseptal infarct, possibly acute",
-                "Acute anterior myocardial infarction"};
-    case Condition::ischemia:
-        return {"ST-T changes suggestive of ischemia", "Lateral ST-T changes are probably due to ischemia",
-                "Diffuse ST depression - consider ischemia", "Inferolateral ST-T changes may be due to myocardial ischemia"};
-    case Condition::long_qt: return {"Prolonged QT interval", "Long QT interval", "Prolonged QT"};
-    case Condition::premature_ventricular_complexes:
-        return {"Ventricular premature complexes", "Occasional ventricular premature complexes",
-                "Multiple ventricular premature complexes", "Premature ventricular contractions"};
-    case Condition::left_axis_deviation: return {"Left axis deviation", "Leftward axis"};
+        case Condition::sinus_rhythm:
+            return {"Sinus rhythm", "Normal sinus rhythm"};
+        case Condition::sinus_bradycardia:
+            return {"Sinus bradycardia", "Marked sinus bradycardia"};
+        case Condition::sinus_tachycardia:
+            return {"Sinus tachycardia"};
+        case Condition::atrial_fibrillation:
+            return {"Atrial fibrillation", "Atrial fibrillation with rapid ventricular response",
+                    "Atrial fibrillation with slow ventricular response"};
+        case Condition::atrial_flutter:
+            return {"Atrial flutter", "Probable atrial flutter", "Atrial flutter with variable block"};
+        case Condition::first_degree_av_block:
+            return {"1st degree AV block", "1st degree A-V block", "Prolonged PR interval"};
+        case Condition::right_bundle_branch_block:
+            return {"Right bundle branch block", "RBBB"};
+        case Condition::left_bundle_branch_block:
+            return {"Left bundle branch block", "LBBB"};
+        case Condition::left_ventricular_hypertrophy:
+            return {"Left ventricular hypertrophy", "Left ventricular hypertrophy with repolarization abnormality",
+                    "Voltage criteria for left ventricular hypertrophy",
+                    "LVH with secondary repolarization abnormality"};
+        case Condition::low_qrs_voltage:
+            return {"Low QRS voltages", "Low QRS voltages in limb leads", "Low voltage QRS"};
+        case Condition::inferior_infarction:
+            return {"Inferior infarct", "Inferior infarct - age undetermined", "Inferior infarct, possibly acute",
+                    "Acute inferior myocardial infarction"};
+        case Condition::anterior_infarction:
+            return {"Anterior infarct", "Anterior infarct - age undetermined", "Anteroseptal infarct, possibly acute",
+                    "Acute anterior myocardial infarction"};
+        case Condition::ischemia:
+            return {"ST-T changes suggestive of ischemia", "Lateral ST-T changes are probably due to ischemia",
+                    "Diffuse ST depression - consider ischemia",
+                    "Inferolateral ST-T changes may be due to myocardial ischemia"};
+        case Condition::long_qt:
+            return {"Prolonged QT interval", "Long QT interval", "Prolonged QT"};
+        case Condition::premature_ventricular_complexes:
+            return {"Ventricular premature complexes", "Occasional ventricular premature complexes",
+                    "Multiple ventricular premature complexes", "Premature ventricular contractions"};
+        case Condition::left_axis_deviation:
+            return {"Left axis deviation", "Leftward axis"};
     }
     return {};
 }
@@ -82,12 +94,27 @@ inline std::vector<std::string_view> condition_phrasings(Condition c) {
 // phrase(f) as a machine writes it: lead names and abbreviations in capitals. Lower-cased it is phrase(f)
 // exactly, so a cleaned report contains the feature phrase as one whole sentence.
 inline constexpr std::array<std::string_view, feature_count> feature_statements = {
-    "Heart rate below 60 bpm", "Heart rate above 100 bpm", "Irregularly irregular RR intervals", "Absent P waves",
-    "Fibrillatory waves", "Sawtooth flutter waves", "Prolonged PR interval", "Wide QRS complex",
-    "RSR' pattern in V1", "Broad notched R wave in V6", "High QRS voltage", "Low QRS voltage",
-    "ST elevation in II, III and aVF", "Pathological Q waves in II, III and aVF", "ST elevation in V1-V4",
-    "Pathological Q waves in V1-V4", "ST depression", "T wave inversion", "Prolonged QT interval",
-    "Premature wide QRS complexes", "QRS axis below -30 degrees"};
+    "Heart rate below 60 bpm",
+    "Heart rate above 100 bpm",
+    "Irregularly irregular RR intervals",
+    "Absent P waves",
+    "Fibrillatory waves",
+    "Sawtooth flutter waves",
+    "Prolonged PR interval",
+    "Wide QRS complex",
+    "RSR' pattern in V1",
+    "Broad notched R wave in V6",
+    "High QRS voltage",
+    "Low QRS voltage",
+    "ST elevation in II, III and aVF",
+    "Pathological Q waves in II, III and aVF",
+    "ST elevation in V1-V4",
+    "Pathological Q waves in V1-V4",
+    "ST depression",
+    "T wave inversion",
+    "Prolonged QT interval",
+    "Premature wide QRS complexes",
+    "QRS axis below -30 degrees"};
 
 inline std::string_view feature_statement(Feature f) { return feature_statements[static_cast<std::size_t>(f)]; }
 
@@ -95,9 +122,12 @@ enum class Summary { normal, borderline, abnormal };
 
 inline std::string_view summary_statement(Summary s) {
     switch (s) {
-    case Summary::normal: return "Normal ECG";
-    case Summary::borderline: return "Borderline ECG";
-    case Summary::abnormal: return "Abnormal ECG";
+        case Summary::normal:
+            return "Normal ECG";
+        case Summary::borderline:
+            return "Borderline ECG";
+        case Summary::abnormal:
+            return "Abnormal ECG";
     }
     return "Abnormal ECG";
 }
@@ -108,14 +138,19 @@ inline Summary summarize(std::span<const Condition> conditions) {
     bool minor = false, major = false;
     for (Condition c : conditions) {
         switch (c) {
-        case Condition::sinus_rhythm: break;
-        case Condition::sinus_bradycardia:
-        case Condition::sinus_tachycardia:
-        case Condition::first_degree_av_block:
-        case Condition::low_qrs_voltage:
-        case Condition::premature_ventricular_complexes:
-        case Condition::left_axis_deviation: minor = true; break;
-        default: major = true; break;
+            case Condition::sinus_rhythm:
+                break;
+            case Condition::sinus_bradycardia:
+            case Condition::sinus_tachycardia:
+            case Condition::first_degree_av_block:
+            case Condition::low_qrs_voltage:
+            case Condition::premature_ventricular_complexes:
+            case Condition::left_axis_deviation:
+                minor = true;
+                break;
+            default:
+                major = true;
+                break;
         }
     }
     if (conditions.empty() || major) return Summary::abnormal;
@@ -174,7 +209,8 @@ inline MachineReport make_report(std::span<const Condition> conditions, std::spa
         for (Feature f : fs) {
             // "Prolonged PR interval" may already be the diagnosis statement: a machine does not repeat it.
             const std::string_view text = feature_statement(f);
-            if (std::find(statements.begin(), statements.end(), text) == statements.end()) statements.emplace_back(text);
+            if (std::find(statements.begin(), statements.end(), text) == statements.end())
+                statements.emplace_back(text);
         }
     }
     // 18 fields at most: overflowing statements share the second-to-last field (". " joins them, as cleaning does).

@@ -60,11 +60,12 @@ inline std::vector<BeatTime> beat_times(const RhythmPlan& plan, double begin, do
     double start = begin - rng.uniform(0.2, 1.0) * plan.mean_rr;
     if (plan.kind == RhythmKind::sinus) {
         double resp_phase = rng.uniform(0, two_pi), mayer_phase = rng.uniform(0, two_pi);
-        for (double t = start; t < end + plan.mean_rr; ) {
+        for (double t = start; t < end + plan.mean_rr;) {
             beats.push_back({t, false});
-            double rr = plan.mean_rr * (1 + plan.respiration_depth * std::sin(two_pi * plan.respiration_hz * t + resp_phase) +
-                                        plan.mayer_depth * std::sin(two_pi * plan.mayer_hz * t + mayer_phase) +
-                                        plan.jitter * rng.normal());
+            double rr =
+                plan.mean_rr *
+                (1 + plan.respiration_depth * std::sin(two_pi * plan.respiration_hz * t + resp_phase) +
+                 plan.mayer_depth * std::sin(two_pi * plan.mayer_hz * t + mayer_phase) + plan.jitter * rng.normal());
             t += rr;
         }
         return beats;
@@ -74,7 +75,7 @@ inline std::vector<BeatTime> beat_times(const RhythmPlan& plan, double begin, do
         beats.clear();
         std::vector<double> inside;
         double previous = -1e9;
-        for (double t = start; t < end + plan.mean_rr; ) {
+        for (double t = start; t < end + plan.mean_rr;) {
             beats.push_back({t, false});
             if (t >= begin && t <= end) {
                 if (previous >= begin) inside.push_back(t - previous);

@@ -80,8 +80,8 @@ inline bool compatible(Condition a, Condition b) {
              pair(C::left_bundle_branch_block, C::ischemia) || pair(C::ischemia, C::inferior_infarction) ||
              pair(C::ischemia, C::anterior_infarction) || pair(C::inferior_infarction, C::anterior_infarction) ||
              pair(C::right_bundle_branch_block, C::anterior_infarction) ||
-             pair(C::inferior_infarction, C::left_axis_deviation) ||
-             pair(C::low_qrs_voltage, C::inferior_infarction) || pair(C::low_qrs_voltage, C::anterior_infarction));
+             pair(C::inferior_infarction, C::left_axis_deviation) || pair(C::low_qrs_voltage, C::inferior_infarction) ||
+             pair(C::low_qrs_voltage, C::anterior_infarction));
 }
 
 // Throws fgclep::Error unless the set has exactly one rhythm and only compatible pairs.
@@ -91,8 +91,9 @@ inline void check_conditions(std::span<const Condition> conditions) {
         if (is_rhythm(c) && std::find(rhythms.begin(), rhythms.end(), statement(c)) == rhythms.end())
             rhythms.push_back(statement(c));
     if (rhythms.empty())
-        fail("simulate: the conditions name no rhythm; add one of sinus rhythm, sinus bradycardia, sinus "
-             "tachycardia, atrial fibrillation, atrial flutter");
+        fail(
+            "simulate: the conditions name no rhythm; add one of sinus rhythm, sinus bradycardia, sinus "
+            "tachycardia, atrial fibrillation, atrial flutter");
     for (std::size_t i = 0; i < conditions.size(); ++i)
         for (std::size_t j = i + 1; j < conditions.size(); ++j)
             if (!compatible(conditions[i], conditions[j]))
@@ -148,7 +149,8 @@ inline SimulatedEcg simulate(std::span<const Condition> conditions, std::uint64_
         qtc = has(C::long_qt) ? rng.uniform(0.49, 0.55) : rng.uniform(0.395, 0.43);
         double rr = 60.0 / rate;
         if (!sinus || qtc * std::sqrt(rr) + pr + 0.12 <= 0.9 * rr) break;
-        if (attempt == 199) rate = rate_lo, pr = has(C::first_degree_av_block) ? 0.23 : 0.13, qtc = has(C::long_qt) ? 0.49 : 0.395;
+        if (attempt == 199)
+            rate = rate_lo, pr = has(C::first_degree_av_block) ? 0.23 : 0.13, qtc = has(C::long_qt) ? 0.49 : 0.395;
     }
     if (has(C::atrial_flutter)) {
         rhythm.flutter_cycle = 60.0 / rng.uniform(250, 350);
@@ -275,19 +277,30 @@ inline std::vector<Condition> sample_conditions(std::uint64_t seed) {
         C condition;
         double p;
     };
-    static constexpr Share rhythms[] = {{C::sinus_rhythm, 0.55}, {C::sinus_bradycardia, 0.14},
-                                        {C::sinus_tachycardia, 0.12}, {C::atrial_fibrillation, 0.13},
+    static constexpr Share rhythms[] = {{C::sinus_rhythm, 0.55},
+                                        {C::sinus_bradycardia, 0.14},
+                                        {C::sinus_tachycardia, 0.12},
+                                        {C::atrial_fibrillation, 0.13},
                                         {C::atrial_flutter, 0.06}};
-    static constexpr Share extras[] = {
-        {C::first_degree_av_block, 0.08}, {C::right_bundle_branch_block, 0.08}, {C::left_bundle_branch_block, 0.05},
-        {C::left_ventricular_hypertrophy, 0.08}, {C::low_qrs_voltage, 0.05}, {C::inferior_infarction, 0.06},
-        {C::anterior_infarction, 0.05}, {C::ischemia, 0.08}, {C::long_qt, 0.06},
-        {C::premature_ventricular_complexes, 0.08}, {C::left_axis_deviation, 0.08}};
+    static constexpr Share extras[] = {{C::first_degree_av_block, 0.08},
+                                       {C::right_bundle_branch_block, 0.08},
+                                       {C::left_bundle_branch_block, 0.05},
+                                       {C::left_ventricular_hypertrophy, 0.08},
+                                       {C::low_qrs_voltage, 0.05},
+                                       {C::inferior_infarction, 0.06},
+                                       {C::anterior_infarction, 0.05},
+                                       {C::ischemia, 0.08},
+                                       {C::long_qt, 0.06},
+                                       {C::premature_ventricular_complexes, 0.08},
+                                       {C::left_axis_deviation, 0.08}};
     std::vector<C> chosen;
     double u = rng.uniform(), acc = 0;
     chosen.push_back(rhythms[4].condition);
     for (const auto& r : rhythms)
-        if (u < (acc += r.p)) { chosen.back() = r.condition; break; }
+        if (u < (acc += r.p)) {
+            chosen.back() = r.condition;
+            break;
+        }
     std::vector<Share> order(std::begin(extras), std::end(extras));
     for (std::size_t i = order.size() - 1; i > 0; --i)  // Fisher-Yates with our own generator
         std::swap(order[i], order[static_cast<std::size_t>(rng.uniform() * static_cast<double>(i + 1)) % (i + 1)]);

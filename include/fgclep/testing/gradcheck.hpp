@@ -140,7 +140,8 @@ CentralDifference central_difference(double* element, double eps, Evaluate&& eva
     const ProbeValue minus = evaluate();
     *element = v;
     // Each evaluation is off by a few ulps of its magnitude; 8 covers the accumulated rounding of a long sum.
-    const double rounding = 8 * std::numeric_limits<double>::epsilon() * std::max(plus.magnitude, minus.magnitude) / eps;
+    const double rounding =
+        8 * std::numeric_limits<double>::epsilon() * std::max(plus.magnitude, minus.magnitude) / eps;
     return {(plus.value - minus.value) / (2 * eps), rounding};
 }
 
@@ -166,14 +167,16 @@ void check_tensor(GradcheckResult& result, const GradcheckOptions& options, Host
         result.ok = false;
         if (result.failures.size() < 12) result.failures.push_back(std::move(message));
     };
-    const bool zero_expected =
-        std::any_of(options.expect_zero_gradient.begin(), options.expect_zero_gradient.end(), [&](const std::string& e) {
-            return name == e || (name.size() > e.size() && name.ends_with(e) && name[name.size() - e.size() - 1] == '.');
+    const bool zero_expected = std::any_of(
+        options.expect_zero_gradient.begin(), options.expect_zero_gradient.end(), [&](const std::string& e) {
+            return name == e ||
+                   (name.size() > e.size() && name.ends_with(e) && name[name.size() - e.size() - 1] == '.');
         });
     if (!indices.empty() && scale < zero_level && !zero_expected)
-        fail_with(fmt::format("{}: the gradient is zero at all {} checked elements (largest |numeric| {:.3g}): the "
-                              "check proves nothing; make it non-zero or list '{}' in expect_zero_gradient",
-                              name, indices.size(), scale, name));
+        fail_with(
+            fmt::format("{}: the gradient is zero at all {} checked elements (largest |numeric| {:.3g}): the "
+                        "check proves nothing; make it non-zero or list '{}' in expect_zero_gradient",
+                        name, indices.size(), scale, name));
     if (zero_expected && scale >= zero_level)
         fail_with(fmt::format("{}: expected a zero gradient, but a central difference is {:.3g}", name, scale));
     const double floor = std::max(options.scale_floor * scale, rounding / options.tolerance);
@@ -186,8 +189,8 @@ void check_tensor(GradcheckResult& result, const GradcheckOptions& options, Host
                                    : std::abs(a - num) / denominator;
         if (std::isnan(err)) err = std::numeric_limits<double>::infinity();
         if (!(err <= options.tolerance))
-            fail_with(fmt::format("{}[{}]: analytic {:.9g}, numeric {:.9g} (relative error {:.3g}, floor {:.3g})",
-                                  name, indices[k], a, num, err, floor));
+            fail_with(fmt::format("{}[{}]: analytic {:.9g}, numeric {:.9g} (relative error {:.3g}, floor {:.3g})", name,
+                                  indices[k], a, num, err, floor));
         if (result.worst.empty() || err > result.max_error) {
             result.max_error = err;
             result.worst = fmt::format("{}[{}]", name, indices[k]);
@@ -211,8 +214,8 @@ inline void check_frozen(GradcheckResult& result, const std::string& name, const
 // G0) is compared with central differences of `probe`.
 template <class Probe>
 void check_parameters(GradcheckResult& result, const GradcheckOptions& options, HostRng& rng,
-                      ParameterArena<Cpu<double>>& arena, const std::vector<double>& grads, const std::vector<double>& g0,
-                      Probe&& probe) {
+                      ParameterArena<Cpu<double>>& arena, const std::vector<double>& grads,
+                      const std::vector<double>& g0, Probe&& probe) {
     for (auto& e : arena.params()) {
         if (!e.param->trainable) {
             check_frozen(result, e.name, grads.data() + e.offset, g0.data() + e.offset, e.numel());
@@ -295,7 +298,9 @@ GradcheckResult gradcheck(Model<S, Cpu<double>>& model, Context<Cpu<double>>& ct
             Tensor<B> xp = ctx.clone(x);
             detail::check_tensor(
                 result, options, rng, "input", x.numel(),
-                [&](std::int64_t i) { return detail::central_difference(xp.data() + i, options.eps, [&] { return probe(xp); }); },
+                [&](std::int64_t i) {
+                    return detail::central_difference(xp.data() + i, options.eps, [&] { return probe(xp); });
+                },
                 [&](std::int64_t i) { return dx.data()[i]; });
         }
     }
@@ -337,7 +342,8 @@ GradcheckResult gradcheck_scalar(ParameterArena<Cpu<double>>& arena, Context<Cpu
     std::vector<std::vector<double>> probe_grads;
     for (auto& p : probes) {
         if (!p.grad || !p.grad->defined() || !(p.grad->shape() == p.value.shape()))
-            fail("gradcheck_scalar: the backward pass did not assign a gradient of shape {} to '{}'", p.value.shape(), p.name);
+            fail("gradcheck_scalar: the backward pass did not assign a gradient of shape {} to '{}'", p.value.shape(),
+                 p.name);
         probe_grads.push_back(ctx.to_host(*p.grad));
     }
     state.restore();

@@ -11,7 +11,8 @@ namespace fgclep::text {
 
 // The checkpoint's WordPiece tokenizer (Bio_ClinicalBERT is cased: lower_case = false).
 inline WordPiece hf_wordpiece(const io::HfBertDirectory& dir, WordPieceOptions options = {}) {
-    if (!std::filesystem::exists(dir.vocab)) fail("the Hugging Face checkpoint '{}' has no vocab.txt", dir.dir.string());
+    if (!std::filesystem::exists(dir.vocab))
+        fail("the Hugging Face checkpoint '{}' has no vocab.txt", dir.dir.string());
     return WordPiece::from_file(dir.vocab.string(), options);
 }
 

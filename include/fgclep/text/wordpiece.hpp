@@ -51,12 +51,14 @@ inline bool is_control(char32_t c) {
     if (c == U'\t' || c == U'\n' || c == U'\r') return false;
     if (c < 0x80) return c < 0x20 || c == 0x7F;
     switch (utf8proc_category(static_cast<utf8proc_int32_t>(c))) {
-    case UTF8PROC_CATEGORY_CC:
-    case UTF8PROC_CATEGORY_CF:
-    case UTF8PROC_CATEGORY_CN:
-    case UTF8PROC_CATEGORY_CO:
-    case UTF8PROC_CATEGORY_CS: return true;
-    default: return false;
+        case UTF8PROC_CATEGORY_CC:
+        case UTF8PROC_CATEGORY_CF:
+        case UTF8PROC_CATEGORY_CN:
+        case UTF8PROC_CATEGORY_CO:
+        case UTF8PROC_CATEGORY_CS:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -472,8 +474,10 @@ private:
                 emit(unk_);
                 return;
             }
-            if (found < found_store.size()) found_store[found] = id;
-            else found_heap.push_back(id);
+            if (found < found_store.size())
+                found_store[found] = id;
+            else
+                found_heap.push_back(id);
             ++found;
             start = end;
         }

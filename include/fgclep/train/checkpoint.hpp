@@ -36,8 +36,8 @@ struct TrainingState {
     std::int64_t epoch = 0;           // the epoch in progress (0-based)
     std::int64_t batch_in_epoch = 0;  // micro-batches of this epoch already consumed
     std::int64_t samples_seen = 0;
-    std::int64_t skipped_steps = 0;   // steps skipped for a non-finite loss or gradient
-    std::uint64_t data_seed = 0;      // the data order of epoch e is a function of (data_seed, e)
+    std::int64_t skipped_steps = 0;              // steps skipped for a non-finite loss or gradient
+    std::uint64_t data_seed = 0;                 // the data order of epoch e is a function of (data_seed, e)
     std::uint64_t rng_seed = 0, rng_offset = 0;  // Context::seed / offset: dropout's random stream
     WarmupCosine schedule{};
     // The run's layout: pairs in the source, pairs per micro-batch, micro-batches per step, epochs, shuffling.
@@ -75,7 +75,8 @@ struct TrainingState {
         };
         auto count = [&](const nlohmann::json& o, const char* key) {
             const auto& v = object(o, key);
-            if (!v.is_number_integer() || (v.is_number_unsigned() ? v.get<std::uint64_t>() > std::uint64_t(INT64_MAX) : v.get<std::int64_t>() < 0))
+            if (!v.is_number_integer() || (v.is_number_unsigned() ? v.get<std::uint64_t>() > std::uint64_t(INT64_MAX)
+                                                                  : v.get<std::int64_t>() < 0))
                 bad(fmt::format("'{}' must be an integer >= 0, got {}", key, v.dump()));
             return v.get<std::int64_t>();
         };
@@ -171,7 +172,8 @@ TrainingState load_checkpoint(const std::filesystem::path& path, Context<B>& ctx
     };
     if (field("format") != "fgclep.checkpoint")
         fail("'{}' is not an fgclep training checkpoint (format '{}')", source, field("format"));
-    if (field("version") != "1") fail("'{}': checkpoint version {} is not supported (this build reads 1)", source, field("version"));
+    if (field("version") != "1")
+        fail("'{}': checkpoint version {} is not supported (this build reads 1)", source, field("version"));
     if (detail::checkpoint_crc(f.content_crc32(), meta) != field("crc32"))
         fail("'{}' is corrupt: its contents do not match the checksum recorded when it was written", source);
     nlohmann::json state_json;
@@ -199,14 +201,16 @@ TrainingState load_checkpoint(const std::filesystem::path& path, Context<B>& ctx
             const std::string key = std::string("optimizer.") + kind + "." + e.name;
             if (!f.contains(key)) fail("'{}' has no optimizer state '{}' for parameter '{}'", source, key, e.name);
             if (!(f.shape(key) == e.param->shape))
-                fail("'{}': '{}' has shape {}, but parameter '{}' has shape {}", source, key, f.shape(key), e.name, e.param->shape);
+                fail("'{}': '{}' has shape {}, but parameter '{}' has shape {}", source, key, f.shape(key), e.name,
+                     e.param->shape);
             const std::vector<T> values = f.get<T>(key);
             std::copy(values.begin(), values.end(), (kind[7] == '_' ? v : m).begin() + e.offset);
         }
         const std::string key = "optimizer.step." + e.name;
         if (!f.contains(key)) fail("'{}' has no optimizer step count '{}'", source, key);
         if (!(f.shape(key) == Shape{}) || f.entry(key).dtype != "I64")
-            fail("'{}': '{}' must be a 0-d I64 tensor, got dtype {} and shape {}", source, key, f.entry(key).dtype, f.shape(key));
+            fail("'{}': '{}' must be a 0-d I64 tensor, got dtype {} and shape {}", source, key, f.entry(key).dtype,
+                 f.shape(key));
         steps.push_back(f.get<std::int64_t>(key)[0]);
     }
     // All or nothing: keep the current values to put back if the optimizer rejects its state.

@@ -38,7 +38,8 @@ concept PairSource = requires(S& s, std::span<const std::int64_t> indices) {
 class InMemoryPairs {
 public:
     InMemoryPairs(std::int64_t leads, std::int64_t length) : leads_(leads), length_(length) {
-        if (leads < 1 || length < 1) fail("InMemoryPairs needs leads >= 1 and length >= 1, got {} and {}", leads, length);
+        if (leads < 1 || length < 1)
+            fail("InMemoryPairs needs leads >= 1 and length >= 1, got {} and {}", leads, length);
     }
     void add(std::span<const float> ecg, std::string report) {
         if (static_cast<std::int64_t>(ecg.size()) != leads_ * length_)

@@ -6,12 +6,12 @@
 //   epoch 2/10 [########------------]  41% 120/290 loss 0.4123 (sigmoid_loss 0.31 fnm_loss 0.20) 35.2 samples/s ETA 3m12s
 #include <fmt/format.h>
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <string>
 #include <string_view>
-#include <unistd.h>
 
 namespace fgclep {
 
@@ -20,16 +20,18 @@ enum class ProgressMode { automatic, bar, lines, off, terminal };
 
 class ProgressReporter {
 public:
-    explicit ProgressReporter(ProgressMode mode = ProgressMode::automatic, double line_interval = 30, std::FILE* out = stderr)
+    explicit ProgressReporter(ProgressMode mode = ProgressMode::automatic, double line_interval = 30,
+                              std::FILE* out = stderr)
         : out_(out), line_interval_(line_interval) {
         const bool tty = ::isatty(::fileno(out));
-        mode_ = mode == ProgressMode::automatic ? (tty ? ProgressMode::bar : ProgressMode::lines)
+        mode_ = mode == ProgressMode::automatic  ? (tty ? ProgressMode::bar : ProgressMode::lines)
                 : mode == ProgressMode::terminal ? (tty ? ProgressMode::bar : ProgressMode::off)
                                                  : mode;
     }
 
     // done of total units; `status` is appended (loss, rate, ...). Redraws at most 10 times a second.
-    void update(std::string_view label, std::int64_t done, std::int64_t total, std::string_view status, bool force = false) {
+    void update(std::string_view label, std::int64_t done, std::int64_t total, std::string_view status,
+                bool force = false) {
         if (mode_ == ProgressMode::off) return;
         const auto now = std::chrono::steady_clock::now();
         const double since = std::chrono::duration<double>(now - last_).count();
@@ -41,7 +43,8 @@ public:
         if (mode_ == ProgressMode::bar) {
             constexpr int width = 20;
             const int filled = static_cast<int>(fraction * width);
-            fmt::print(out_, "\r{} [{}{}] {:3.0f}% {}/{} {}\033[K", label, std::string(static_cast<std::size_t>(filled), '#'),
+            fmt::print(out_, "\r{} [{}{}] {:3.0f}% {}/{} {}\033[K", label,
+                       std::string(static_cast<std::size_t>(filled), '#'),
                        std::string(static_cast<std::size_t>(width - filled), '-'), 100 * fraction, done, total, status);
         } else {
             fmt::print(out_, "{} {:3.0f}% {}/{} {}\n", label, 100 * fraction, done, total, status);

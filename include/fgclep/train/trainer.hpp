@@ -25,23 +25,23 @@
 namespace fgclep {
 
 struct TrainerOptions {
-    AdamWOptions optimizer{};               // lr 2e-5, betas (0.9, 0.999), weight decay 1e-4
+    AdamWOptions optimizer{};  // lr 2e-5, betas (0.9, 0.999), weight decay 1e-4
     std::int64_t epochs = 10;
-    std::int64_t batch_size = 100;          // pairs per micro-batch
-    std::int64_t accumulation_steps = 1;    // micro-batches per optimizer step
+    std::int64_t batch_size = 100;        // pairs per micro-batch
+    std::int64_t accumulation_steps = 1;  // micro-batches per optimizer step
     double warmup_fraction = 0.1;
     double min_lr = 0;
-    double max_grad_norm = 0;               // clip the global gradient norm to this; 0: no clipping
-    std::uint64_t seed = 42;                // data order and dropout
+    double max_grad_norm = 0;  // clip the global gradient norm to this; 0: no clipping
+    std::uint64_t seed = 42;   // data order and dropout
     bool shuffle = true;
-    std::int64_t max_steps = 0;             // stop this run after so many optimizer steps (then checkpoint); 0: no limit
-    std::filesystem::path checkpoint_dir;   // empty: no checkpoints
-    std::int64_t checkpoint_every = 0;      // optimizer steps between checkpoints; 0: at each epoch's end only
-    std::int64_t keep_checkpoints = 2;      // the newest this many are kept
-    bool resume = true;                     // continue from the newest checkpoint in checkpoint_dir, if any
-    std::filesystem::path log_path;         // JSON lines, one per step; empty: none
+    std::int64_t max_steps = 0;            // stop this run after so many optimizer steps (then checkpoint); 0: no limit
+    std::filesystem::path checkpoint_dir;  // empty: no checkpoints
+    std::int64_t checkpoint_every = 0;     // optimizer steps between checkpoints; 0: at each epoch's end only
+    std::int64_t keep_checkpoints = 2;     // the newest this many are kept
+    bool resume = true;                    // continue from the newest checkpoint in checkpoint_dir, if any
+    std::filesystem::path log_path;        // JSON lines, one per step; empty: none
     ProgressMode progress = ProgressMode::automatic;
-    std::int64_t validate_every = 0;        // optimizer steps between validations; 0: at each epoch's end
+    std::int64_t validate_every = 0;  // optimizer steps between validations; 0: at each epoch's end
 
     void validate() const {
         optimizer.validate();
@@ -53,8 +53,9 @@ struct TrainerOptions {
             fail("Trainer: max_steps, checkpoint_every and validate_every must be >= 0");
         if (keep_checkpoints < 1) fail("Trainer: keep_checkpoints must be >= 1, got {}", keep_checkpoints);
         if (max_steps > 0 && checkpoint_dir.empty())
-            fail("Trainer: max_steps stops a run part-way and its progress is kept only in a checkpoint; set "
-                 "checkpoint_dir (or use epochs to train less)");
+            fail(
+                "Trainer: max_steps stops a run part-way and its progress is kept only in a checkpoint; set "
+                "checkpoint_dir (or use epochs to train less)");
     }
 };
 
@@ -63,10 +64,10 @@ struct StepReport {
     std::int64_t step = 0;  // 1-based: the number of steps completed
     std::int64_t epoch = 0;
     std::int64_t total_steps = 0;
-    LossValue loss;         // averaged over the step's micro-batches
+    LossValue loss;  // averaged over the step's micro-batches
     double lr = 0;
-    double grad_norm = 0;   // before clipping
-    bool skipped = false;   // not applied: non-finite loss or gradient
+    double grad_norm = 0;  // before clipping
+    bool skipped = false;  // not applied: non-finite loss or gradient
     double samples_per_second = 0;
 };
 
@@ -80,9 +81,9 @@ struct ValidationReport {
 };
 
 struct TrainResult {
-    std::int64_t steps = 0;          // optimizer steps completed, over all runs of this training
-    std::int64_t total_steps = 0;    // steps of the whole schedule
-    bool finished = false;           // false: stopped by max_steps
+    std::int64_t steps = 0;        // optimizer steps completed, over all runs of this training
+    std::int64_t total_steps = 0;  // steps of the whole schedule
+    bool finished = false;         // false: stopped by max_steps
     bool resumed = false;
     std::int64_t skipped_steps = 0;
     StepReport last;
@@ -97,7 +98,10 @@ public:
     using T = typename B::value_type;
 
     Trainer(Model& model, ReportTokenizer tokenizer, TrainerOptions options = {})
-        : model_(model), tokenizer_(std::move(tokenizer)), options_(std::move(options)), optimizer_(model.arena(), options_.optimizer) {
+        : model_(model),
+          tokenizer_(std::move(tokenizer)),
+          options_(std::move(options)),
+          optimizer_(model.arena(), options_.optimizer) {
         options_.validate();
         if (tokenizer_.empty()) fail("Trainer: the report tokenizer has no vocabulary");
     }
@@ -140,7 +144,8 @@ public:
         std::iota(order.begin(), order.end(), 0);
         if (!options_.shuffle) return order;
         HostRng rng(seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(epoch) + 1);
-        for (std::int64_t i = n - 1; i > 0; --i) std::swap(order[static_cast<std::size_t>(i)], order[rng.next() % static_cast<std::uint64_t>(i + 1)]);
+        for (std::int64_t i = n - 1; i > 0; --i)
+            std::swap(order[static_cast<std::size_t>(i)], order[rng.next() % static_cast<std::uint64_t>(i + 1)]);
         return order;
     }
 
@@ -165,7 +170,7 @@ private:
         std::chrono::steady_clock::time_point start{};  // for this run's rate and ETA
         std::int64_t first_step = 0, samples = 0;       // where this run started (max_steps), pairs it consumed
         std::int64_t order_epoch = -1, prefetched_epoch = -1;
-        std::vector<std::int64_t> order{};              // the data order of order_epoch
+        std::vector<std::int64_t> order{};  // the data order of order_epoch
     };
 
     // The run's layout and the state of a fresh start; fails before the log is opened when the source cannot fill
@@ -174,21 +179,26 @@ private:
         const std::int64_t per_step = options_.batch_size * options_.accumulation_steps;
         const std::int64_t steps_per_epoch = n / per_step;
         if (steps_per_epoch < 1)
-            fail("Trainer: the source has {} pairs, fewer than one optimizer step needs (batch_size {} x "
-                 "accumulation_steps {})",
-                 n, options_.batch_size, options_.accumulation_steps);
+            fail(
+                "Trainer: the source has {} pairs, fewer than one optimizer step needs (batch_size {} x "
+                "accumulation_steps {})",
+                n, options_.batch_size, options_.accumulation_steps);
         const std::int64_t total_steps = steps_per_epoch * options_.epochs;
 
         TrainingState state;
         state.data_seed = options_.seed;
         state.rng_seed = options_.seed;
-        state.schedule = WarmupCosine::from_fraction(options_.optimizer.lr, total_steps, options_.warmup_fraction, options_.min_lr);
+        state.schedule =
+            WarmupCosine::from_fraction(options_.optimizer.lr, total_steps, options_.warmup_fraction, options_.min_lr);
         state.pairs = n;
         state.batch_size = options_.batch_size;
         state.accumulation_steps = options_.accumulation_steps;
         state.epochs = options_.epochs;
         state.shuffle = options_.shuffle;
-        return FitRun{.pairs = n, .per_step = per_step, .steps_per_epoch = steps_per_epoch, .total_steps = total_steps,
+        return FitRun{.pairs = n,
+                      .per_step = per_step,
+                      .steps_per_epoch = steps_per_epoch,
+                      .total_steps = total_steps,
                       .state = state,
                       .log = options_.log_path.empty() ? JsonLinesLog() : JsonLinesLog(options_.log_path),
                       .progress = ProgressReporter(options_.progress)};
@@ -211,17 +221,24 @@ private:
                 }
                 check_resumable(*latest, state, expected, run.steps_per_epoch);
                 run.result.resumed = true;
-                run.progress.message(fmt::format("resuming from {} (step {} of {})", latest->string(), state.step, run.total_steps));
+                run.progress.message(
+                    fmt::format("resuming from {} (step {} of {})", latest->string(), state.step, run.total_steps));
                 run.log.write("resume", {{"checkpoint", latest->string()}, {"step", state.step}});
             }
         ctx.seed = state.rng_seed;
         ctx.offset = state.rng_offset;
         if (!run.result.resumed)
-            run.log.write("start", {{"pairs", run.pairs}, {"total_steps", run.total_steps}, {"steps_per_epoch", run.steps_per_epoch},
-                                    {"batch_size", options_.batch_size}, {"accumulation_steps", options_.accumulation_steps},
-                                    {"epochs", options_.epochs}, {"lr", options_.optimizer.lr},
-                                    {"weight_decay", options_.optimizer.weight_decay}, {"seed", options_.seed},
-                                    {"parameters", model_.parameter_count()}, {"trainable", model_.parameter_count(true)}});
+            run.log.write("start", {{"pairs", run.pairs},
+                                    {"total_steps", run.total_steps},
+                                    {"steps_per_epoch", run.steps_per_epoch},
+                                    {"batch_size", options_.batch_size},
+                                    {"accumulation_steps", options_.accumulation_steps},
+                                    {"epochs", options_.epochs},
+                                    {"lr", options_.optimizer.lr},
+                                    {"weight_decay", options_.optimizer.weight_decay},
+                                    {"seed", options_.seed},
+                                    {"parameters", model_.parameter_count()},
+                                    {"trainable", model_.parameter_count(true)}});
         run.start = std::chrono::steady_clock::now();
         run.first_step = state.step;
     }
@@ -239,9 +256,11 @@ private:
         if constexpr (requires(std::span<const std::int64_t> s, std::int64_t b) { source.prefetch(s, b); })
             if (run.prefetched_epoch != state.epoch) {
                 run.prefetched_epoch = state.epoch;
-                const std::int64_t begin = state.batch_in_epoch * options_.batch_size, end = run.steps_per_epoch * run.per_step;
-                source.prefetch(std::span<const std::int64_t>(run.order.data() + begin, static_cast<std::size_t>(end - begin)),
-                                options_.batch_size);
+                const std::int64_t begin = state.batch_in_epoch * options_.batch_size,
+                                   end = run.steps_per_epoch * run.per_step;
+                source.prefetch(
+                    std::span<const std::int64_t>(run.order.data() + begin, static_cast<std::size_t>(end - begin)),
+                    options_.batch_size);
             }
     }
 
@@ -259,17 +278,20 @@ private:
         bool finite = true;
         for (std::int64_t a = 0; a < options_.accumulation_steps; ++a) {
             const std::int64_t begin = state.batch_in_epoch * options_.batch_size;
-            const std::span<const std::int64_t> indices(run.order.data() + begin, static_cast<std::size_t>(options_.batch_size));
+            const std::span<const std::int64_t> indices(run.order.data() + begin,
+                                                        static_cast<std::size_t>(options_.batch_size));
             const auto batch = to_device(ctx, source.load(indices));
-            const LossValue v = model_.compute_gradients(ctx, batch, 1.0 / static_cast<double>(options_.accumulation_steps));
+            const LossValue v =
+                model_.compute_gradients(ctx, batch, 1.0 / static_cast<double>(options_.accumulation_steps));
             accumulate(report.loss, v, 1.0 / static_cast<double>(options_.accumulation_steps));
             finite = finite && std::isfinite(v.total);
             ++state.batch_in_epoch;
             state.samples_seen += options_.batch_size;
             run.samples += options_.batch_size;
         }
-        report.grad_norm = clip_grad_norm(ctx, model_.arena(),
-                                          options_.max_grad_norm > 0 ? options_.max_grad_norm : std::numeric_limits<double>::infinity());
+        report.grad_norm = clip_grad_norm(
+            ctx, model_.arena(),
+            options_.max_grad_norm > 0 ? options_.max_grad_norm : std::numeric_limits<double>::infinity());
         report.lr = state.schedule.lr(state.step);
         report.skipped = !finite || !std::isfinite(report.grad_norm);
         if (report.skipped)
@@ -278,7 +300,8 @@ private:
             optimizer_.step(ctx, report.lr);
         ++state.step;
         report.step = state.step;
-        const double step_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
+        const double step_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
         report.samples_per_second = static_cast<double>(run.per_step) / std::max(step_seconds, 1e-9);
         if (state.batch_in_epoch >= run.steps_per_epoch * options_.accumulation_steps) {
             state.batch_in_epoch = 0;
@@ -290,20 +313,28 @@ private:
     // The step's log line, progress (with a message for a skipped step) and hook.
     void report_step(FitRun& run, const StepReport& report) {
         const auto& state = run.state;
-        run.log.write("step", {{"step", report.step}, {"epoch", report.epoch}, {"loss", report.loss.total},
-                               {"parts", parts_json(report.loss)}, {"lr", report.lr}, {"grad_norm", report.grad_norm},
-                               {"skipped", report.skipped}, {"samples_per_s", report.samples_per_second}});
+        run.log.write("step", {{"step", report.step},
+                               {"epoch", report.epoch},
+                               {"loss", report.loss.total},
+                               {"parts", parts_json(report.loss)},
+                               {"lr", report.lr},
+                               {"grad_norm", report.grad_norm},
+                               {"skipped", report.skipped},
+                               {"samples_per_s", report.samples_per_second}});
         if (report.skipped)
-            run.progress.message(fmt::format("step {}: skipped, the loss or the gradient is not finite (loss {}, gradient norm {})",
-                                             report.step, report.loss.total, report.grad_norm));
+            run.progress.message(
+                fmt::format("step {}: skipped, the loss or the gradient is not finite (loss {}, gradient norm {})",
+                            report.step, report.loss.total, report.grad_norm));
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run.start).count();
         const double rate = static_cast<double>(run.samples) / std::max(elapsed, 1e-9);
         const double eta = static_cast<double>((run.total_steps - state.step) * run.per_step) / std::max(rate, 1e-9);
-        run.progress.update(fmt::format("epoch {}/{}", std::min(state.epoch + (state.batch_in_epoch > 0 ? 1 : 0), options_.epochs), options_.epochs),
-                            state.step, run.total_steps,
-                            fmt::format("loss {:.4f}{} {:.1f} samples/s ETA {}", report.loss.total, parts_text(report.loss), rate,
-                                        ProgressReporter::duration(eta)),
-                            state.step == run.total_steps);
+        run.progress.update(
+            fmt::format("epoch {}/{}", std::min(state.epoch + (state.batch_in_epoch > 0 ? 1 : 0), options_.epochs),
+                        options_.epochs),
+            state.step, run.total_steps,
+            fmt::format("loss {:.4f}{} {:.1f} samples/s ETA {}", report.loss.total, parts_text(report.loss), rate,
+                        ProgressReporter::duration(eta)),
+            state.step == run.total_steps);
         if (step_hook_) step_hook_(report);
         run.result.last = report;
     }
@@ -313,10 +344,15 @@ private:
         if (!validate_) return;
         run.progress.finish();
         ValidationReport v = validate_(ctx, run.state.step);
-        run.log.write("validation", {{"step", v.step}, {"pairs", v.pairs}, {"loss", v.loss.total}, {"parts", parts_json(v.loss)},
-                                     {"ecg_to_text_top1", v.ecg_to_text_top1}, {"text_to_ecg_top1", v.text_to_ecg_top1}});
-        run.progress.message(fmt::format("validation at step {}: loss {:.4f}, top-1 ECG->report {:.1f}%, report->ECG {:.1f}%",
-                                         v.step, v.loss.total, 100 * v.ecg_to_text_top1, 100 * v.text_to_ecg_top1));
+        run.log.write("validation", {{"step", v.step},
+                                     {"pairs", v.pairs},
+                                     {"loss", v.loss.total},
+                                     {"parts", parts_json(v.loss)},
+                                     {"ecg_to_text_top1", v.ecg_to_text_top1},
+                                     {"text_to_ecg_top1", v.text_to_ecg_top1}});
+        run.progress.message(
+            fmt::format("validation at step {}: loss {:.4f}, top-1 ECG->report {:.1f}%, report->ECG {:.1f}%", v.step,
+                        v.loss.total, 100 * v.ecg_to_text_top1, 100 * v.text_to_ecg_top1));
         if (validation_hook_) validation_hook_(v);
         run.result.validations.push_back(std::move(v));
     }
@@ -346,7 +382,8 @@ private:
         result.total_steps = run.total_steps;
         result.finished = state.step >= run.total_steps;
         result.skipped_steps = state.skipped_steps;
-        if (!result.finished && (result.checkpoints.empty() || result.checkpoints.back() != checkpoint_path(options_.checkpoint_dir, state.step)))
+        if (!result.finished && (result.checkpoints.empty() ||
+                                 result.checkpoints.back() != checkpoint_path(options_.checkpoint_dir, state.step)))
             checkpoint_now(ctx, run);  // stopped by max_steps: keep the place
         run.log.write(result.finished ? "end" : "stop", {{"step", state.step}, {"skipped_steps", state.skipped_steps}});
         return std::move(result);
@@ -357,26 +394,32 @@ private:
     void check_resumable(const std::filesystem::path& path, const TrainingState& got, const TrainingState& want,
                          std::int64_t steps_per_epoch) const {
         auto differs = [&](const char* what, const auto& was, const auto& now) {
-            fail("'{}' was written by a run with {} = {}, but this run has {} = {}; resume with the same settings, or "
-                 "start a new checkpoint_dir",
-                 path.string(), what, was, what, now);
+            fail(
+                "'{}' was written by a run with {} = {}, but this run has {} = {}; resume with the same settings, or "
+                "start a new checkpoint_dir",
+                path.string(), what, was, what, now);
         };
         if (got.pairs != want.pairs) differs("pairs in the source", got.pairs, want.pairs);
         if (got.batch_size != want.batch_size) differs("batch_size", got.batch_size, want.batch_size);
-        if (got.accumulation_steps != want.accumulation_steps) differs("accumulation_steps", got.accumulation_steps, want.accumulation_steps);
+        if (got.accumulation_steps != want.accumulation_steps)
+            differs("accumulation_steps", got.accumulation_steps, want.accumulation_steps);
         if (got.epochs != want.epochs) differs("epochs", got.epochs, want.epochs);
         if (got.shuffle != want.shuffle) differs("shuffle", got.shuffle, want.shuffle);
         if (got.data_seed != want.data_seed) differs("seed", got.data_seed, want.data_seed);
         if (got.schedule.base_lr != want.schedule.base_lr) differs("lr", got.schedule.base_lr, want.schedule.base_lr);
-        if (got.schedule.warmup_steps != want.schedule.warmup_steps) differs("warm-up steps", got.schedule.warmup_steps, want.schedule.warmup_steps);
-        if (got.schedule.total_steps != want.schedule.total_steps) differs("total steps", got.schedule.total_steps, want.schedule.total_steps);
+        if (got.schedule.warmup_steps != want.schedule.warmup_steps)
+            differs("warm-up steps", got.schedule.warmup_steps, want.schedule.warmup_steps);
+        if (got.schedule.total_steps != want.schedule.total_steps)
+            differs("total steps", got.schedule.total_steps, want.schedule.total_steps);
         if (got.schedule.min_lr != want.schedule.min_lr) differs("min_lr", got.schedule.min_lr, want.schedule.min_lr);
         const std::int64_t micro_per_epoch = steps_per_epoch * want.accumulation_steps;
         if (got.batch_in_epoch >= micro_per_epoch || got.batch_in_epoch % want.accumulation_steps != 0 ||
-            got.step != got.epoch * steps_per_epoch + got.batch_in_epoch / want.accumulation_steps || got.step > want.schedule.total_steps)
-            fail("'{}': its position (step {}, epoch {}, micro-batch {} of the epoch) is inconsistent with a run of {} "
-                 "steps per epoch",
-                 path.string(), got.step, got.epoch, got.batch_in_epoch, steps_per_epoch);
+            got.step != got.epoch * steps_per_epoch + got.batch_in_epoch / want.accumulation_steps ||
+            got.step > want.schedule.total_steps)
+            fail(
+                "'{}': its position (step {}, epoch {}, micro-batch {} of the epoch) is inconsistent with a run of {} "
+                "steps per epoch",
+                path.string(), got.step, got.epoch, got.batch_in_epoch, steps_per_epoch);
     }
 
     template <class Source>
@@ -394,7 +437,8 @@ private:
             std::iota(indices.begin(), indices.end(), begin);
             const auto batch = to_device(ctx, source.load(indices));
             accumulate(v.loss, model_.evaluate_loss(ctx, batch), static_cast<double>(count));
-            const HostMatrix s = model_.similarity(ctx, model_.encode_ecg(ctx, batch.ecg), model_.encode_text(ctx, batch.text));
+            const HostMatrix s =
+                model_.similarity(ctx, model_.encode_ecg(ctx, batch.ecg), model_.encode_text(ctx, batch.text));
             for (Eigen::Index i = 0; i < s.rows(); ++i) {
                 Eigen::Index j;
                 s.row(i).maxCoeff(&j);
@@ -430,7 +474,8 @@ private:
     static std::string parts_text(const LossValue& v) {
         if (v.parts.size() < 2) return {};
         std::string s = " (";
-        for (std::size_t i = 0; i < v.parts.size(); ++i) s += fmt::format("{}{} {:.3f}", i ? " " : "", v.parts[i].first, v.parts[i].second);
+        for (std::size_t i = 0; i < v.parts.size(); ++i)
+            s += fmt::format("{}{} {:.3f}", i ? " " : "", v.parts[i].first, v.parts[i].second);
         return s + ")";
     }
 

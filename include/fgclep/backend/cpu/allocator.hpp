@@ -82,7 +82,9 @@ public:
 
 private:
     CachingAllocator() = default;
-    static std::size_t rounded(std::size_t bytes) { return (std::max<std::size_t>(bytes, 1) + alignment - 1) / alignment * alignment; }
+    static std::size_t rounded(std::size_t bytes) {
+        return (std::max<std::size_t>(bytes, 1) + alignment - 1) / alignment * alignment;
+    }
 
     mutable std::mutex mutex_;
     std::map<std::size_t, std::vector<void*>> free_;

@@ -12,8 +12,9 @@ namespace fgclep::cpu {
 
 template <class T>
 struct ConvPrimitives {
-    static void im2col_1d(Context<Cpu<T>>& ctx, const T* x, std::int64_t N, std::int64_t C, std::int64_t L, std::int64_t K,
-                   std::int64_t stride, std::int64_t pad, std::int64_t dilation, std::int64_t Lout, T* col) {
+    static void im2col_1d(Context<Cpu<T>>& ctx, const T* x, std::int64_t N, std::int64_t C, std::int64_t L,
+                          std::int64_t K, std::int64_t stride, std::int64_t pad, std::int64_t dilation,
+                          std::int64_t Lout, T* col) {
         cpu::parallel_for(ctx.state.thread_count(), N * C, 4, [&](std::int64_t nc) {
             const T* xr = x + nc * L;
             T* out = col + nc * K * Lout;  // rows c*K .. c*K+K-1 of sample n are contiguous
@@ -29,8 +30,9 @@ struct ConvPrimitives {
     }
 
     // The adjoint of im2col_1d: dx (N, C, L) is *assigned* the sum of every col entry that came from it.
-    static void col2im_1d(Context<Cpu<T>>& ctx, const T* col, std::int64_t N, std::int64_t C, std::int64_t L, std::int64_t K,
-                   std::int64_t stride, std::int64_t pad, std::int64_t dilation, std::int64_t Lout, T* dx) {
+    static void col2im_1d(Context<Cpu<T>>& ctx, const T* col, std::int64_t N, std::int64_t C, std::int64_t L,
+                          std::int64_t K, std::int64_t stride, std::int64_t pad, std::int64_t dilation,
+                          std::int64_t Lout, T* dx) {
         cpu::parallel_for(ctx.state.thread_count(), N * C, 4, [&](std::int64_t nc) {
             T* xr = dx + nc * L;
             const T* in = col + nc * K * Lout;

@@ -71,49 +71,55 @@ struct ElementwisePrimitives {
     // y[i] = f(x[i]) for a functor from backend/functors.hpp.
     template <class F>
     static void unary(Context<Cpu<T>>& ctx, F f, std::int64_t n, const T* x, T* y) {
-        cpu::parallel_chunks(ctx.state.thread_count(), n, detail::elementwise_grain, [&](std::int64_t b, std::int64_t e) {
-            if constexpr (std::is_same_v<T, float> && cpu::VectorisedActivation<F>::available) {
-                using Array = Eigen::Array<float, Eigen::Dynamic, 1>;
-                Eigen::Map<Array>(y + b, e - b) = cpu::VectorisedActivation<F>::forward(Eigen::Map<const Array>(x + b, e - b));
-            } else {
-                for (std::int64_t i = b; i < e; ++i) y[i] = f(x[i]);
-            }
-        });
+        cpu::parallel_chunks(ctx.state.thread_count(), n, detail::elementwise_grain,
+                             [&](std::int64_t b, std::int64_t e) {
+                                 if constexpr (std::is_same_v<T, float> && cpu::VectorisedActivation<F>::available) {
+                                     using Array = Eigen::Array<float, Eigen::Dynamic, 1>;
+                                     Eigen::Map<Array>(y + b, e - b) =
+                                         cpu::VectorisedActivation<F>::forward(Eigen::Map<const Array>(x + b, e - b));
+                                 } else {
+                                     for (std::int64_t i = b; i < e; ++i) y[i] = f(x[i]);
+                                 }
+                             });
     }
 
     // dx[i] = dy[i] * f'(x[i]) given the forward input x and output y.
     template <class F>
     static void unary_backward(Context<Cpu<T>>& ctx, F f, std::int64_t n, const T* x, const T* y, const T* dy, T* dx) {
-        cpu::parallel_chunks(ctx.state.thread_count(), n, detail::elementwise_grain, [&](std::int64_t b, std::int64_t e) {
-            if constexpr (std::is_same_v<T, float> && cpu::VectorisedActivation<F>::available) {
-                using Array = Eigen::Array<float, Eigen::Dynamic, 1>;
-                const Eigen::Map<const Array> xs(x + b, e - b), ys(y + b, e - b), dys(dy + b, e - b);
-                Eigen::Map<Array>(dx + b, e - b) = dys * cpu::VectorisedActivation<F>::derivative(xs, ys);
-            } else {
-                for (std::int64_t i = b; i < e; ++i) dx[i] = dy[i] * f.derivative(x[i], y[i]);
-            }
-        });
+        cpu::parallel_chunks(
+            ctx.state.thread_count(), n, detail::elementwise_grain, [&](std::int64_t b, std::int64_t e) {
+                if constexpr (std::is_same_v<T, float> && cpu::VectorisedActivation<F>::available) {
+                    using Array = Eigen::Array<float, Eigen::Dynamic, 1>;
+                    const Eigen::Map<const Array> xs(x + b, e - b), ys(y + b, e - b), dys(dy + b, e - b);
+                    Eigen::Map<Array>(dx + b, e - b) = dys * cpu::VectorisedActivation<F>::derivative(xs, ys);
+                } else {
+                    for (std::int64_t i = b; i < e; ++i) dx[i] = dy[i] * f.derivative(x[i], y[i]);
+                }
+            });
     }
 
     // y = a + b.
     static void add(Context<Cpu<T>>& ctx, std::int64_t n, const T* a, const T* b, T* y) {
-        cpu::parallel_chunks(ctx.state.thread_count(), n, detail::elementwise_grain, [&](std::int64_t s, std::int64_t e) {
-            for (std::int64_t i = s; i < e; ++i) y[i] = a[i] + b[i];
-        });
+        cpu::parallel_chunks(ctx.state.thread_count(), n, detail::elementwise_grain,
+                             [&](std::int64_t s, std::int64_t e) {
+                                 for (std::int64_t i = s; i < e; ++i) y[i] = a[i] + b[i];
+                             });
     }
 
     // y += alpha * x (accumulate).
     static void axpy(Context<Cpu<T>>& ctx, std::int64_t n, T alpha, const T* x, T* y) {
-        cpu::parallel_chunks(ctx.state.thread_count(), n, detail::elementwise_grain, [&](std::int64_t s, std::int64_t e) {
-            for (std::int64_t i = s; i < e; ++i) y[i] += alpha * x[i];
-        });
+        cpu::parallel_chunks(ctx.state.thread_count(), n, detail::elementwise_grain,
+                             [&](std::int64_t s, std::int64_t e) {
+                                 for (std::int64_t i = s; i < e; ++i) y[i] += alpha * x[i];
+                             });
     }
 
     // y = alpha * x (x == y allowed).
     static void scale(Context<Cpu<T>>& ctx, std::int64_t n, T alpha, const T* x, T* y) {
-        cpu::parallel_chunks(ctx.state.thread_count(), n, detail::elementwise_grain, [&](std::int64_t s, std::int64_t e) {
-            for (std::int64_t i = s; i < e; ++i) y[i] = alpha * x[i];
-        });
+        cpu::parallel_chunks(ctx.state.thread_count(), n, detail::elementwise_grain,
+                             [&](std::int64_t s, std::int64_t e) {
+                                 for (std::int64_t i = s; i < e; ++i) y[i] = alpha * x[i];
+                             });
     }
 
     // y (rows, cols) += bias (cols) on every row (accumulate).
@@ -125,7 +131,8 @@ struct ElementwisePrimitives {
     }
 
     // y (N, C, L) += bias (C) along each channel (accumulate).
-    static void add_bias_channels(Context<Cpu<T>>& ctx, std::int64_t N, std::int64_t C, std::int64_t L, const T* bias, T* y) {
+    static void add_bias_channels(Context<Cpu<T>>& ctx, std::int64_t N, std::int64_t C, std::int64_t L, const T* bias,
+                                  T* y) {
         cpu::parallel_for(ctx.state.thread_count(), N * C, 16, [&](std::int64_t nc) {
             const T b = bias[nc % C];
             T* yr = y + nc * L;
@@ -136,7 +143,7 @@ struct ElementwisePrimitives {
     // y (A, C, B, D) = x (A, B, C, D) with the middle two dimensions swapped: splits (N, L, H, Dh) into heads
     // (N, H, L, Dh) and merges them back.
     static void transpose_middle(Context<Cpu<T>>& ctx, const T* x, std::int64_t A, std::int64_t B, std::int64_t C,
-                          std::int64_t D, T* y) {
+                                 std::int64_t D, T* y) {
         cpu::parallel_for(ctx.state.thread_count(), A * B, 16, [&](std::int64_t ab) {
             const std::int64_t a = ab / B, b = ab % B;
             for (std::int64_t c = 0; c < C; ++c) {
@@ -149,7 +156,8 @@ struct ElementwisePrimitives {
 
     // Inverted dropout: y[i] = x[i] / (1 - p) if Philox(seed, offset + i) >= p, else 0. The same call with dy in
     // place of x is the backward pass, so no mask is stored.
-    static void dropout(Context<Cpu<T>>& ctx, std::int64_t n, T p, std::uint64_t seed, std::uint64_t offset, const T* x, T* y) {
+    static void dropout(Context<Cpu<T>>& ctx, std::int64_t n, T p, std::uint64_t seed, std::uint64_t offset, const T* x,
+                        T* y) {
         const T keep_scale = T(1) / (T(1) - p);
         cpu::parallel_chunks(ctx.state.thread_count(), n, 1 << 13, [&](std::int64_t s, std::int64_t e) {
             for (std::int64_t i = s; i < e; ++i)

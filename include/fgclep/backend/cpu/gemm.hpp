@@ -59,30 +59,32 @@ void with_omp_threads(int threads, F&& f) {
 // C(M x N) = alpha * op(A) * op(B) + beta * C, all row-major with leading dimensions lda, ldb, ldc;
 // op(A) is M x K, op(B) is K x N. `threads` bounds Eigen's threads (unless the program called
 // Eigen::setNbThreads, which takes precedence).
-inline void gemm(int threads, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K,
-                 float alpha, const float* A, std::int64_t lda, const float* B, std::int64_t ldb, float beta,
-                 float* C, std::int64_t ldc) {
-    with_omp_threads(threads, [&] { detail::gemm_eigen<float>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); });
+inline void gemm(int threads, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, float alpha,
+                 const float* A, std::int64_t lda, const float* B, std::int64_t ldb, float beta, float* C,
+                 std::int64_t ldc) {
+    with_omp_threads(
+        threads, [&] { detail::gemm_eigen<float>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); });
 }
-inline void gemm(int threads, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K,
-                 double alpha, const double* A, std::int64_t lda, const double* B, std::int64_t ldb, double beta,
-                 double* C, std::int64_t ldc) {
-    with_omp_threads(threads, [&] { detail::gemm_eigen<double>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); });
+inline void gemm(int threads, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, double alpha,
+                 const double* A, std::int64_t lda, const double* B, std::int64_t ldb, double beta, double* C,
+                 std::int64_t ldc) {
+    with_omp_threads(
+        threads, [&] { detail::gemm_eigen<double>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); });
 }
 
 // batch independent GEMMs; matrix i starts at A + i*stride_a (a stride of 0 reuses one matrix, e.g. a
 // convolution's weights). Small matrices run one per thread; large ones one at a time on all threads.
 template <class T>
 void gemm_strided_batched(int threads, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K,
-                          T alpha, const T* A, std::int64_t lda, std::int64_t stride_a, const T* B,
-                          std::int64_t ldb, std::int64_t stride_b, T beta, T* C, std::int64_t ldc,
-                          std::int64_t stride_c, std::int64_t batch) {
+                          T alpha, const T* A, std::int64_t lda, std::int64_t stride_a, const T* B, std::int64_t ldb,
+                          std::int64_t stride_b, T beta, T* C, std::int64_t ldc, std::int64_t stride_c,
+                          std::int64_t batch) {
     const bool per_thread = batch >= threads && M * N * K < (std::int64_t(1) << 24);
     if (per_thread) {
         // Inside the parallel region Eigen runs each GEMM on the calling thread alone.
         parallel_for(threads, batch, 1, [&](std::int64_t i) {
-            detail::gemm_eigen<T>(trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb,
-                                  beta, C + i * stride_c, ldc);
+            detail::gemm_eigen<T>(trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta,
+                                  C + i * stride_c, ldc);
         });
     } else {
         for (std::int64_t i = 0; i < batch; ++i)

@@ -17,9 +17,9 @@ struct NormPrimitives {
     // 1/sqrt(var + eps) per channel (for backward), and updates the running statistics in place as PyTorch does
     // (biased variance for normalising, unbiased for the running estimate). Each (n, c) row is summed as a vectorised
     // Eigen array in T; the N row sums of a channel are combined in double.
-    static void batch_norm_forward_train(Context<Cpu<T>>& ctx, const T* x, std::int64_t N, std::int64_t C, std::int64_t L,
-                                  const T* gamma, const T* beta, T eps, T momentum, T* y, T* save_mean, T* save_invstd,
-                                  T* running_mean, T* running_var) {
+    static void batch_norm_forward_train(Context<Cpu<T>>& ctx, const T* x, std::int64_t N, std::int64_t C,
+                                         std::int64_t L, const T* gamma, const T* beta, T eps, T momentum, T* y,
+                                         T* save_mean, T* save_invstd, T* running_mean, T* running_var) {
         using Row = Eigen::Array<T, Eigen::Dynamic, 1>;
         const std::int64_t M = N * L;
         cpu::parallel_for(ctx.state.thread_count(), C, 1, [&](std::int64_t c) {
@@ -45,9 +45,9 @@ struct NormPrimitives {
 
     // Evaluation-mode batch norm with the running statistics. Also writes the mean and 1/sqrt(var + eps) it used, so
     // that batch_norm_backward serves both modes.
-    static void batch_norm_forward_eval(Context<Cpu<T>>& ctx, const T* x, std::int64_t N, std::int64_t C, std::int64_t L,
-                                 const T* gamma, const T* beta, const T* running_mean, const T* running_var, T eps, T* y,
-                                 T* save_mean, T* save_invstd) {
+    static void batch_norm_forward_eval(Context<Cpu<T>>& ctx, const T* x, std::int64_t N, std::int64_t C,
+                                        std::int64_t L, const T* gamma, const T* beta, const T* running_mean,
+                                        const T* running_var, T eps, T* y, T* save_mean, T* save_invstd) {
         using Row = Eigen::Array<T, Eigen::Dynamic, 1>;
         for (std::int64_t c = 0; c < C; ++c) {
             save_mean[c] = running_mean[c];
@@ -65,8 +65,8 @@ struct NormPrimitives {
     // full formula applies; otherwise they are constants. dx is assigned; dgamma and dbeta are accumulated
     // (either may be null to skip a frozen parameter).
     static void batch_norm_backward(Context<Cpu<T>>& ctx, const T* dy, const T* x, std::int64_t N, std::int64_t C,
-                             std::int64_t L, const T* gamma, const T* mean, const T* invstd, bool batch_statistics, T* dx,
-                             T* dgamma, T* dbeta) {
+                                    std::int64_t L, const T* gamma, const T* mean, const T* invstd,
+                                    bool batch_statistics, T* dx, T* dgamma, T* dbeta) {
         using Row = Eigen::Array<T, Eigen::Dynamic, 1>;
         const double M = static_cast<double>(N * L);
         cpu::parallel_for(ctx.state.thread_count(), C, 1, [&](std::int64_t c) {
@@ -98,7 +98,7 @@ struct NormPrimitives {
     // Layer norm over the last dimension of x (rows, D). Writes y, and per row the mean and 1/sqrt(var + eps).
     // Rows are Eigen arrays so the reductions vectorise; sums are in T, as PyTorch's are (two-pass variance).
     static void layer_norm_forward(Context<Cpu<T>>& ctx, const T* x, std::int64_t rows, std::int64_t D, const T* gamma,
-                            const T* beta, T eps, T* y, T* save_mean, T* save_rstd) {
+                                   const T* beta, T eps, T* y, T* save_mean, T* save_rstd) {
         using Row = Eigen::Array<T, Eigen::Dynamic, 1>;
         const Eigen::Map<const Row> g(gamma, D), b(beta, D);
         cpu::parallel_for(ctx.state.thread_count(), rows, 8, [&](std::int64_t r) {
@@ -115,7 +115,7 @@ struct NormPrimitives {
     // fixed blocks of rows: each block sums its dgamma and dbeta contributions privately, and the block sums are
     // added in block order afterwards, so the result is bitwise the same whatever the thread count or scheduling.
     static void layer_norm_backward(Context<Cpu<T>>& ctx, const T* dy, const T* x, std::int64_t rows, std::int64_t D,
-                             const T* gamma, const T* mean, const T* rstd, T* dx, T* dgamma, T* dbeta) {
+                                    const T* gamma, const T* mean, const T* rstd, T* dx, T* dgamma, T* dbeta) {
         using Row = Eigen::Array<T, Eigen::Dynamic, 1>;
         constexpr std::int64_t block_rows = 64;
         const std::int64_t blocks = (rows + block_rows - 1) / block_rows;

@@ -4,10 +4,10 @@
 #include "fgclep/backend/cpu/parallel.hpp"
 #include "fgclep/core/context.hpp"
 
-#include <cstdint>
-#include <limits>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace fgclep::cpu {
@@ -61,7 +61,8 @@ struct ReducePrimitives {
     // 1-D max pooling of x (rows, L) with padding treated as -inf (PyTorch's semantics). argmax receives the
     // index in [0, L) of each output's maximum, for backward.
     static void max_pool_1d_forward(Context<Cpu<T>>& ctx, const T* x, std::int64_t rows, std::int64_t L, std::int64_t K,
-                             std::int64_t stride, std::int64_t pad, std::int64_t Lout, T* y, std::int32_t* argmax) {
+                                    std::int64_t stride, std::int64_t pad, std::int64_t Lout, T* y,
+                                    std::int32_t* argmax) {
         cpu::parallel_for(ctx.state.thread_count(), rows, 16, [&](std::int64_t r) {
             const T* xr = x + r * L;
             for (std::int64_t o = 0; o < Lout; ++o) {
@@ -85,7 +86,7 @@ struct ReducePrimitives {
 
     // dx (rows, L) is assigned: each dy element goes to the position its output took its maximum from.
     static void max_pool_1d_backward(Context<Cpu<T>>& ctx, const T* dy, const std::int32_t* argmax, std::int64_t rows,
-                              std::int64_t L, std::int64_t Lout, T* dx) {
+                                     std::int64_t L, std::int64_t Lout, T* dx) {
         cpu::parallel_for(ctx.state.thread_count(), rows, 16, [&](std::int64_t r) {
             T* dxr = dx + r * L;
             for (std::int64_t l = 0; l < L; ++l) dxr[l] = T(0);
@@ -97,9 +98,9 @@ struct ReducePrimitives {
     static double sum_squares(Context<Cpu<T>>& ctx, std::int64_t n, const T* x) {
         double total = 0;
         const int threads = ctx.state.thread_count();
-    #if defined(_OPENMP)
-    #pragma omp parallel for reduction(+ : total) num_threads(threads) schedule(static) if (n > (1 << 16))
-    #endif
+#if defined(_OPENMP)
+#pragma omp parallel for reduction(+ : total) num_threads(threads) schedule(static) if (n > (1 << 16))
+#endif
         for (std::int64_t i = 0; i < n; ++i) total += static_cast<double>(x[i]) * x[i];
         (void)threads;
         return total;

@@ -18,7 +18,7 @@ template <class T>
 struct SoftmaxPrimitives {
     // y = softmax(scale * x) along the last dimension, with masked keys excluded.
     static void masked_softmax_forward(Context<Cpu<T>>& ctx, const T* x, std::int64_t batch, std::int64_t rows,
-                                std::int64_t cols, const std::int32_t* mask, T scale, T* y) {
+                                       std::int64_t cols, const std::int32_t* mask, T scale, T* y) {
         cpu::parallel_for(ctx.state.thread_count(), batch * rows, 16, [&](std::int64_t br) {
             const std::int32_t* m = mask ? mask + (br / rows) * cols : nullptr;
             const T* xr = x + br * cols;
@@ -46,8 +46,8 @@ struct SoftmaxPrimitives {
     }
 
     // dx = scale * y * (dy - sum(dy * y)) per row; masked entries have y = 0 and so get dx = 0.
-    static void softmax_backward(Context<Cpu<T>>& ctx, const T* y, const T* dy, std::int64_t rows, std::int64_t cols, T scale,
-                          T* dx) {
+    static void softmax_backward(Context<Cpu<T>>& ctx, const T* y, const T* dy, std::int64_t rows, std::int64_t cols,
+                                 T scale, T* dx) {
         cpu::parallel_for(ctx.state.thread_count(), rows, 16, [&](std::int64_t r) {
             const T* yr = y + r * cols;
             const T* dyr = dy + r * cols;

@@ -50,8 +50,8 @@ void gemm(Context<Cuda<T>>& ctx, const char* primitive, bool trans_a, bool trans
     if (M == 0 || N == 0 || batch == 0) return;
     // With K = 0, A and B are empty and their leading dimensions do not matter (as on the CPU).
     const std::int64_t any_ld = std::max<std::int64_t>({M, N, 1});
-    if (const char* problem = gemm_argument_problem(trans_a, trans_b, M, N, K, K == 0 ? any_ld : lda,
-                                                    K == 0 ? any_ld : ldb, ldc, batch))
+    if (const char* problem =
+            gemm_argument_problem(trans_a, trans_b, M, N, K, K == 0 ? any_ld : lda, K == 0 ? any_ld : ldb, ldc, batch))
         fail("ops::{} on CUDA cannot run: {} (M = {}, N = {}, K = {}, lda = {}, ldb = {}, ldc = {}, batch = {})",
              primitive, problem, M, N, K, lda, ldb, ldc, batch);
     if (K == 0) {  // no products: C = beta * C, and beta = 0 must not read C (it may hold NaN)
@@ -78,16 +78,17 @@ namespace fgclep::cuda {
 template <class T>
 struct BlasPrimitives {
     // C(M x N) = alpha * op(A) * op(B) + beta * C, row-major (see backend/cpu/gemm.hpp); beta = 0 never reads C.
-    static void gemm(Context<Cuda<T>>& ctx, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, T alpha,
-              const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
+    static void gemm(Context<Cuda<T>>& ctx, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K,
+                     T alpha, const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C,
+                     std::int64_t ldc) {
         cuda::detail::gemm(ctx, "gemm", trans_a, trans_b, M, N, K, alpha, A, lda, 0, B, ldb, 0, beta, C, ldc, 0, 1);
     }
 
     // batch GEMMs, matrix i at A + i*stride_a (stride 0 reuses one matrix), as cublas<t>gemmStridedBatched.
     static void gemm_strided_batched(Context<Cuda<T>>& ctx, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N,
-                              std::int64_t K, T alpha, const T* A, std::int64_t lda, std::int64_t stride_a, const T* B,
-                              std::int64_t ldb, std::int64_t stride_b, T beta, T* C, std::int64_t ldc,
-                              std::int64_t stride_c, std::int64_t batch) {
+                                     std::int64_t K, T alpha, const T* A, std::int64_t lda, std::int64_t stride_a,
+                                     const T* B, std::int64_t ldb, std::int64_t stride_b, T beta, T* C,
+                                     std::int64_t ldc, std::int64_t stride_c, std::int64_t batch) {
         cuda::detail::gemm(ctx, "gemm_strided_batched", trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb,
                            stride_b, beta, C, ldc, stride_c, batch);
     }

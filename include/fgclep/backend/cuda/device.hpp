@@ -46,17 +46,28 @@ inline void check(cudaError_t status, const char* call) {
 }
 inline const char* blas_status_name(cublasStatus_t status) {
     switch (status) {
-        case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
-        case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
-        case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
-        case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
-        case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
-        case CUBLAS_STATUS_MAPPING_ERROR: return "CUBLAS_STATUS_MAPPING_ERROR";
-        case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
-        case CUBLAS_STATUS_INTERNAL_ERROR: return "CUBLAS_STATUS_INTERNAL_ERROR";
-        case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
-        case CUBLAS_STATUS_LICENSE_ERROR: return "CUBLAS_STATUS_LICENSE_ERROR";
-        default: return "an unknown cuBLAS status";
+        case CUBLAS_STATUS_SUCCESS:
+            return "CUBLAS_STATUS_SUCCESS";
+        case CUBLAS_STATUS_NOT_INITIALIZED:
+            return "CUBLAS_STATUS_NOT_INITIALIZED";
+        case CUBLAS_STATUS_ALLOC_FAILED:
+            return "CUBLAS_STATUS_ALLOC_FAILED";
+        case CUBLAS_STATUS_INVALID_VALUE:
+            return "CUBLAS_STATUS_INVALID_VALUE";
+        case CUBLAS_STATUS_ARCH_MISMATCH:
+            return "CUBLAS_STATUS_ARCH_MISMATCH";
+        case CUBLAS_STATUS_MAPPING_ERROR:
+            return "CUBLAS_STATUS_MAPPING_ERROR";
+        case CUBLAS_STATUS_EXECUTION_FAILED:
+            return "CUBLAS_STATUS_EXECUTION_FAILED";
+        case CUBLAS_STATUS_INTERNAL_ERROR:
+            return "CUBLAS_STATUS_INTERNAL_ERROR";
+        case CUBLAS_STATUS_NOT_SUPPORTED:
+            return "CUBLAS_STATUS_NOT_SUPPORTED";
+        case CUBLAS_STATUS_LICENSE_ERROR:
+            return "CUBLAS_STATUS_LICENSE_ERROR";
+        default:
+            return "an unknown cuBLAS status";
     }
 }
 inline void check(cublasStatus_t status, const char* call) {
@@ -103,11 +114,11 @@ inline cudaStream_t& allocation_stream() {
 }
 
 struct AllocatorStats {
-    std::size_t in_use_bytes = 0;       // held by live tensors (size classes, not requested sizes)
-    std::size_t peak_in_use_bytes = 0;  // the maximum of in_use_bytes so far
-    std::size_t cached_bytes = 0;       // freed by tensors, kept for reuse
-    std::uint64_t allocations = 0;      // allocate() calls
-    std::uint64_t cache_hits = 0;       // of those, served from the cache
+    std::size_t in_use_bytes = 0;          // held by live tensors (size classes, not requested sizes)
+    std::size_t peak_in_use_bytes = 0;     // the maximum of in_use_bytes so far
+    std::size_t cached_bytes = 0;          // freed by tensors, kept for reuse
+    std::uint64_t allocations = 0;         // allocate() calls
+    std::uint64_t cache_hits = 0;          // of those, served from the cache
     std::uint64_t device_allocations = 0;  // cudaMalloc calls
     std::uint64_t device_frees = 0;        // cudaFree calls
 };
@@ -168,10 +179,11 @@ public:
         if (status != cudaSuccess) {
             (void)cudaGetLastError();
             const AllocatorStats s = stats();
-            fail("CUDA call cudaMalloc of {} bytes ({:.1f} MiB, for a request of {} bytes) on device {} failed: {} "
-                 "({}); tensors held {:.1f} MiB and the cache was released first",
-                 size, static_cast<double>(size) / 1048576.0, bytes, device, cudaGetErrorString(status),
-                 cudaGetErrorName(status), static_cast<double>(s.in_use_bytes) / 1048576.0);
+            fail(
+                "CUDA call cudaMalloc of {} bytes ({:.1f} MiB, for a request of {} bytes) on device {} failed: {} "
+                "({}); tensors held {:.1f} MiB and the cache was released first",
+                size, static_cast<double>(size) / 1048576.0, bytes, device, cudaGetErrorString(status),
+                cudaGetErrorName(status), static_cast<double>(s.in_use_bytes) / 1048576.0);
         }
         std::lock_guard lock(mutex_);
         ++stats_.device_allocations;
@@ -317,8 +329,8 @@ public:
     static State create(int device = 0, bool own_stream = false) {
         FGCLEP_CUDA_CHECK(cudaSetDevice(device));  // new tensors of this thread go to `device`
         State s;
-        s.resources_ = own_stream ? detail::DeviceResources::make(device, true)
-                                  : detail::DeviceResources::default_for(device);
+        s.resources_ =
+            own_stream ? detail::DeviceResources::make(device, true) : detail::DeviceResources::default_for(device);
         return s;
     }
 
@@ -383,7 +395,7 @@ struct Cuda {
             return;
         }
         cuda::check_launch(cuda::launch::fill_bytes(state.stream(), data, static_cast<std::int64_t>(n), pattern,
-                                            static_cast<int>(sizeof(E))),
+                                                    static_cast<int>(sizeof(E))),
                            "fill");
     }
     // Device to device, ordered on the context's stream.

@@ -10,7 +10,8 @@
 //
 // Each launcher queues its kernels on `stream` and returns cudaGetLastError(); it allocates nothing (scratch
 // buffers are the caller's) and launches nothing for empty work. Arguments mean what they mean for the
-// primitive of the same name in fgclep::ops (backend/ops.hpp); ops/*.hpp checks the returned status.
+// primitive of the same name in fgclep::ops (backend/ops.hpp); the CUDA families (backend/cuda/*.hpp) check the
+// returned status.
 #include "fgclep/backend/functors.hpp"
 
 #include <cuda_runtime_api.h>
@@ -42,8 +43,7 @@ cudaError_t scale(cudaStream_t stream, std::int64_t n, T alpha, const T* x, T* y
 template <class T>
 cudaError_t add_bias_rows(cudaStream_t stream, std::int64_t rows, std::int64_t cols, const T* bias, T* y);
 template <class T>
-cudaError_t add_bias_channels(cudaStream_t stream, std::int64_t N, std::int64_t C, std::int64_t L, const T* bias,
-                              T* y);
+cudaError_t add_bias_channels(cudaStream_t stream, std::int64_t N, std::int64_t C, std::int64_t L, const T* bias, T* y);
 template <class T>
 cudaError_t transpose_middle(cudaStream_t stream, const T* x, std::int64_t A, std::int64_t B, std::int64_t C,
                              std::int64_t D, T* y);
@@ -57,9 +57,8 @@ template <class T>
 cudaError_t im2col_1d(cudaStream_t stream, const T* x, std::int64_t N, std::int64_t C, std::int64_t L, std::int64_t K,
                       std::int64_t stride, std::int64_t pad, std::int64_t dilation, std::int64_t Lout, T* col);
 template <class T>
-cudaError_t col2im_1d(cudaStream_t stream, const T* col, std::int64_t N, std::int64_t C, std::int64_t L,
-                      std::int64_t K, std::int64_t stride, std::int64_t pad, std::int64_t dilation, std::int64_t Lout,
-                      T* dx);
+cudaError_t col2im_1d(cudaStream_t stream, const T* col, std::int64_t N, std::int64_t C, std::int64_t L, std::int64_t K,
+                      std::int64_t stride, std::int64_t pad, std::int64_t dilation, std::int64_t Lout, T* dx);
 
 // --- normalisation ---
 template <class T>

@@ -27,9 +27,9 @@ struct CublasGemm {
 };
 
 FGCLEP_HD constexpr CublasGemm row_major_to_cublas(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N,
-                                                   std::int64_t K, std::int64_t lda, std::int64_t ldb,
-                                                   std::int64_t ldc, std::int64_t stride_a = 0,
-                                                   std::int64_t stride_b = 0, std::int64_t stride_c = 0) {
+                                                   std::int64_t K, std::int64_t lda, std::int64_t ldb, std::int64_t ldc,
+                                                   std::int64_t stride_a = 0, std::int64_t stride_b = 0,
+                                                   std::int64_t stride_c = 0) {
     CublasGemm g;
     g.transa = trans_b;
     g.transb = trans_a;
@@ -50,8 +50,8 @@ inline constexpr std::int64_t cublas_int_max = 2147483647;  // cuBLAS's classic 
 // Why a row-major GEMM's arguments cannot go to cuBLAS, or nullptr when they can. Leading dimensions must be at
 // least the stored row length (and at least 1, as cuBLAS requires even for empty matrices), and every size must
 // fit cuBLAS's int. Callers return early for M == 0, N == 0 or batch == 0 before asking.
-constexpr const char* gemm_argument_problem(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N,
-                                            std::int64_t K, std::int64_t lda, std::int64_t ldb, std::int64_t ldc,
+constexpr const char* gemm_argument_problem(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K,
+                                            std::int64_t lda, std::int64_t ldb, std::int64_t ldc,
                                             std::int64_t batch = 1) {
     if (M < 0 || N < 0 || K < 0 || batch < 0) return "a negative size (M, N, K or batch)";
     const std::int64_t a_row = trans_a ? M : K, b_row = trans_b ? K : N;
@@ -74,7 +74,7 @@ inline constexpr std::uint32_t block_size = 256;  // threads per block of every 
 inline constexpr std::int64_t max_grid = 65536;
 
 struct Launch {
-    std::uint32_t grid = 0;   // 0: nothing to do, do not launch (a zero-block launch is an error)
+    std::uint32_t grid = 0;  // 0: nothing to do, do not launch (a zero-block launch is an error)
     std::uint32_t block = 0;
     constexpr bool empty() const { return grid == 0; }
 };

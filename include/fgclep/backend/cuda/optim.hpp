@@ -15,7 +15,8 @@ namespace fgclep::cuda {
 
 template <class T>
 struct OptimPrimitives {
-    static void adamw_update(Context<Cuda<T>>& ctx, std::int64_t n, const fn::AdamWStep<T>& step, T* p, const T* g, T* m, T* v) {
+    static void adamw_update(Context<Cuda<T>>& ctx, std::int64_t n, const fn::AdamWStep<T>& step, T* p, const T* g,
+                             T* m, T* v) {
         cuda::check_launch(cuda::launch::adamw_update<T>(ctx.state.stream(), n, step, p, g, m, v), "adamw_update");
     }
 };

@@ -6,8 +6,7 @@
 #include <memory>
 
 namespace fgclep::cuda::detail {
-// Temporary device memory for one primitive (partial sums, counters), from the caching allocator. Freed when the
-// primitive returns, with its kernels possibly still queued: safe, see CachingAllocator.
+// Freed when the primitive returns, with its kernels possibly still queued: safe, see CachingAllocator.
 template <class E>
 std::shared_ptr<E[]> scratch(std::size_t n) {
     return Cuda<float>::template allocate<E>(n);

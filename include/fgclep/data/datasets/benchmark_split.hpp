@@ -25,17 +25,20 @@ enum class SplitLayout { ptbxl, icbeb, chapman };
 
 inline std::string_view to_string(SplitLayout layout) {
     switch (layout) {
-        case SplitLayout::ptbxl: return "ptbxl";
-        case SplitLayout::icbeb: return "icbeb";
-        case SplitLayout::chapman: return "chapman";
+        case SplitLayout::ptbxl:
+            return "ptbxl";
+        case SplitLayout::icbeb:
+            return "icbeb";
+        case SplitLayout::chapman:
+            return "chapman";
     }
     return "?";
 }
 
 struct BenchmarkSplitOptions {
     std::vector<std::string> class_names{};  // empty: the file's label columns in file order
-    int ptbxl_sampling_rate = 500;         // 500: filename_hr, 100: filename_lr
-    bool check_files = false;              // ptbxl/chapman: stat each record's .hea (icbeb always looks)
+    int ptbxl_sampling_rate = 500;           // 500: filename_hr, 100: filename_lr
+    bool check_files = false;                // ptbxl/chapman: stat each record's .hea (icbeb always looks)
 };
 
 namespace dataset_detail {
@@ -60,10 +63,11 @@ inline SplitColumns split_layout(const CsvReader& csv) {
     if (has_all({"patient_id", "ecg_id", "filename", "validation", "scp_codes"}))
         return {SplitLayout::icbeb, {"patient_id", "ecg_id", "filename", "validation", "age", "sex", "scp_codes"}};
     if (has_all({"ecg_path", "diagnose"})) return {SplitLayout::chapman, {"ecg_path", "age", "diagnose"}};
-    fail("CSV file '{}' is not a benchmark split file: its columns ({}) match none of the layouts ptbxl (ecg_id, "
-         "patient_id, strat_fold, filename_lr, filename_hr, ...), icbeb (patient_id, ecg_id, filename, validation, "
-         "..., scp_codes, ...) or chapman (ecg_path, age, diagnose, ...)",
-         csv.source(), fmt::join(csv.header(), ", "));
+    fail(
+        "CSV file '{}' is not a benchmark split file: its columns ({}) match none of the layouts ptbxl (ecg_id, "
+        "patient_id, strat_fold, filename_lr, filename_hr, ...), icbeb (patient_id, ecg_id, filename, validation, "
+        "..., scp_codes, ...) or chapman (ecg_path, age, diagnose, ...)",
+        csv.source(), fmt::join(csv.header(), ", "));
 }
 
 }  // namespace dataset_detail
@@ -117,7 +121,9 @@ inline EcgDataset load_benchmark_split(const std::filesystem::path& split_csv,
             id_col = path_col = csv.column("filename");
             subject_col = csv.column("patient_id");
             break;
-        case SplitLayout::chapman: id_col = path_col = csv.column("ecg_path"); break;
+        case SplitLayout::chapman:
+            id_col = path_col = csv.column("ecg_path");
+            break;
     }
 
     while (csv.next()) {
@@ -144,9 +150,8 @@ inline EcgDataset load_benchmark_split(const std::filesystem::path& split_csv,
                 e.id = std::string(path);
                 const auto it = icbeb_records.find(e.id);
                 if (it == icbeb_records.end()) {
-                    out.issues.add("record not found",
-                                   fmt::format("{}: no {}.hea under {}", csv.where(path_col), e.id,
-                                               dataset_root.string()));
+                    out.issues.add("record not found", fmt::format("{}: no {}.hea under {}", csv.where(path_col), e.id,
+                                                                   dataset_root.string()));
                     continue;
                 }
                 e.record = it->second;

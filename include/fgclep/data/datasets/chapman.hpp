@@ -72,8 +72,8 @@ inline EcgDataset load_chapman(const std::filesystem::path& root, const ChapmanO
     std::vector<fs::path> records = dataset_detail::find_records(nested ? root / "WFDBRecords" : root, ".hea");
     if (nested)
         for (fs::path& r : records) r = fs::path("WFDBRecords") / r;
-    dataset_detail::load_dx_records(out, records, conditions.acronym_of, options.keep_unlabelled,
-                                    options.check_files, options.limit);
+    dataset_detail::load_dx_records(out, records, conditions.acronym_of, options.keep_unlabelled, options.check_files,
+                                    options.limit);
     return out;
 }
 

@@ -28,16 +28,16 @@ inline std::vector<std::string> cpsc2018_class_names() {
     return {"AFIB", "VPC", "NORM", "1AVB", "CRBBB", "STE", "PAC", "CLBBB", "STD"};
 }
 inline std::map<std::string, std::string> cpsc2018_snomed_classes() {
-    return {{"426783006", "NORM"}, {"164889003", "AFIB"}, {"270492004", "1AVB"}, {"164909002", "CLBBB"},
+    return {{"426783006", "NORM"},  {"164889003", "AFIB"}, {"270492004", "1AVB"},  {"164909002", "CLBBB"},
             {"733534002", "CLBBB"}, {"59118001", "CRBBB"}, {"713427006", "CRBBB"}, {"284470004", "PAC"},
-            {"63593006", "PAC"},    {"164884008", "VPC"}, {"427172004", "VPC"},  {"17338001", "VPC"},
+            {"63593006", "PAC"},    {"164884008", "VPC"},  {"427172004", "VPC"},   {"17338001", "VPC"},
             {"429622005", "STD"},   {"164931005", "STE"}};
 }
 
 struct Cpsc2018Options {
     std::vector<std::string> class_names{};  // empty: cpsc2018_class_names()
     bool keep_unlabelled = false;
-    bool check_files = false;              // stat the signal files each header names
+    bool check_files = false;  // stat the signal files each header names
     std::int64_t limit = -1;
 };
 

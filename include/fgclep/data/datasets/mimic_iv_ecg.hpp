@@ -22,10 +22,10 @@
 namespace fgclep::data {
 
 struct MimicIvEcgOptions {
-    std::int64_t min_words = 4;     // reports with fewer words are skipped ("short report")
-    std::int64_t limit = -1;        // keep at most this many pairs (the first in record_list order); -1: all
-    bool check_files = false;       // stat each record's .hea (800,000 stats: seconds on a local disk)
-    std::string record_list = "record_list.csv";                // relative to the root, or absolute
+    std::int64_t min_words = 4;  // reports with fewer words are skipped ("short report")
+    std::int64_t limit = -1;     // keep at most this many pairs (the first in record_list order); -1: all
+    bool check_files = false;    // stat each record's .hea (800,000 stats: seconds on a local disk)
+    std::string record_list = "record_list.csv";  // relative to the root, or absolute
     std::string machine_measurements = "machine_measurements.csv";
 };
 
@@ -56,8 +56,8 @@ inline EcgDataset load_mimic_iv_ecg(const std::filesystem::path& root, const Mim
                 continue;
             }
             if (!entry_of.emplace(key_of(*subject, *study), out.entries.size()).second) {
-                out.issues.add("duplicate study", fmt::format("{}: subject {} study {} listed again", csv.where(),
-                                                              *subject, *study));
+                out.issues.add("duplicate study",
+                               fmt::format("{}: subject {} study {} listed again", csv.where(), *subject, *study));
                 continue;
             }
             DatasetEntry e;
@@ -79,7 +79,8 @@ inline EcgDataset load_mimic_iv_ecg(const std::filesystem::path& root, const Mim
             const auto subject = dataset_detail::parse_integer(csv.field(subject_col));
             const auto study = dataset_detail::parse_integer(csv.field(study_col));
             if (!valid_id(subject) || !valid_id(study)) {
-                out.issues.add("malformed row", csv.where() + ": subject_id or study_id is not an id (an integer in [0, 2^32))");
+                out.issues.add("malformed row",
+                               csv.where() + ": subject_id or study_id is not an id (an integer in [0, 2^32))");
                 continue;
             }
             const auto it = entry_of.find(key_of(*subject, *study));
@@ -98,9 +99,8 @@ inline EcgDataset load_mimic_iv_ecg(const std::filesystem::path& root, const Mim
                 continue;
             }
             if (has_report[it->second]) {
-                out.issues.add("duplicate study",
-                               fmt::format("{}: a second report for subject {} study {}", csv.where(), *subject,
-                                           *study));
+                out.issues.add("duplicate study", fmt::format("{}: a second report for subject {} study {}",
+                                                              csv.where(), *subject, *study));
                 continue;
             }
             has_report[it->second] = 1;
@@ -124,8 +124,8 @@ inline EcgDataset load_mimic_iv_ecg(const std::filesystem::path& root, const Mim
             std::error_code ec;
             const fs::path hea = root / fs::path(e.record.string() + ".hea");
             if (!fs::is_regular_file(hea, ec)) {
-                out.issues.add("missing header file", fmt::format("{} (subject {} study {})", hea.string(),
-                                                                  e.subject, e.id));
+                out.issues.add("missing header file",
+                               fmt::format("{} (subject {} study {})", hea.string(), e.subject, e.id));
                 continue;
             }
         }

@@ -30,11 +30,16 @@ enum class PtbxlTask { super_class, sub_class, form, rhythm, none };
 
 inline std::string_view to_string(PtbxlTask task) {
     switch (task) {
-        case PtbxlTask::super_class: return "super_class";
-        case PtbxlTask::sub_class: return "sub_class";
-        case PtbxlTask::form: return "form";
-        case PtbxlTask::rhythm: return "rhythm";
-        case PtbxlTask::none: return "none";
+        case PtbxlTask::super_class:
+            return "super_class";
+        case PtbxlTask::sub_class:
+            return "sub_class";
+        case PtbxlTask::form:
+            return "form";
+        case PtbxlTask::rhythm:
+            return "rhythm";
+        case PtbxlTask::none:
+            return "none";
     }
     return "?";
 }
@@ -46,13 +51,13 @@ inline std::vector<int> ptbxl_test_folds() { return {10}; }
 
 struct PtbxlOptions {
     PtbxlTask task = PtbxlTask::super_class;
-    int sampling_rate = 500;                 // 500: filename_hr, 100: filename_lr
-    std::vector<int> folds{};                  // empty: all ten
-    std::vector<std::string> class_names{};    // empty: every class of the task, sorted
-    bool benchmark_names = true;             // "NST_" -> "NST" (see above)
-    bool keep_unlabelled = false;            // true: keep records without a label of the task (all-zero labels)
-    bool check_files = false;                // stat each record's .hea
-    std::string database = "ptbxl_database.csv";   // relative to the root, or absolute
+    int sampling_rate = 500;                      // 500: filename_hr, 100: filename_lr
+    std::vector<int> folds{};                     // empty: all ten
+    std::vector<std::string> class_names{};       // empty: every class of the task, sorted
+    bool benchmark_names = true;                  // "NST_" -> "NST" (see above)
+    bool keep_unlabelled = false;                 // true: keep records without a label of the task (all-zero labels)
+    bool check_files = false;                     // stat each record's .hea
+    std::string database = "ptbxl_database.csv";  // relative to the root, or absolute
     std::string scp_statements = "scp_statements.csv";
 };
 
@@ -196,8 +201,8 @@ inline EcgDataset load_ptbxl(const std::filesystem::path& root, const PtbxlOptio
         const auto fold = dataset_detail::parse_integer(csv.field(fold_col));
         const std::string_view file = dataset_detail::trim(csv.field(file_col));
         if (!id || !fold || file.empty()) {
-            out.issues.add("malformed row", csv.where() + ": ecg_id, strat_fold or " + csv.header()[file_col] +
-                                                " is not valid");
+            out.issues.add("malformed row",
+                           csv.where() + ": ecg_id, strat_fold or " + csv.header()[file_col] + " is not valid");
             continue;
         }
         if (!options.folds.empty() &&
@@ -221,9 +226,9 @@ inline EcgDataset load_ptbxl(const std::filesystem::path& root, const PtbxlOptio
             for (const ScpCode& c : codes) {
                 const auto it = statements.label_of.find(c.code);
                 if (it == statements.label_of.end()) {
-                    out.issues.add("unknown scp code", fmt::format("{}: '{}' (ecg_id {}) is not in {}",
-                                                                   csv.where(codes_col), c.code, e.id,
-                                                                   options.scp_statements));
+                    out.issues.add("unknown scp code",
+                                   fmt::format("{}: '{}' (ecg_id {}) is not in {}", csv.where(codes_col), c.code, e.id,
+                                               options.scp_statements));
                     continue;
                 }
                 const std::string& label = it->second[task];

@@ -26,19 +26,18 @@
 #include <cstdint>
 
 // for (i = first index of this thread; i < n; i += all threads of the grid), in 64 bits.
-#define FGCLEP_GRID_STRIDE(i, n)                                                                              \
-    for (std::int64_t i = ::fgclep::cuda::GridStride::first(blockIdx.x, blockDim.x, threadIdx.x); i < (n);  \
+#define FGCLEP_GRID_STRIDE(i, n)                                                                           \
+    for (std::int64_t i = ::fgclep::cuda::GridStride::first(blockIdx.x, blockDim.x, threadIdx.x); i < (n); \
          i += ::fgclep::cuda::GridStride::step(gridDim.x, blockDim.x))
 
 // Warp-uniform loop over rows, one warp per row (warp_per_row_launch).
-#define FGCLEP_WARP_ROWS(row, rows)                                                                           \
-    for (std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * ::fgclep::cuda::rows_per_warp_block +    \
-                            threadIdx.x / ::fgclep::cuda::warp_size;                                          \
+#define FGCLEP_WARP_ROWS(row, rows)                                                                       \
+    for (std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * ::fgclep::cuda::rows_per_warp_block + \
+                            threadIdx.x / ::fgclep::cuda::warp_size;                                      \
          row < (rows); row += static_cast<std::int64_t>(gridDim.x) * ::fgclep::cuda::rows_per_warp_block)
 
 // Block-uniform loop over rows, one block per row (block_per_row_launch).
-#define FGCLEP_BLOCK_ROWS(row, rows) \
-    for (std::int64_t row = blockIdx.x; row < (rows); row += gridDim.x)
+#define FGCLEP_BLOCK_ROWS(row, rows) for (std::int64_t row = blockIdx.x; row < (rows); row += gridDim.x)
 
 namespace fgclep::cuda::kernels {
 
@@ -94,7 +93,6 @@ __global__ void scale_matrices(std::int64_t rows, std::int64_t cols, std::int64_
         e = beta == T(0) ? T(0) : beta * e;
     }
 }
-
 
 // Column sums, stage 1: block (column_tile, column_lanes) over columns [blockIdx.x * 32, +32) and the rows of
 // chunk blockIdx.y; each of `Outputs` sums (of term(r, col, out)) goes to partials[(out * chunks + chunk) * cols

@@ -47,9 +47,8 @@ cudaError_t im2col_1d(cudaStream_t stream, const T* x, std::int64_t N, std::int6
                          total, col);
 }
 template <class T>
-cudaError_t col2im_1d(cudaStream_t stream, const T* col, std::int64_t N, std::int64_t C, std::int64_t L,
-                      std::int64_t K, std::int64_t stride, std::int64_t pad, std::int64_t dilation, std::int64_t Lout,
-                      T* dx) {
+cudaError_t col2im_1d(cudaStream_t stream, const T* col, std::int64_t N, std::int64_t C, std::int64_t L, std::int64_t K,
+                      std::int64_t stride, std::int64_t pad, std::int64_t dilation, std::int64_t Lout, T* dx) {
     const std::int64_t total = N * C * L;
     return launch_kernel(kernels::col2im_1d<T>, elementwise_launch(total), stream, col, L, K, stride, pad, dilation,
                          Lout, total, dx);

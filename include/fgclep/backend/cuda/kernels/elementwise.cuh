@@ -35,8 +35,7 @@ __global__ void add_bias_channels(std::int64_t total, std::int64_t C, std::int64
 }
 // y (A, C, B, D) = x (A, B, C, D), one thread per output element.
 template <class T>
-__global__ void transpose_middle(const T* x, std::int64_t B, std::int64_t C, std::int64_t D, std::int64_t total,
-                                 T* y) {
+__global__ void transpose_middle(const T* x, std::int64_t B, std::int64_t C, std::int64_t D, std::int64_t total, T* y) {
     FGCLEP_GRID_STRIDE(j, total) {
         const std::int64_t d = j % D, acb = j / D;  // acb = (a * C + c) * B + b
         const std::int64_t b = acb % B, ac = acb / B;

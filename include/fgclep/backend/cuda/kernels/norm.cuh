@@ -41,9 +41,9 @@ __global__ void __launch_bounds__(block_size)
 
 // One thread per element of y, and (the first C threads) per channel for the saved statistics.
 template <class T>
-__global__ void batch_norm_forward_eval(const T* x, std::int64_t C, std::int64_t L, std::int64_t total,
-                                        const T* gamma, const T* beta, const T* running_mean, const T* running_var,
-                                        T eps, T* y, T* save_mean, T* save_invstd) {
+__global__ void batch_norm_forward_eval(const T* x, std::int64_t C, std::int64_t L, std::int64_t total, const T* gamma,
+                                        const T* beta, const T* running_mean, const T* running_var, T eps, T* y,
+                                        T* save_mean, T* save_invstd) {
     const std::int64_t n = total > C ? total : C;
     FGCLEP_GRID_STRIDE(i, n) {
         if (i < C) {
@@ -96,8 +96,8 @@ __global__ void __launch_bounds__(block_size)
 
 // One warp per row.
 template <class T>
-__global__ void layer_norm_forward(const T* x, std::int64_t rows, std::int64_t D, const T* gamma, const T* beta,
-                                   T eps, T* y, T* save_mean, T* save_rstd) {
+__global__ void layer_norm_forward(const T* x, std::int64_t rows, std::int64_t D, const T* gamma, const T* beta, T eps,
+                                   T* y, T* save_mean, T* save_rstd) {
     const unsigned lane = threadIdx.x % warp_size;
     FGCLEP_WARP_ROWS(r, rows) {
         const T* xr = x + r * D;
@@ -200,8 +200,8 @@ cudaError_t layer_norm_backward(cudaStream_t stream, const T* dy, const T* x, st
                                 double* partials, std::int64_t chunks) {
     const Launch rows_launch = warp_per_row_launch(rows);
     if (!rows_launch.empty())
-        kernels::layer_norm_backward_input<T><<<rows_launch.grid, rows_launch.block, 0, stream>>>(dy, x, rows, D, gamma,
-                                                                                                  mean, rstd, dx);
+        kernels::layer_norm_backward_input<T>
+            <<<rows_launch.grid, rows_launch.block, 0, stream>>>(dy, x, rows, D, gamma, mean, rstd, dx);
     if ((dgamma || dbeta) && D > 0) {
         const dim3 grid(static_cast<unsigned>(ceil_div(D, column_tile)), static_cast<unsigned>(chunks));
         kernels::column_sums_partial<2><<<grid, dim3(column_tile, column_lanes), 0, stream>>>(

@@ -85,8 +85,7 @@ __global__ void __launch_bounds__(block_size) sum_squares_partial(std::int64_t n
 }
 // Stage 2, one block: *result = the sum of the partials. (A template only so that this header can define it.)
 template <int = 0>
-__global__ void __launch_bounds__(block_size) sum_partials(std::int64_t count, const double* partials,
-                                                           double* result) {
+__global__ void __launch_bounds__(block_size) sum_partials(std::int64_t count, const double* partials, double* result) {
     double acc = 0;
     for (std::int64_t i = threadIdx.x; i < count; i += blockDim.x) acc += partials[i];
     acc = block_all_sum(acc);
@@ -105,8 +104,8 @@ cudaError_t sum_rows(cudaStream_t stream, std::int64_t rows, std::int64_t cols, 
     kernels::column_sums_partial<1><<<grid, dim3(column_tile, column_lanes), 0, stream>>>(
         rows, cols, chunks, kernels::RowSumTerm<T>{x, cols}, partials);
     const Launch finish = elementwise_launch(cols);
-    kernels::column_sums_finish<1><<<finish.grid, finish.block, 0, stream>>>(cols, chunks, partials,
-                                                                            kernels::RowSumFinish<T>{beta, out});
+    kernels::column_sums_finish<1>
+        <<<finish.grid, finish.block, 0, stream>>>(cols, chunks, partials, kernels::RowSumFinish<T>{beta, out});
     return cudaGetLastError();
 }
 template <class T>
