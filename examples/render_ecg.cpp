@@ -9,6 +9,7 @@
 // channel even for 12 leads). Condition names are the snake_case names of fgclep/synth/conditions.hpp.
 #include "fgclep/data/wfdb_reader.hpp"
 #include "fgclep/synth/conditions.hpp"
+#include "fgclep/synth/corpus.hpp"
 #include "fgclep/synth/render_svg.hpp"
 #include "fgclep/synth/simulator.hpp"
 
@@ -29,29 +30,10 @@ namespace {
 
 using fgclep::synth::Condition;
 
-// The enum's names, in its order (conditions.hpp holds the contract; this is only the command line's spelling).
-constexpr std::array<std::string_view, fgclep::synth::condition_count> condition_names = {
-    "sinus_rhythm",
-    "sinus_bradycardia",
-    "sinus_tachycardia",
-    "atrial_fibrillation",
-    "atrial_flutter",
-    "first_degree_av_block",
-    "right_bundle_branch_block",
-    "left_bundle_branch_block",
-    "left_ventricular_hypertrophy",
-    "low_qrs_voltage",
-    "inferior_infarction",
-    "anterior_infarction",
-    "ischemia",
-    "long_qt",
-    "premature_ventricular_complexes",
-    "left_axis_deviation"};
-
+// The command line spells a condition by its stable identifier (synth/corpus.hpp).
+constexpr const auto& condition_names = fgclep::synth::condition_identifiers;
 std::optional<Condition> parse_condition(std::string_view name) {
-    for (std::size_t i = 0; i < condition_names.size(); ++i)
-        if (condition_names[i] == name) return static_cast<Condition>(i);
-    return std::nullopt;
+    return fgclep::synth::condition_from_identifier(name);
 }
 
 struct Args {
