@@ -8,6 +8,8 @@
 //   bert_train        BERT-base (Bert::Options defaults: 28996 tokens, 12 x 768, 12 heads, 3072, dropout 0.1) in
 //                     training mode: zero_grad, forward, loss = mean(h[:, 0]^2) of the [CLS] hidden state, backward
 //                     (the gradient enters at row 0 of each sequence), AdamW step as above
+//   gemm              one 2048 x 2048 x 2048 product through ops::gemm (the engine's limit, for "% of limit";
+//                     reports "gflops")
 //   fgclep_train      one FgClep::train_step: ResNet1D50 + GlobalAvgPoolHead (mean, Linear(2048, 256)), BERT-base
 //                     with CLS pooling + TextProjectionHead, SigmoidLoss + 0.5 FnmLoss (S = cos of the projected
 //                     text embeddings, detached), AdamW as above on every parameter (logit scale and bias included)
@@ -29,6 +31,9 @@
 //   - Losses: ours computes the (batch x batch) similarity losses in double on the host; the peer in float.
 //
 //   bench_encoders [--case NAME[,NAME...]] [--batch 16] [--len 5000] [--seq 64] [--steps 3] [--threads T]
+//                  [--precision fp32|bf16]
+// --precision bf16 runs every case with the bf16 matmul precision (core/matmul_precision.hpp), the counterpart of
+// the peer's --dtype bf16 (torch.autocast).
 // prints one JSON line per case, with the thread count it ran with ("threads"), the compiler and compile flags it was
 // built with ("compiler", "flags": -O3 -march=native on top of the build type's, see benchmarks/CMakeLists.txt), the
 // vector extensions those allowed ("isa") and the CPU model ("cpu").
@@ -64,6 +69,7 @@ int main(int argc, char** argv) {
     std::string cases = "ecg_infer,ecg_train";
     std::int64_t batch = 16, length = 5000, seq = 64;
     int steps = 3, threads = 0;
+    MatmulPrecision precision = MatmulPrecision::fp32;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string arg = argv[i];
         if (arg == "--case")
@@ -78,12 +84,14 @@ int main(int argc, char** argv) {
             steps = std::atoi(argv[i + 1]);
         else if (arg == "--threads")
             threads = std::atoi(argv[i + 1]);
+        else if (arg == "--precision")
+            precision = parse_matmul_precision(argv[i + 1]);
         else {
             fmt::print(stderr, "unknown option {}\n", arg);
             return 2;
         }
     }
-    Context<B> ctx(B::State{threads});
+    Context<B> ctx(B::State{threads, precision});
     HostRng rng(0);
     std::vector<float> signal(static_cast<std::size_t>(batch * 12 * length));
     for (auto& v : signal) v = static_cast<float>(rng.normal());
@@ -101,8 +109,19 @@ int main(int argc, char** argv) {
     for (std::size_t comma; (comma = rest.find(',')) != std::string::npos; rest.erase(0, comma + 1)) {
         const std::string name = rest.substr(0, comma);
         if (name.empty()) continue;
-        double seconds = 0;
-        if (name == "ecg_infer" || name == "ecg_infer_folded") {
+        double seconds = 0, gflops = 0;
+        if (name == "gemm") {
+            const std::int64_t n = 2048;
+            std::vector<float> values(static_cast<std::size_t>(n * n));
+            for (auto& v : values) v = static_cast<float>(rng.normal());
+            const Tensor<B> a = ctx.from_host(Shape{n, n}, values), b = ctx.from_host(Shape{n, n}, values);
+            Tensor<B> c = ctx.empty(Shape{n, n});
+            // The best of the steps: a limit, not a typical time.
+            seconds = 1e30;
+            for (int i = 0; i < std::max(steps, 3); ++i)
+                seconds = std::min(seconds, mean_seconds([&] { ops::matmul(ctx, a, b, c); }, 1));
+            gflops = 2.0 * double(n) * double(n) * double(n) / seconds / 1e9;
+        } else if (name == "ecg_infer" || name == "ecg_infer_folded") {
             Model<Net, B> model;
             ctx.training = false;
             if (name == "ecg_infer") {
@@ -157,16 +176,18 @@ int main(int argc, char** argv) {
             const PairedBatch<B> pairs{x, text};
             seconds = mean_seconds([&] { model.train_step(ctx, pairs, optimizer, adamw.lr); }, steps);
         } else {
-            fmt::print(stderr, "unknown case {} (ecg_infer, ecg_train, ecg_infer_folded, bert_train, fgclep_train)\n",
+            fmt::print(stderr,
+                       "unknown case {} (gemm, ecg_infer, ecg_train, ecg_infer_folded, bert_train, fgclep_train)\n",
                        name);
             return 2;
         }
         fmt::print(
             "{{\"impl\": \"fgclep\", \"threads\": {}, \"case\": \"{}\", \"batch\": {}, \"len\": {}, "
-            "\"seq\": {}, \"steps\": {}, \"s_per_step\": {:.4f}, \"samples_per_s\": {:.3f}, "
-            "\"compiler\": \"{}\", \"flags\": \"{}\", \"isa\": \"{}\", \"cpu\": \"{}\"}}\n",
+            "\"seq\": {}, \"steps\": {}, \"s_per_step\": {:.4f}, \"samples_per_s\": {:.3f}, \"gflops\": {:.1f}, "
+            "\"precision\": \"{}\", "
+            "\"engine\": \"{}\", \"compiler\": \"{}\", \"flags\": \"{}\", \"isa\": \"{}\", \"cpu\": \"{}\"}}\n",
             ctx.state.thread_count(), name, batch, length, seq, steps, seconds, static_cast<double>(batch) / seconds,
-            fgclep_bench::json_escape(fgclep_bench::compiler()),
+            gflops, to_string(precision), cpu::gemm_engine(), fgclep_bench::json_escape(fgclep_bench::compiler()),
             fgclep_bench::json_escape(fgclep_bench::compile_flags()),
             fgclep_bench::json_escape(fgclep_bench::vector_isa()),
             fgclep_bench::json_escape(fgclep_bench::cpu_model()));

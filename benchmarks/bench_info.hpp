@@ -53,6 +53,9 @@ inline std::string vector_isa() {
 #if defined(__AVX512VL__)
     isa.emplace_back("avx512vl");
 #endif
+#if defined(__AVX512BF16__)
+    isa.emplace_back("avx512_bf16");
+#endif
 #if defined(__AVX2__)
     isa.emplace_back("avx2");
 #endif

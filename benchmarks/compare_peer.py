@@ -7,7 +7,7 @@ Usage:
   /usr/bin/python3 benchmarks/compare_peer.py BUILD_DIR/benchmarks/bench_encoders
       [--peer ../shared/peers/torch_peer.py] [--threads 2] [--batch 16] [--len 5000] [--seq 64]
       [--steps 5] [--repeats 3] [--case ecg_infer,ecg_train,bert_train,fgclep_train]
-      [--wait-policy active|passive] [--markdown]
+      [--precision fp32[,bf16]] [--busy-core K] [--wait-policy active|passive] [--markdown]
 
 The peer runs as `OMP_NUM_THREADS=T /usr/bin/python3 PEER --case ... --batch B --len L --seq Q --steps S`; ours with
 --threads T (and the same OMP_NUM_THREADS). Each run times, per case, one warm-up step and then the mean of S steps
@@ -17,6 +17,14 @@ ours, peer, ...), and each figure is the median over the R runs of the per-run s
 Both programs must report T threads ("threads" in their JSON), or the comparison stops with an error. The output
 names the CPU and the flags ours was built with (-march=native: ours is built for this CPU, PyTorch is Debian's
 generic build with its own run-time dispatch).
+
+--precision runs every case once per listed precision: ours with --precision P (the bf16 matmul precision), the
+peer with --dtype P (torch.autocast bf16). Each case runs in its own process, so each program's peak resident
+memory (ru_maxrss, from wait4) is that case's. Before the cases, the same run measures the GEMM limits: a 2048^3
+product in each precision, by ours (its GEMM engine) and by PyTorch (torch.mm), the best of several; the limit is
+the faster of the two, and the ResNet1D-50 cases report their GFLOP/s as a percentage of it (forward FLOPs counted
+from the peer's Conv1d layers, training taken as 3x the forward, the usual count). --busy-core K keeps core K busy
+with a spinning process (pinned by taskset) during every run: the shared-machine comparison.
 """
 import argparse
 import json
@@ -25,12 +33,45 @@ import statistics
 import subprocess
 import sys
 
+GEMM_LIMIT_SNIPPET = """
+import json, sys, time, torch
+n = 2048
+for dtype in (torch.float32, torch.bfloat16):
+    a = torch.randn(n, n).to(dtype); b = torch.randn(n, n).to(dtype)
+    torch.mm(a, b); best = 1e30
+    for _ in range(5):
+        t0 = time.perf_counter(); torch.mm(a, b); best = min(best, time.perf_counter() - t0)
+    print(json.dumps({"precision": "fp32" if dtype == torch.float32 else "bf16", "gflops": 2 * n ** 3 / best / 1e9}))
+"""
 
-def run(cmd, env):
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+RESNET_FLOPS_SNIPPET = """
+import importlib.util, json, sys, torch
+spec = importlib.util.spec_from_file_location("peer", sys.argv[1]); peer = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(peer)
+m = peer.ResNet1D().eval(); flops = [0]
+def hook(mod, inp, out):
+    flops[0] += 2 * out.numel() * mod.in_channels * mod.kernel_size[0] // mod.groups
+for mod in m.modules():
+    if isinstance(mod, torch.nn.Conv1d):
+        mod.register_forward_hook(hook)
+with torch.no_grad():
+    m(torch.zeros(1, 12, int(sys.argv[2])))
+print(json.dumps({"forward_flops_per_sample": flops[0]}))
+"""
+
+
+def run_measured(cmd, env):
+    """Runs one program on one case and returns (its JSON lines by case, its peak RSS in MiB)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    # wait4 gives this child's own rusage (ru_maxrss in KiB on Linux); read the pipes first so it cannot block
+    # (stderr is small: progress and errors).
+    out, err = proc.stdout.read(), proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        sys.exit(f"compare_peer: {' '.join(cmd)} failed with exit status {proc.returncode}:\n{proc.stderr}")
-    return {r["case"]: r for r in (json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{"))}
+        sys.exit(f"compare_peer: {' '.join(cmd)} failed with exit status {proc.returncode}:\n{err.decode()}")
+    lines = [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+    return {r["case"]: r for r in lines}, usage.ru_maxrss / 1024.0
 
 
 def check_threads(who, results, threads):
@@ -54,6 +95,20 @@ def cpu_model():
     return "unknown"
 
 
+def cpu_flags():
+    """The flags that matter for these kernels, as /proc/cpuinfo lists them."""
+    wanted = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "amx_bf16", "amx_tile"]
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    have = set(line.split(":", 1)[1].split())
+                    return " ".join(w for w in wanted if w in have) or "none of " + " ".join(wanted)
+    except OSError:
+        pass
+    return "unknown"
+
+
 def spread(values):
     return statistics.median(values), min(values), max(values)
 
@@ -72,6 +127,8 @@ def main():
     ap.add_argument("--steps", type=int, default=5, help="timed steps per run, after one warm-up step")
     ap.add_argument("--repeats", type=int, default=3, help="runs of each program, alternating ours and the peer's")
     ap.add_argument("--case", default="ecg_infer,ecg_train")
+    ap.add_argument("--precision", default="fp32", help="fp32, bf16 or both (comma-separated)")
+    ap.add_argument("--busy-core", type=int, help="keep this core busy with a spinning process during every run")
     ap.add_argument("--wait-policy", choices=["active", "passive"],
                     help="OMP_WAIT_POLICY for both programs; passive keeps a machine shared with other work from "
                          "spinning OpenMP barriers against it (both use libgomp)")
@@ -79,72 +136,123 @@ def main():
     a = ap.parse_args()
     if a.threads < 1 or a.steps < 1 or a.repeats < 1:
         sys.exit("compare_peer: --threads, --steps and --repeats must be >= 1")
+    precisions = [p for p in a.precision.split(",") if p]
+    if not precisions or any(p not in ("fp32", "bf16") for p in precisions):
+        sys.exit(f"compare_peer: --precision takes fp32, bf16 or fp32,bf16, not {a.precision}")
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     if a.wait_policy:
         env["OMP_WAIT_POLICY"] = a.wait_policy
     shape = ["--batch", str(a.batch), "--len", str(a.len), "--seq", str(a.seq), "--steps", str(a.steps)]
     cases = [c for c in a.case.split(",") if c]
-    # The peer has no folded case: ours with BatchNorm folded is compared with its plain inference.
-    peer_cases = ",".join(dict.fromkeys(c.replace("_folded", "") for c in cases))
 
-    ours_runs, peer_runs = [], []
-    for k in range(a.repeats):
-        print(f"run {k + 1}/{a.repeats}: fgclep", file=sys.stderr, flush=True)
-        ours = run([a.bench, "--threads", str(a.threads), "--case", ",".join(cases)] + shape, env)
-        check_threads("bench_encoders", ours, a.threads)
-        ours_runs.append(ours)
-        print(f"run {k + 1}/{a.repeats}: peer", file=sys.stderr, flush=True)
-        theirs = run([a.python, a.peer, "--case", peer_cases] + shape, env)
-        check_threads("the peer", theirs, a.threads)
-        peer_runs.append(theirs)
-    first = next(iter(ours_runs[0].values()), {})
-    peer = next(iter(peer_runs[0].values()), {}).get("peer", "pytorch")
+    busy = None
+    if a.busy_core is not None:
+        busy = subprocess.Popen(["taskset", "-c", str(a.busy_core), a.python, "-c", "while True: pass"])
+    try:
+        # The limits, in this run: ours (its GEMM engine) and PyTorch's torch.mm, 2048^3, the best of several.
+        limits = {}
+        for p in precisions:
+            ours_gemm, _ = run_measured([a.bench, "--threads", str(a.threads), "--case", "gemm", "--precision", p,
+                                         "--steps", "5"], env)
+            limits[p] = {"fgclep": ours_gemm["gemm"]["gflops"]}
+        torch_gemm = subprocess.run([a.python, "-c", GEMM_LIMIT_SNIPPET], capture_output=True, text=True, env=env,
+                                    check=True).stdout
+        for line in torch_gemm.splitlines():
+            r = json.loads(line)
+            if r["precision"] in limits:
+                limits[r["precision"]]["pytorch"] = r["gflops"]
+        flops = json.loads(subprocess.run([a.python, "-c", RESNET_FLOPS_SNIPPET, a.peer, str(a.len)],
+                                          capture_output=True, text=True, env=env, check=True).stdout)
+        forward = flops["forward_flops_per_sample"] * a.batch
+        case_flops = {"ecg_infer": forward, "ecg_infer_folded": forward, "ecg_train": 3 * forward}
 
-    rows = []  # (case, ours (median, min, max), peer's or None)
-    for case in cases:
-        mine = [r[case]["s_per_step"] for r in ours_runs if case in r]
-        if len(mine) != a.repeats:
-            sys.exit(f"compare_peer: bench_encoders did not report {case} in every run")
-        base = case.replace("_folded", "")
-        theirs = [r[base]["s_per_step"] for r in peer_runs if base in r]
-        rows.append((case, spread(mine), spread(theirs) if len(theirs) == a.repeats else None))
+        # runs[(precision, case)] = ([ours s/step], [peer s/step], [ours RSS], [peer RSS])
+        runs = {}
+        for k in range(a.repeats):
+            for p in precisions:
+                for case in cases:
+                    print(f"run {k + 1}/{a.repeats}: {case} {p}", file=sys.stderr, flush=True)
+                    ours, ours_rss = run_measured([a.bench, "--threads", str(a.threads), "--case", case,
+                                                   "--precision", p] + shape, env)
+                    check_threads("bench_encoders", ours, a.threads)
+                    entry = runs.setdefault((p, case), ([], [], [], [], ours[case]))
+                    entry[0].append(ours[case]["s_per_step"])
+                    entry[2].append(ours_rss)
+                    if case.endswith("_folded"):
+                        continue  # the peer has no folded case: compared with its plain inference below
+                    theirs, peer_rss = run_measured([a.python, a.peer, "--case", case, "--dtype", p] + shape, env)
+                    check_threads("the peer", theirs, a.threads)
+                    entry[1].append(theirs[case]["s_per_step"])
+                    entry[3].append(peer_rss)
+                    entry[4]["peer"] = theirs[case].get("peer", "pytorch")
+    finally:
+        if busy:
+            busy.kill()
+            busy.wait()
 
+    first = next(iter(runs.values()))[4]
+    peer = next((e[4]["peer"] for e in runs.values() if "peer" in e[4]), "pytorch")
+    machine = f"CPU: {cpu_model()}, {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable); flags: {cpu_flags()}"
+    built = (f"fgclep built with {first.get('compiler', '?')}: {first.get('flags', '?')} (vector extensions: "
+             f"{first.get('isa', '?')}), GEMM engine {first.get('engine', '?')}; {peer} is the distribution's "
+             f"generic build")
     setting = (f"batch {a.batch}, len {a.len}, seq {a.seq}, {a.threads} threads (both reported {a.threads}); each "
-               f"figure the median (min-max) over {a.repeats} alternating runs of 1 warm-up + mean of {a.steps} steps")
+               f"figure the median (min-max) over {a.repeats} alternating runs of 1 warm-up + mean of {a.steps} "
+               f"steps, one process per case")
     if a.wait_policy:
         setting += f", OMP_WAIT_POLICY={a.wait_policy}"
-    machine = f"CPU: {cpu_model()}, {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable)"
-    built = (f"fgclep built with {first.get('compiler', '?')}: {first.get('flags', '?')} (vector extensions: "
-             f"{first.get('isa', '?')}); {peer} is the distribution's generic build")
+    if a.busy_core is not None:
+        setting += f", core {a.busy_core} kept busy by another process"
+    limit_text = "; ".join(
+        f"{p}: fgclep {v['fgclep']:.0f}, {peer} {v.get('pytorch', float('nan')):.0f} GFLOP/s" for p, v in limits.items())
 
-    def ratio(s, t):  # peer / ours: median of each, then the range
-        return t[0] / s[0], t[1] / s[2], t[2] / s[1]
+    header = ["case", "precision", "fgclep s/step", f"{peer} s/step", f"ratio ({peer} / fgclep)", "fgclep % of limit",
+              "peak RSS fgclep / peer (MiB)", "RSS ratio"]
+    rows = []
+    for p in precisions:
+        for case in cases:
+            entry = runs.get((p, case))
+            if not entry:
+                continue
+            ours_t, peer_t, ours_rss, peer_rss = entry[:4]
+            if case.endswith("_folded"):
+                plain = runs.get((p, case.replace("_folded", "")))
+                peer_t, peer_rss = (plain[1], plain[3]) if plain else ([], [])
+            s = spread(ours_t)
+            row = [case, p, f"{s[0]:.3f} ({s[1]:.3f}-{s[2]:.3f})"]
+            if peer_t:
+                t = spread(peer_t)
+                row += [f"{t[0]:.3f} ({t[1]:.3f}-{t[2]:.3f})",
+                        f"{t[0] / s[0]:.2f} ({t[1] / s[2]:.2f}-{t[2] / s[1]:.2f})"]
+            else:
+                row += ["-", "-"]
+            limit = max(limits[p].values())
+            row.append(f"{100 * case_flops[case] / s[0] / 1e9 / limit:.0f}%" if case in case_flops else "-")
+            rss_o = statistics.median(ours_rss)
+            if peer_rss:
+                rss_p = statistics.median(peer_rss)
+                row += [f"{rss_o:.0f} / {rss_p:.0f}", f"{rss_o / rss_p:.2f}"]
+            else:
+                row += [f"{rss_o:.0f} / -", "-"]
+            rows.append(row)
 
     if a.markdown:
-        print(f"| case | fgclep s/step, median (min–max) | {peer} s/step, median (min–max) | "
-              f"ratio ({peer} / fgclep), of the medians (range) |")
-        print("|---|---:|---:|---:|")
-        for case, s, t in rows:
-            mine = f"{s[0]:.3f} ({s[1]:.3f}–{s[2]:.3f})"
-            if t:
-                r = ratio(s, t)
-                print(f"| {case} | {mine} | {t[0]:.3f} ({t[1]:.3f}–{t[2]:.3f}) | {r[0]:.2f} ({r[1]:.2f}–{r[2]:.2f}) |")
-            else:
-                print(f"| {case} | {mine} | - | - |")
-        print(f"\n{machine}; {built}. {setting}; ratio above 1: fgclep is faster.")
+        print("| " + " | ".join(header) + " |")
+        print("|---|---|" + "---:|" * (len(header) - 2))
+        for row in rows:
+            print("| " + " | ".join(row) + " |")
+        print(f"\n{machine}.\n\n{built}.\n\nGEMM limits (2048^3, best of 5, this run): {limit_text}; % of limit is "
+              f"against the faster. ResNet1D-50 forward: {flops['forward_flops_per_sample'] / 1e9:.2f} GFLOP per "
+              f"sample (training counted as 3x).\n\n{setting}; ratio above 1: fgclep is faster; RSS ratio below 1: "
+              f"fgclep uses less memory.")
     else:
         print(machine)
         print(built)
-        print(f"{'case':<18} {'fgclep s/step (min-max)':>26} {'peer s/step (min-max)':>26} "
-              f"{'ratio (range)':>20}")
-        for case, s, t in rows:
-            mine = f"{s[0]:.3f} ({s[1]:.3f}-{s[2]:.3f})"
-            if t:
-                r = ratio(s, t)
-                print(f"{case:<18} {mine:>26} {f'{t[0]:.3f} ({t[1]:.3f}-{t[2]:.3f})':>26} "
-                      f"{f'{r[0]:.2f} ({r[1]:.2f}-{r[2]:.2f})':>20}")
-            else:
-                print(f"{case:<18} {mine:>26} {'-':>26} {'-':>20}")
+        print(f"GEMM limits (2048^3, best of 5): {limit_text}")
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+        print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+        for row in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
         print(f"{setting}; ratio = {peer} time / fgclep time (above 1: fgclep is faster)")
 
 

@@ -13,6 +13,7 @@
 #   interop/       needs xtensor, which fgclep::fgclep does not depend on
 #   llm/           needs cpp-httplib (target fgclep::llm)
 #   backend/cuda*  needs nvcc
+#   backend/cpu/onednn.hpp  needs oneDNN (FGCLEP_ONEDNN; backend/cpu/gemm.hpp includes it when enabled)
 cmake_minimum_required(VERSION 3.20)
 
 if(NOT FGCLEP_INCLUDE_DIR)
@@ -35,7 +36,7 @@ function(included_headers file out)
 endfunction()
 
 file(GLOB_RECURSE headers RELATIVE "${FGCLEP_INCLUDE_DIR}" "${FGCLEP_INCLUDE_DIR}/fgclep/*.hpp")
-list(FILTER headers EXCLUDE REGEX "^fgclep/(fgclep\\.hpp|models\\.hpp|interop/|llm/|backend/cuda)")
+list(FILTER headers EXCLUDE REGEX "^fgclep/(fgclep\\.hpp|models\\.hpp|interop/|llm/|backend/cuda|backend/cpu/onednn\\.hpp)")
 list(SORT headers)
 set(library_headers "${headers}")
 list(FILTER library_headers INCLUDE REGEX "^fgclep/(${library_regex})/")

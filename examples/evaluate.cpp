@@ -233,9 +233,10 @@ void report(const Evaluation& e, const eval::ZeroShotResult& plain) {
 
 int main(int argc, char** argv) try {
     const cli::Args args(argc, argv, {"--no-ensemble"});
-    args.check_known({"--corpus", "--task", "--split", "--root", "--prompts", "--weights", "--model", "--vocab",
-                      "--out", "--probe", "--probe-epochs", "--probe-selection", "--subsets", "--dataset",
-                      "--max-records", "--batch-size", "--workers", "--threads", "--seed"});
+    args.check_known(
+        {"--corpus",      "--task",       "--split",   "--root",         "--prompts",         "--weights", "--model",
+         "--vocab",       "--out",        "--probe",   "--probe-epochs", "--probe-selection", "--subsets", "--dataset",
+         "--max-records", "--batch-size", "--workers", "--threads",      "--precision",       "--seed"});
     const std::optional<pipeline::EvalTask> task = parse_task(args);
     if (!task) return 1;
     const Options o = parse_options(args);
@@ -243,7 +244,7 @@ int main(int argc, char** argv) try {
     fmt::print("task {}: {} test records, {} classes\n", task->name, test.size(), test.class_names.size());
 
     const ReportTokenizer tokenizer = pipeline::make_tokenizer(o.size, args.str("--vocab"), FGCLEP_DEFAULT_VOCAB);
-    Context<Cpu<float>> ctx(Cpu<float>::State{static_cast<int>(args.integer("--threads", 0))});
+    Context<Cpu<float>> ctx(cli::cpu_state(args));
     const auto seed = static_cast<std::uint64_t>(args.integer("--seed", 1));
 
     return cli::with_model(o.size, static_cast<std::int64_t>(tokenizer.vocabulary().size()), seed, [&](auto& model) {

@@ -4,7 +4,7 @@
 //
 //   fgclep_pipeline [--work runs/pipeline] [--corpus DIR] [--records 8000] [--eval-records 3000] [--model tiny|full]
 //                   [--vocab FILE] [--epochs 5] [--stage3-epochs 2] [--lr X] [--stage3-lr X] [--batch-size 64]
-//                   [--threshold 0.95 | --keep-share 0.3] [--threads T] [--workers W] [--seed S] [--no-control] [--max-records N]
+//                   [--threshold 0.95 | --keep-share 0.3] [--threads T] [--precision fp32|bf16] [--workers W] [--seed S] [--no-control] [--max-records N]
 //
 // Without --corpus it writes a synthetic corpus into WORK/corpus (fgclep::synth::write_corpus; kept and reused on
 // the next run), so a fresh machine needs nothing else. With --corpus it takes a corpus in the MIMIC-IV-ECG layout
@@ -58,7 +58,7 @@ bool check_options(const cli::Args& args) {
     auto known = cli::training_flags;
     known.insert(known.end(),
                  {"--work", "--corpus", "--records", "--eval-records", "--model", "--vocab", "--stage3-epochs",
-                  "--stage3-lr", "--threshold", "--keep-share", "--threads", "--max-records"});
+                  "--stage3-lr", "--threshold", "--keep-share", "--threads", "--precision", "--max-records"});
     args.check_known(known);
     if (!args.positional.empty()) {
         fmt::print(stderr,
@@ -268,7 +268,7 @@ int main(int argc, char** argv) try {
     const cli::Args args(argc, argv, {"--no-cache", "--no-control"});
     if (!check_options(args)) return 1;
     Run run = setup(args, start);
-    Context<Cpu<float>> ctx(Cpu<float>::State{run.threads});
+    Context<Cpu<float>> ctx(cli::cpu_state(args));
 
     const auto vocab_size = static_cast<std::int64_t>(run.tokenizer.vocabulary().size());
     return cli::with_model(run.size, vocab_size, run.seed, [&](auto& model) {

@@ -88,6 +88,13 @@ int with_model(fgclep::pipeline::ModelSize size, std::int64_t vocab_size, std::u
     return fn(model);
 }
 
+// The CPU context of every stage program: --threads T (0: all) and --precision fp32|bf16 (the matmul precision,
+// docs/performance.md#bf16-mixed-precision; bf16 is the fast choice on CPUs with AVX512_BF16 or AMX).
+inline fgclep::Cpu<float>::State cpu_state(const Args& args) {
+    return {static_cast<int>(args.integer("--threads", 0)),
+            fgclep::parse_matmul_precision(args.str("--precision", "fp32"))};
+}
+
 // The training flags shared by stage 1 and stage 3. Defaults: the tiny model trains from scratch, so lr 1e-3 (the
 // paper's 2e-5 is for a pretrained BERT), batch 64, gradients clipped at norm 5; the full model the paper's recipe
 // (lr 2e-5, batch 100). Epochs: the paper's 10 (stage 1) and 3 (stage 3) for the full model; the caller gives the

@@ -2,7 +2,7 @@
 // in the MIMIC-IV-ECG layout (the real corpus, or one written by generate_corpus).
 //
 //   stage1_clep CORPUS_DIR [--out runs/stage1] [--model tiny|full] [--vocab vocab.txt] [--epochs N]
-//               [--batch-size N] [--lr X] [--max-steps N] [--max-records N] [--checkpoint-every N] [--threads T]
+//               [--batch-size N] [--lr X] [--max-steps N] [--max-records N] [--checkpoint-every N] [--threads T] [--precision fp32|bf16]
 //               [--workers W] [--seed S] [--no-cache]
 //
 // Writes OUT/checkpoints/, OUT/log.jsonl, OUT/cache-*.bin and, once training is complete, OUT/model.safetensors.
@@ -19,7 +19,7 @@ using namespace fgclep;
 int main(int argc, char** argv) try {
     const cli::Args args(argc, argv, {"--no-cache"});
     auto known = cli::training_flags;
-    known.insert(known.end(), {"--out", "--model", "--vocab", "--max-records", "--threads"});
+    known.insert(known.end(), {"--out", "--model", "--vocab", "--max-records", "--threads", "--precision"});
     args.check_known(known);
     if (args.positional.size() != 1) {
         fmt::print(stderr, "usage: stage1_clep CORPUS_DIR [--out DIR] [--model tiny|full] [--vocab FILE] ...\n");
@@ -36,7 +36,7 @@ int main(int argc, char** argv) try {
 
     const ReportTokenizer tokenizer = pipeline::make_tokenizer(size, args.str("--vocab"), FGCLEP_DEFAULT_VOCAB);
     const pipeline::TrainStageOptions options = cli::training_options(args, size, 4, 10);
-    Context<Cpu<float>> ctx(Cpu<float>::State{static_cast<int>(args.integer("--threads", 0))});
+    Context<Cpu<float>> ctx(cli::cpu_state(args));
 
     return cli::with_model(size, static_cast<std::int64_t>(tokenizer.vocabulary().size()), seed, [&](auto& model) {
         fmt::print("model: {} ({} parameters)\n", pipeline::to_string(size), model.parameter_count());

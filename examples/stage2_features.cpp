@@ -2,7 +2,7 @@
 // the ECG (probability above --threshold), written with provenance for stage 3.
 //
 //   stage2_features CORPUS_DIR [--stage1 runs/stage1] [--out runs/stage2] [--model tiny|full] [--vocab FILE]
-//                   [--threshold 0.95 | --keep-share X] [--kb | --kb-file FILE [--kb-replace]] [--threads T] [--workers W]
+//                   [--threshold 0.95 | --keep-share X] [--kb | --kb-file FILE [--kb-replace]] [--threads T] [--precision fp32|bf16] [--workers W]
 //                   [--max-records N] [--overwrite]
 //                   [--llm-base-url URL --llm-model NAME [--llm-cache FILE] [--llm-concurrency 8]]
 //
@@ -28,8 +28,8 @@ using namespace fgclep;
 int main(int argc, char** argv) try {
     const cli::Args args(argc, argv, {"--kb", "--kb-replace", "--overwrite"});
     args.check_known({"--stage1", "--out", "--model", "--vocab", "--threshold", "--keep-share", "--kb-file",
-                      "--threads", "--workers", "--max-records", "--llm-base-url", "--llm-model", "--llm-cache",
-                      "--llm-concurrency"});
+                      "--threads", "--precision", "--workers", "--max-records", "--llm-base-url", "--llm-model",
+                      "--llm-cache", "--llm-concurrency"});
     if (args.positional.size() != 1) {
         fmt::print(stderr,
                    "usage: stage2_features CORPUS_DIR [--stage1 DIR] [--out DIR] [--kb | --llm-base-url URL ...]\n");
@@ -49,7 +49,7 @@ int main(int argc, char** argv) try {
     options.keep_share = args.real("--keep-share", 0);  // e.g. 0.3 for the tiny model (see fgclep_pipeline)
     options.workers = static_cast<int>(args.integer("--workers", 2));
     options.overwrite = args.has("--overwrite");
-    Context<Cpu<float>> ctx(Cpu<float>::State{static_cast<int>(args.integer("--threads", 0))});
+    Context<Cpu<float>> ctx(cli::cpu_state(args));
 
     return cli::with_model(size, static_cast<std::int64_t>(tokenizer.vocabulary().size()), 0, [&](auto& model) {
         pipeline::load_weights(pipeline::weights_path(stage1), ctx, model);

@@ -3,7 +3,7 @@
 //
 //   stage3_fgclep CORPUS_DIR [--stage1 runs/stage1] [--stage2 runs/stage2] [--out runs/stage3] [--model tiny|full]
 //                 [--vocab FILE] [--epochs N] [--batch-size N] [--lr X] [--max-steps N] [--max-records N]
-//                 [--checkpoint-every N] [--threads T] [--workers W] [--seed S] [--no-cache] [--evaluate]
+//                 [--checkpoint-every N] [--threads T] [--precision fp32|bf16] [--workers W] [--seed S] [--no-cache] [--evaluate]
 //
 // Reads STAGE1/model.safetensors and STAGE2/features.jsonl; writes OUT/checkpoints/, OUT/log.jsonl and, once
 // complete, OUT/model.safetensors. Run again with the same --out to resume. --evaluate then prints zero-shot macro
@@ -21,7 +21,8 @@ using namespace fgclep;
 int main(int argc, char** argv) try {
     const cli::Args args(argc, argv, {"--no-cache", "--evaluate"});
     auto known = cli::training_flags;
-    known.insert(known.end(), {"--stage1", "--stage2", "--out", "--model", "--vocab", "--max-records", "--threads"});
+    known.insert(known.end(),
+                 {"--stage1", "--stage2", "--out", "--model", "--vocab", "--max-records", "--threads", "--precision"});
     args.check_known(known);
     if (args.positional.size() != 1) {
         fmt::print(stderr, "usage: stage3_fgclep CORPUS_DIR [--stage1 DIR] [--stage2 DIR] [--out DIR] ...\n");
@@ -43,7 +44,7 @@ int main(int argc, char** argv) try {
 
     const ReportTokenizer tokenizer = pipeline::make_tokenizer(size, args.str("--vocab"), FGCLEP_DEFAULT_VOCAB);
     const pipeline::TrainStageOptions options = cli::training_options(args, size, 2, 3);
-    Context<Cpu<float>> ctx(Cpu<float>::State{static_cast<int>(args.integer("--threads", 0))});
+    Context<Cpu<float>> ctx(cli::cpu_state(args));
     const auto seed = static_cast<std::uint64_t>(args.integer("--seed", 1));
 
     return cli::with_model(size, static_cast<std::int64_t>(tokenizer.vocabulary().size()), seed, [&](auto& model) {

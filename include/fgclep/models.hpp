@@ -7,7 +7,8 @@
 // The FG-CLEP application on top of it (datasets, the simulator, tokenizer, stage 2, evaluation, the Trainer and
 // the stage pipeline; nlohmann-json and utf8proc) comes with <fgclep/fgclep.hpp> and fgclep::fgclep.
 // Left out on purpose: fgclep/testing/ (the gradient checker, a test-only tool: include it where you test) and the
-// CUDA headers (backend/cuda*, which need the CUDA toolkit and fgclep::cuda; see docs/backends.md).
+// CUDA headers (backend/cuda*, which need the CUDA toolkit and fgclep::cuda; see docs/backends.md), and
+// backend/cpu/onednn.hpp, which backend/cpu/gemm.hpp includes when FGCLEP_USE_ONEDNN is defined.
 // The ctest test `umbrella_header_is_complete` (cmake/check_umbrella.cmake) fails when a header of the library
 // directories is missing here, so add new headers in their section, sorted.
 
@@ -21,6 +22,7 @@
 #include "fgclep/core/context.hpp"
 #include "fgclep/core/error.hpp"
 #include "fgclep/core/hash.hpp"
+#include "fgclep/core/matmul_precision.hpp"
 #include "fgclep/core/model.hpp"
 #include "fgclep/core/module.hpp"
 #include "fgclep/core/param.hpp"
@@ -36,6 +38,7 @@
 // backend: the primitive vocabulary and the CPU backend
 #include "fgclep/backend/cpu.hpp"
 #include "fgclep/backend/cpu/allocator.hpp"
+#include "fgclep/backend/cpu/bf16.hpp"
 #include "fgclep/backend/cpu/blas.hpp"
 #include "fgclep/backend/cpu/conv.hpp"
 #include "fgclep/backend/cpu/elementwise.hpp"

@@ -98,7 +98,7 @@ TEST_CASE("state: own streams, copies that share them, and StreamScope") {
 namespace {
 template <class T>
 void compare_gemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K, std::int64_t pad, T beta,
-                  std::int64_t batch, bool share_a, bool tf32) {
+                  std::int64_t batch, bool share_a, bool tf32, bool bf16 = false) {
     CAPTURE(ta);
     CAPTURE(tb);
     CAPTURE(M);
@@ -107,8 +107,10 @@ void compare_gemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t
     CAPTURE(pad);
     CAPTURE(batch);
     CAPTURE(tf32);
+    CAPTURE(bf16);
     Contexts<T> x;
     x.gpu.state.allow_tf32 = tf32;
+    if (bf16) x.cpu.state.matmul_precision = x.gpu.state.matmul_precision = MatmulPrecision::bf16;
     const std::int64_t a_rows = ta ? K : M, a_cols = ta ? M : K, b_rows = tb ? N : K, b_cols = tb ? K : N;
     const std::int64_t lda = a_cols + pad, ldb = b_cols + pad, ldc = N + pad;
     const std::int64_t stride_a = share_a ? 0 : a_rows * lda, stride_b = b_rows * ldb, stride_c = M * ldc;
@@ -128,7 +130,10 @@ void compare_gemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t
     }
     // Padding columns of C keep their values (NaN when beta = 0): compared too, NaN against NaN.
     // TF32 rounds inputs to 10 bits: an error of ~4e-4 per product, growing like sqrt(K) over the sum.
-    const test::Tolerance tol = tf32 ? test::Tolerance{1e-2, 2e-3 * std::sqrt(double(K))} : Tol<T>::gemm;
+    // bf16 on both sides: the same rounded inputs, fp32 sums in different orders.
+    const test::Tolerance tol = tf32   ? test::Tolerance{1e-2, 2e-3 * std::sqrt(double(K))}
+                                : bf16 ? test::Tolerance{1e-4, 1e-5 * std::sqrt(double(K))}
+                                       : Tol<T>::gemm;
     x.check(C, tol, "C");
 }
 }  // namespace
@@ -157,6 +162,14 @@ TEST_CASE("gemm: FP32 by default, TF32 when the state allows it") {
     compare_gemm<float>(true, false, 64, 48, 512, 0, 0.0f, 3, false, true);
     // Default FP32 at this size still meets the FP32 tolerance (TF32 would not: ~1e-3 relative).
     compare_gemm<float>(false, true, 256, 256, 512, 0, 0.0f, 1, false, false);
+}
+
+TEST_CASE("gemm: the bf16 matmul precision rounds the inputs as the CPU does (CUBLAS_COMPUTE_32F_FAST_16BF)") {
+    for (bool ta : {false, true})
+        for (bool tb : {false, true}) {
+            compare_gemm<float>(ta, tb, 96, 80, 200, 3, 0.5f, 1, false, false, true);
+            compare_gemm<float>(ta, tb, 16, 40, 72, 0, 0.0f, 5, true, false, true);
+        }
 }
 
 TEST_CASE_TEMPLATE("gemm: K = 0 scales C by beta without reading it; M = 0 or N = 0 does nothing", T, float, double) {

@@ -4,6 +4,7 @@
 // Eigen and OpenMP threads.
 #include "fgclep/backend/cpu/allocator.hpp"
 #include "fgclep/core/backend.hpp"
+#include "fgclep/core/matmul_precision.hpp"
 #include "fgclep/core/platform.hpp"
 
 #include <algorithm>
@@ -26,6 +27,9 @@ struct Cpu {
     struct State {
         // Threads for the primitives and Eigen's GEMM; 0 means all the machine has.
         int threads = 0;
+        // What the float GEMMs (and the convolutions and attention built on them) may round their inputs to;
+        // ignored by Cpu<double>. See core/matmul_precision.hpp.
+        MatmulPrecision matmul_precision = MatmulPrecision::fp32;
         int thread_count() const {
 #if defined(_OPENMP)
             return threads > 0 ? threads : omp_get_max_threads();

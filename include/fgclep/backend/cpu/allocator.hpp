@@ -6,12 +6,19 @@
 // not keep such blocks (64-byte aligned requests stay above its dynamic mmap threshold), so this allocator keeps
 // freed blocks of 256 KiB and more, by exact size, up to a byte limit, and hands them out again. Smaller blocks go
 // straight to the system allocator. Thread-safe; one instance per process.
+//
+// The limit defaults to half the machine's memory: a training step's activations must all fit, or every step
+// faults its forward pass in again (ResNet1D-50 at batch 16 x 12 x 5000 frees ~3 GB per step; with a 2 GiB
+// limit, 100k page faults per step, 18% of a bf16 step's time). Cached blocks are reused by the next step, so the
+// peak resident memory stays that of one step.
 #include <algorithm>
 #include <cstddef>
 #include <map>
 #include <mutex>
 #include <new>
 #include <vector>
+
+#include <unistd.h>
 
 namespace fgclep::cpu {
 
@@ -61,6 +68,13 @@ public:
         ::operator delete(p, std::align_val_t(alignment));
     }
 
+    // Half the physical memory (at least 2 GiB): the limit a new allocator starts with.
+    static std::size_t default_limit() {
+        const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+        if (pages <= 0 || page <= 0) return std::size_t(2) << 30;
+        return std::max(std::size_t(2) << 30, static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) / 2);
+    }
+
     // Returns every cached block to the system.
     void release_cached() {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -69,7 +83,7 @@ public:
         free_.clear();
         stats_.cached_bytes = 0;
     }
-    // The most bytes the cache holds (default 2 GiB); lowering it releases everything cached.
+    // The most bytes the cache holds (default: half the physical memory); lowering it releases everything cached.
     void set_limit(std::size_t bytes) {
         release_cached();
         std::lock_guard<std::mutex> lock(mutex_);
@@ -88,7 +102,7 @@ private:
 
     mutable std::mutex mutex_;
     std::map<std::size_t, std::vector<void*>> free_;
-    std::size_t limit_ = std::size_t(2) << 30;
+    std::size_t limit_ = default_limit();
     Stats stats_;
 };
 

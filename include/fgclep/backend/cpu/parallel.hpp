@@ -39,4 +39,20 @@ void parallel_chunks(int threads, std::int64_t n, std::int64_t grain, F&& f) {
     if (n > 0) f(std::int64_t(0), n);
 }
 
+// Runs f with OpenMP's thread count for the calling thread set to `threads`, restoring it afterwards. Eigen sizes
+// its GEMM's parallel region from omp_get_max_threads(), a per-thread setting, so two contexts on two threads
+// cannot change each other's count (Eigen::setNbThreads would set a process-wide value, racily).
+template <class F>
+void with_omp_threads(int threads, F&& f) {
+#if defined(_OPENMP)
+    const int saved = omp_get_max_threads();
+    if (saved != threads) omp_set_num_threads(threads);
+    f();
+    if (saved != threads) omp_set_num_threads(saved);
+#else
+    (void)threads;
+    f();
+#endif
+}
+
 }  // namespace fgclep::cpu

@@ -3,8 +3,8 @@
 //
 // Row-major operands are handed to cuBLAS's column-major API by swapping them (row_major_to_cublas in
 // mapping.hpp), so nothing is transposed in memory. Float GEMMs run in FP32 unless the context's state sets
-// allow_tf32 (CUBLAS_TF32_TENSOR_OP_MATH); the math mode is set before every call, since contexts of one thread
-// share a handle.
+// allow_tf32 (CUBLAS_TF32_TENSOR_OP_MATH) or the bf16 matmul precision (cublasGemmEx with
+// CUBLAS_COMPUTE_32F_FAST_16BF); the math mode is set before every call, since contexts of one thread share a handle.
 #include "fgclep/backend/cuda/device.hpp"
 #include "fgclep/backend/cuda/mapping.hpp"
 #include "fgclep/core/context.hpp"
@@ -43,6 +43,21 @@ inline cublasStatus_t blas_gemm(cublasHandle_t h, const CublasGemm& g, const dou
                                      static_cast<int>(g.ldc), g.stride_c, static_cast<int>(batch));
 }
 
+// Float GEMMs with bf16 inputs and fp32 accumulation (fp32 operands in memory; cuBLAS rounds them).
+inline cublasStatus_t blas_gemm_bf16(cublasHandle_t h, const CublasGemm& g, const float* alpha, const float* A,
+                                     const float* B, const float* beta, float* C, std::int64_t batch) {
+    if (batch == 1)
+        return cublasGemmEx(h, blas_op(g.transa), blas_op(g.transb), static_cast<int>(g.m), static_cast<int>(g.n),
+                            static_cast<int>(g.k), alpha, A, CUDA_R_32F, static_cast<int>(g.lda), B, CUDA_R_32F,
+                            static_cast<int>(g.ldb), beta, C, CUDA_R_32F, static_cast<int>(g.ldc),
+                            CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT);
+    return cublasGemmStridedBatchedEx(h, blas_op(g.transa), blas_op(g.transb), static_cast<int>(g.m),
+                                      static_cast<int>(g.n), static_cast<int>(g.k), alpha, A, CUDA_R_32F,
+                                      static_cast<int>(g.lda), g.stride_a, B, CUDA_R_32F, static_cast<int>(g.ldb),
+                                      g.stride_b, beta, C, CUDA_R_32F, static_cast<int>(g.ldc), g.stride_c,
+                                      static_cast<int>(batch), CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT);
+}
+
 template <class T>
 void gemm(Context<Cuda<T>>& ctx, const char* primitive, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N,
           std::int64_t K, T alpha, const T* A, std::int64_t lda, std::int64_t stride_a, const T* B, std::int64_t ldb,
@@ -63,11 +78,19 @@ void gemm(Context<Cuda<T>>& ctx, const char* primitive, bool trans_a, bool trans
         FGCLEP_CUDA_CHECK(
             cublasSetMathMode(handle, ctx.state.allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     const CublasGemm g = row_major_to_cublas(trans_a, trans_b, M, N, K, lda, ldb, ldc, stride_a, stride_b, stride_c);
-    const cublasStatus_t status = blas_gemm(handle, g, &alpha, B, A, &beta, C, batch);
+    bool bf16 = false;
+    if constexpr (std::is_same_v<T, float>) bf16 = ctx.state.matmul_precision == MatmulPrecision::bf16;
+    cublasStatus_t status;
+    if constexpr (std::is_same_v<T, float>)
+        status = bf16 ? blas_gemm_bf16(handle, g, &alpha, B, A, &beta, C, batch)
+                      : blas_gemm(handle, g, &alpha, B, A, &beta, C, batch);
+    else
+        status = blas_gemm(handle, g, &alpha, B, A, &beta, C, batch);
     if (status != CUBLAS_STATUS_SUCCESS)
         fail("cuBLAS call {} for ops::{} failed: {} (M = {}, N = {}, K = {}, lda = {}, ldb = {}, ldc = {}, batch = {})",
-             batch == 1 ? (std::is_same_v<T, float> ? "cublasSgemm" : "cublasDgemm")
-                        : (std::is_same_v<T, float> ? "cublasSgemmStridedBatched" : "cublasDgemmStridedBatched"),
+             bf16         ? (batch == 1 ? "cublasGemmEx" : "cublasGemmStridedBatchedEx")
+             : batch == 1 ? (std::is_same_v<T, float> ? "cublasSgemm" : "cublasDgemm")
+                          : (std::is_same_v<T, float> ? "cublasSgemmStridedBatched" : "cublasDgemmStridedBatched"),
              primitive, blas_status_name(status), M, N, K, lda, ldb, ldc, batch);
 }
 

@@ -15,6 +15,7 @@
 #include "fgclep/backend/cuda/mapping.hpp"
 #include "fgclep/core/backend.hpp"
 #include "fgclep/core/error.hpp"
+#include "fgclep/core/matmul_precision.hpp"
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
@@ -338,6 +339,9 @@ public:
     // later, with a 10-bit mantissa on the inputs (relative error about 1e-3). Off by default: FP32 results.
     // Double GEMMs are unaffected.
     bool allow_tf32 = false;
+    // bf16 mixed precision for float GEMMs (core/matmul_precision.hpp): cuBLAS's CUBLAS_COMPUTE_32F_FAST_16BF,
+    // inputs rounded to bf16, fp32 accumulation and results, as Cpu<float> does. Takes precedence over allow_tf32.
+    MatmulPrecision matmul_precision = MatmulPrecision::fp32;
 
     int device() const { return resources_ ? resources_->device : current_device(); }
     cudaStream_t stream() const { return resources_ ? resources_->stream : nullptr; }
