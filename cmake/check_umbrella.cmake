@@ -14,6 +14,7 @@
 #   llm/           needs cpp-httplib (target fgclep::llm)
 #   backend/cuda*  needs nvcc
 #   backend/cpu/onednn.hpp  needs oneDNN (FGCLEP_ONEDNN; backend/cpu/gemm.hpp includes it when enabled)
+#   backend/cpu/gemm_instances.hpp  included once per program built with FGCLEP_EXTERN_GEMM
 cmake_minimum_required(VERSION 3.20)
 
 if(NOT FGCLEP_INCLUDE_DIR)
@@ -36,7 +37,7 @@ function(included_headers file out)
 endfunction()
 
 file(GLOB_RECURSE headers RELATIVE "${FGCLEP_INCLUDE_DIR}" "${FGCLEP_INCLUDE_DIR}/fgclep/*.hpp")
-list(FILTER headers EXCLUDE REGEX "^fgclep/(fgclep\\.hpp|models\\.hpp|interop/|llm/|backend/cuda|backend/cpu/onednn\\.hpp)")
+list(FILTER headers EXCLUDE REGEX "^fgclep/(fgclep\\.hpp|models\\.hpp|interop/|llm/|backend/cuda|backend/cpu/onednn\\.hpp|backend/cpu/gemm_instances\\.hpp)")
 list(SORT headers)
 set(library_headers "${headers}")
 list(FILTER library_headers INCLUDE REGEX "^fgclep/(${library_regex})/")

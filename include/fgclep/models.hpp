@@ -8,7 +8,8 @@
 // the stage pipeline; nlohmann-json and utf8proc) comes with <fgclep/fgclep.hpp> and fgclep::fgclep.
 // Left out on purpose: fgclep/testing/ (the gradient checker, a test-only tool: include it where you test) and the
 // CUDA headers (backend/cuda*, which need the CUDA toolkit and fgclep::cuda; see docs/backends.md), and
-// backend/cpu/onednn.hpp, which backend/cpu/gemm.hpp includes when FGCLEP_USE_ONEDNN is defined.
+// backend/cpu/onednn.hpp, which backend/cpu/gemm.hpp includes when FGCLEP_USE_ONEDNN is defined, and
+// backend/cpu/gemm_instances.hpp, which one file of a program built with FGCLEP_EXTERN_GEMM includes.
 // The ctest test `umbrella_header_is_complete` (cmake/check_umbrella.cmake) fails when a header of the library
 // directories is missing here, so add new headers in their section, sorted.
 

@@ -50,6 +50,16 @@ void gemm_eigen(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std:
         c.noalias() += alpha * a.transpose() * b.transpose();
 }
 
+#if defined(FGCLEP_EXTERN_GEMM)
+// Compile time: instantiating Eigen's GEMM costs 5-6 s in every file that includes this header. A program that
+// defines FGCLEP_EXTERN_GEMM in every file and includes backend/cpu/gemm_instances.hpp in exactly one pays it once
+// (docs/build.md#compile-time); fgclep's own tests and examples are built so.
+extern template void gemm_eigen<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, float, const float*,
+                                       std::int64_t, const float*, std::int64_t, float, float*, std::int64_t);
+extern template void gemm_eigen<double>(bool, bool, std::int64_t, std::int64_t, std::int64_t, double, const double*,
+                                        std::int64_t, const double*, std::int64_t, double, double*, std::int64_t);
+#endif
+
 // bf16 inputs, fp32 accumulation, on Eigen: A and B rounded into packed fp32 scratch (per thread), then fp32 GEMM.
 inline void gemm_bf16_emulated(int threads, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K,
                                float alpha, const float* A, std::int64_t lda, const float* B, std::int64_t ldb,

@@ -6,6 +6,7 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -23,13 +24,20 @@ struct NormPrimitives {
         using Row = Eigen::Array<T, Eigen::Dynamic, 1>;
         const std::int64_t M = N * L;
         cpu::parallel_for(ctx.state.thread_count(), C, 1, [&](std::int64_t c) {
-            double sum = 0;
-            for (std::int64_t n = 0; n < N; ++n) sum += Eigen::Map<const Row>(x + (n * C + c) * L, L).sum();
-            const double mean = sum / static_cast<double>(M);
-            double sq = 0;
-            for (std::int64_t n = 0; n < N; ++n)
-                sq += (Eigen::Map<const Row>(x + (n * C + c) * L, L) - static_cast<T>(mean)).square().sum();
-            const double var = sq / static_cast<double>(M);
+            // One pass for both moments (a centred second pass would read x once more), taken about a pivot K
+            // from the channel's own values (its first one), so that E[(x-K)^2] - E[x-K]^2 does not cancel
+            // catastrophically when the mean is large next to the spread.
+            const T pivot = x[c * L];
+            double sum = 0, sq = 0;
+            for (std::int64_t n = 0; n < N; ++n) {
+                const auto centred = Eigen::Map<const Row>(x + (n * C + c) * L, L) - pivot;
+                sum += centred.sum();
+                sq += centred.square().sum();
+            }
+            const double shifted_mean = sum / static_cast<double>(M);
+            const double mean = static_cast<double>(pivot) + shifted_mean;
+            const double var = std::max(0.0, sq / static_cast<double>(M) - shifted_mean * shifted_mean);
+            sq = var * static_cast<double>(M);  // the centred sum of squares, for the unbiased running variance
             const double invstd = 1.0 / std::sqrt(var + static_cast<double>(eps));
             const T scale = static_cast<T>(invstd * gamma[c]);
             const T shift = static_cast<T>(beta[c] - mean * invstd * gamma[c]);
