@@ -25,6 +25,9 @@ product in each precision, by ours (its GEMM engine) and by PyTorch (torch.mm), 
 the faster of the two, and the ResNet1D-50 cases report their GFLOP/s as a percentage of it (forward FLOPs counted
 from the peer's Conv1d layers, training taken as 3x the forward, the usual count). --busy-core K keeps core K busy
 with a spinning process (pinned by taskset) during every run: the shared-machine comparison.
+--peer-keeps-memory runs the peer with glibc keeping freed memory: on machines where page faults are expensive,
+PyTorch's allocator (which returns large blocks to the system) otherwise pays them for every activation of every
+step, and the comparison would measure that rather than the arithmetic.
 """
 import argparse
 import json
@@ -32,6 +35,8 @@ import os
 import statistics
 import subprocess
 import sys
+
+PEER_KEEPS_MEMORY = "glibc.malloc.trim_threshold=1073741824:glibc.malloc.mmap_threshold=33554432"
 
 GEMM_LIMIT_SNIPPET = """
 import json, sys, time, torch
@@ -129,6 +134,9 @@ def main():
     ap.add_argument("--case", default="ecg_infer,ecg_train")
     ap.add_argument("--precision", default="fp32", help="fp32, bf16 or both (comma-separated)")
     ap.add_argument("--busy-core", type=int, help="keep this core busy with a spinning process during every run")
+    ap.add_argument("--peer-keeps-memory", action="store_true",
+                    help="run the peer with glibc told to keep freed memory (GLIBC_TUNABLES trim and mmap "
+                         "thresholds), so PyTorch does not page-fault its activations in again every step")
     ap.add_argument("--wait-policy", choices=["active", "passive"],
                     help="OMP_WAIT_POLICY for both programs; passive keeps a machine shared with other work from "
                          "spinning OpenMP barriers against it (both use libgomp)")
@@ -142,6 +150,9 @@ def main():
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     if a.wait_policy:
         env["OMP_WAIT_POLICY"] = a.wait_policy
+    peer_env = dict(env)
+    if a.peer_keeps_memory:
+        peer_env["GLIBC_TUNABLES"] = PEER_KEEPS_MEMORY
     shape = ["--batch", str(a.batch), "--len", str(a.len), "--seq", str(a.seq), "--steps", str(a.steps)]
     cases = [c for c in a.case.split(",") if c]
 
@@ -180,7 +191,7 @@ def main():
                     entry[2].append(ours_rss)
                     if case.endswith("_folded"):
                         continue  # the peer has no folded case: compared with its plain inference below
-                    theirs, peer_rss = run_measured([a.python, a.peer, "--case", case, "--dtype", p] + shape, env)
+                    theirs, peer_rss = run_measured([a.python, a.peer, "--case", case, "--dtype", p] + shape, peer_env)
                     check_threads("the peer", theirs, a.threads)
                     entry[1].append(theirs[case]["s_per_step"])
                     entry[3].append(peer_rss)
@@ -203,6 +214,8 @@ def main():
         setting += f", OMP_WAIT_POLICY={a.wait_policy}"
     if a.busy_core is not None:
         setting += f", core {a.busy_core} kept busy by another process"
+    if a.peer_keeps_memory:
+        setting += f", the peer with GLIBC_TUNABLES={PEER_KEEPS_MEMORY}"
     limit_text = "; ".join(
         f"{p}: fgclep {v['fgclep']:.0f}, {peer} {v.get('pytorch', float('nan')):.0f} GFLOP/s" for p, v in limits.items())
 

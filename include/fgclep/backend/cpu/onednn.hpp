@@ -63,9 +63,12 @@ struct Matmul {
     dnnl::memory::desc a, b, c;
 };
 
-// The cached primitive for s, or nullptr when oneDNN has no kernel for it (remembered too).
-inline const Matmul* primitive(const GemmShape& s) {
-    thread_local std::unordered_map<GemmShape, Matmul, GemmShapeHash> cache;
+// The cached primitive for s on `threads` threads, or nullptr when oneDNN has no kernel for it (remembered too).
+// With OpenMP, oneDNN requires a primitive to run on as many threads as it was created with: the thread count is
+// part of the key, and the primitive is created with OpenMP set to it.
+inline const Matmul* primitive(const GemmShape& s, int threads) {
+    thread_local std::unordered_map<int, std::unordered_map<GemmShape, Matmul, GemmShapeHash>> caches;
+    auto& cache = caches[threads];
     if (auto it = cache.find(s); it != cache.end()) return it->second.primitive ? &it->second : nullptr;
     using dt = dnnl::memory::data_type;
     const dt in = s.bf16 ? dt::bf16 : dt::f32;
@@ -85,13 +88,15 @@ inline const Matmul* primitive(const GemmShape& s) {
         attr.set_post_ops(ops);
     }
     Matmul made{{}, a, b, c};
-    try {
-        const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, engine());
-        // A reference kernel is far slower than Eigen: not worth running.
-        if (std::strncmp(pd.impl_info_str(), "ref", 3) != 0) made.primitive = dnnl::matmul(pd);
-    } catch (const dnnl::error&) {
-        // unimplemented for this CPU or layout: the caller falls back
-    }
+    with_omp_threads(threads, [&] {
+        try {
+            const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, engine());
+            // A reference kernel is far slower than Eigen: not worth running.
+            if (std::strncmp(pd.impl_info_str(), "ref", 3) != 0) made.primitive = dnnl::matmul(pd);
+        } catch (const dnnl::error&) {
+            // unimplemented for this CPU or layout: the caller falls back
+        }
+    });
     auto [it, inserted] = cache.emplace(s, std::move(made));
     return it->second.primitive ? &it->second : nullptr;
 }
@@ -143,7 +148,7 @@ inline bool gemm(int threads, GemmShape s, const float* A, const float* B, float
         s.stride_a = s.stride_a == 0 ? 0 : a_rows * a_cols;
         s.stride_b = s.stride_b == 0 ? 0 : b_rows * b_cols;
         s.bf16 = detail::native_bf16();  // otherwise an fp32 product of the rounded inputs
-        if (!detail::primitive(s)) return false;
+        if (!detail::primitive(s, threads)) return false;
         if (s.bf16) {
             a = detail::pack_rounded_batch(bf16_a, threads, A, count_a, stride_a, a_rows, a_cols, lda);
             b = detail::pack_rounded_batch(bf16_b, threads, B, count_b, stride_b, b_rows, b_cols, ldb);
@@ -152,7 +157,7 @@ inline bool gemm(int threads, GemmShape s, const float* A, const float* B, float
             b = detail::pack_rounded_batch(rounded_b, threads, B, count_b, stride_b, b_rows, b_cols, ldb);
         }
     }
-    const detail::Matmul* mm = detail::primitive(s);
+    const detail::Matmul* mm = detail::primitive(s, threads);
     if (!mm) return false;
     auto& eng = detail::engine();
     dnnl::memory ma(mm->a, eng, const_cast<void*>(a)), mb(mm->b, eng, const_cast<void*>(b)), mc(mm->c, eng, C);
