@@ -74,7 +74,7 @@ inline const char* blas_status_name(cublasStatus_t status) {
 inline void check(cublasStatus_t status, const char* call) {
     if (status != CUBLAS_STATUS_SUCCESS) fail("cuBLAS call {} failed: {}", call, blas_status_name(status));
 }
-// A kernel launcher's result (launchers return cudaGetLastError() after launching).
+// A kernel launcher's result (the status of its cudaLaunchKernel calls).
 inline void check_launch(cudaError_t status, const char* primitive) {
     if (status == cudaSuccess) return;
     fail("CUDA kernel of ops::{} failed to launch: {} ({})", primitive, cudaGetErrorString(status),

@@ -8,10 +8,11 @@
 //     template cudaError_t fgclep::cuda::launch::unary<float, MyFunctor>(cudaStream_t, MyFunctor, std::int64_t,
 //                                                                      const float*, float*);
 //
-// Each launcher queues its kernels on `stream` and returns cudaGetLastError(); it allocates nothing (scratch
-// buffers are the caller's) and launches nothing for empty work. Arguments mean what they mean for the
-// primitive of the same name in fgclep::ops (backend/ops.hpp); the CUDA families (backend/cuda/*.hpp) check the
-// returned status.
+// Each launcher queues its kernels on `stream` (cudaLaunchKernel, through launch_kernel in kernels/common.cuh) and
+// returns the launch's status; it allocates nothing (scratch buffers are the caller's) and launches nothing for
+// empty work. Arguments mean what they mean for the primitive of the same name in fgclep::ops (backend/ops.hpp);
+// the CUDA families (backend/cuda/*.hpp) check the returned status. The kernels also run on the CPU, for the tests,
+// under the host emulation of CUDA in tests/cuda/emulation.
 #include "fgclep/backend/functors.hpp"
 
 #include <cuda_runtime_api.h>

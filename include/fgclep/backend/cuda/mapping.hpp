@@ -71,7 +71,12 @@ inline constexpr std::uint32_t block_size = 256;  // threads per block of every 
 // Grid-stride kernels launch at most this many blocks (65536 x 256 threads) and loop over the rest, so element
 // counts above 2^31 need no special case. (CUDA allows 2^31 - 1 blocks in x; fewer, longer-lived threads are
 // as fast for memory-bound loops.)
-inline constexpr std::int64_t max_grid = 65536;
+// (FGCLEP_CUDA_MAX_GRID overrides it for the host emulation of the tests, whose blocks are 256 OS threads each, so
+// that its grid-stride tests wrap with thousands of elements instead of millions.)
+#if !defined(FGCLEP_CUDA_MAX_GRID)
+#define FGCLEP_CUDA_MAX_GRID 65536
+#endif
+inline constexpr std::int64_t max_grid = FGCLEP_CUDA_MAX_GRID;
 
 struct Launch {
     std::uint32_t grid = 0;  // 0: nothing to do, do not launch (a zero-block launch is an error)

@@ -11,7 +11,10 @@
 //     where the sum starts from zero and (for ceil(K / stride) <= 2 overlapping windows, as in every common
 //     pooling) at most two terms meet, so the order cannot change the result;
 //   - every loop over elements is a 64-bit grid-stride loop (GridStride in mapping.hpp).
-#if !defined(__CUDACC__)
+#include <cuda_runtime.h>
+
+// FGCLEP_CUDA_HOST_EMULATION: tests/cuda/emulation's cuda_runtime.h, which runs these kernels on the host.
+#if !defined(__CUDACC__) && !defined(FGCLEP_CUDA_HOST_EMULATION)
 #error "fgclep/backend/cuda/kernels.cuh holds CUDA kernels and must be compiled by nvcc (it is built into fgclep::cuda)"
 #endif
 
@@ -20,10 +23,10 @@
 #include "fgclep/backend/functors.hpp"
 #include "fgclep/core/rng.hpp"
 
-#include <cuda_runtime.h>
-
+#include <array>
 #include <cmath>
 #include <cstdint>
+#include <tuple>
 
 // for (i = first index of this thread; i < n; i += all threads of the grid), in 64 bits.
 #define FGCLEP_GRID_STRIDE(i, n)                                                                           \
@@ -135,12 +138,26 @@ __global__ void column_sums_finish(std::int64_t cols, std::int64_t chunks, const
 
 namespace fgclep::cuda::launch {
 
-// Launches kernel<<<geometry, stream>>>(args...) unless the geometry is empty; returns cudaGetLastError().
+// Launches kernel(args...) on a grid of `grid` blocks of `block` threads on `stream`, and returns the launch's
+// status. The only launch of the library: the arguments are converted to the kernel's parameter types, as
+// kernel<<<grid, block, 0, stream>>>(args...) would, and passed to cudaLaunchKernel, which the host emulation of
+// the tests (tests/cuda/emulation) implements too.
+template <class... Params, class... Args>
+cudaError_t launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, Args... args) {
+    static_assert(sizeof...(Params) == sizeof...(Args), "launch_kernel: one argument per kernel parameter");
+    std::tuple<Params...> values(args...);
+    return std::apply(
+        [&](auto&... value) {
+            std::array<void*, sizeof...(Params)> pointers{static_cast<void*>(&value)...};
+            return cudaLaunchKernel(kernel, grid, block, pointers.data(), 0, stream);
+        },
+        values);
+}
+// The same for a Launch geometry; launches nothing when it is empty.
 template <class... Params, class... Args>
 cudaError_t launch_kernel(void (*kernel)(Params...), Launch geometry, cudaStream_t stream, Args... args) {
     if (geometry.empty()) return cudaSuccess;
-    kernel<<<geometry.grid, geometry.block, 0, stream>>>(args...);
-    return cudaGetLastError();
+    return launch_kernel(kernel, dim3(geometry.grid), dim3(geometry.block), stream, args...);
 }
 
 template <class T>

@@ -198,19 +198,17 @@ template <class T>
 cudaError_t layer_norm_backward(cudaStream_t stream, const T* dy, const T* x, std::int64_t rows, std::int64_t D,
                                 const T* gamma, const T* mean, const T* rstd, T* dx, T* dgamma, T* dbeta,
                                 double* partials, std::int64_t chunks) {
-    const Launch rows_launch = warp_per_row_launch(rows);
-    if (!rows_launch.empty())
-        kernels::layer_norm_backward_input<T>
-            <<<rows_launch.grid, rows_launch.block, 0, stream>>>(dy, x, rows, D, gamma, mean, rstd, dx);
-    if ((dgamma || dbeta) && D > 0) {
-        const dim3 grid(static_cast<unsigned>(ceil_div(D, column_tile)), static_cast<unsigned>(chunks));
-        kernels::column_sums_partial<2><<<grid, dim3(column_tile, column_lanes), 0, stream>>>(
-            rows, D, chunks, kernels::LayerNormParamTerms<T>{dy, x, mean, rstd, D}, partials);
-        const Launch finish = elementwise_launch(D);
-        kernels::column_sums_finish<2><<<finish.grid, finish.block, 0, stream>>>(
-            D, chunks, partials, kernels::LayerNormParamFinish<T>{dgamma, dbeta});
-    }
-    return cudaGetLastError();
+    if (const cudaError_t status = launch_kernel(kernels::layer_norm_backward_input<T>, warp_per_row_launch(rows),
+                                                 stream, dy, x, rows, D, gamma, mean, rstd, dx))
+        return status;
+    if (!(dgamma || dbeta) || D <= 0) return cudaSuccess;
+    const dim3 grid(static_cast<unsigned>(ceil_div(D, column_tile)), static_cast<unsigned>(chunks));
+    if (const cudaError_t status = launch_kernel(kernels::column_sums_partial<2, kernels::LayerNormParamTerms<T>>, grid,
+                                                 dim3(column_tile, column_lanes), stream, rows, D, chunks,
+                                                 kernels::LayerNormParamTerms<T>{dy, x, mean, rstd, D}, partials))
+        return status;
+    return launch_kernel(kernels::column_sums_finish<2, kernels::LayerNormParamFinish<T>>, elementwise_launch(D),
+                         stream, D, chunks, partials, kernels::LayerNormParamFinish<T>{dgamma, dbeta});
 }
 
 }  // namespace fgclep::cuda::launch

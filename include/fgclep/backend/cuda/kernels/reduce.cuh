@@ -101,12 +101,12 @@ cudaError_t sum_rows(cudaStream_t stream, std::int64_t rows, std::int64_t cols, 
                      double* partials, std::int64_t chunks) {
     if (cols <= 0) return cudaSuccess;
     const dim3 grid(static_cast<unsigned>(ceil_div(cols, column_tile)), static_cast<unsigned>(chunks));
-    kernels::column_sums_partial<1><<<grid, dim3(column_tile, column_lanes), 0, stream>>>(
-        rows, cols, chunks, kernels::RowSumTerm<T>{x, cols}, partials);
-    const Launch finish = elementwise_launch(cols);
-    kernels::column_sums_finish<1>
-        <<<finish.grid, finish.block, 0, stream>>>(cols, chunks, partials, kernels::RowSumFinish<T>{beta, out});
-    return cudaGetLastError();
+    if (const cudaError_t status = launch_kernel(kernels::column_sums_partial<1, kernels::RowSumTerm<T>>, grid,
+                                                 dim3(column_tile, column_lanes), stream, rows, cols, chunks,
+                                                 kernels::RowSumTerm<T>{x, cols}, partials))
+        return status;
+    return launch_kernel(kernels::column_sums_finish<1, kernels::RowSumFinish<T>>, elementwise_launch(cols), stream,
+                         cols, chunks, partials, kernels::RowSumFinish<T>{beta, out});
 }
 template <class T>
 cudaError_t sum_channels(cudaStream_t stream, std::int64_t N, std::int64_t C, std::int64_t L, const T* x, T* out) {
@@ -141,9 +141,10 @@ cudaError_t max_pool_1d_backward(cudaStream_t stream, const T* dy, const std::in
 template <class T>
 cudaError_t sum_squares(cudaStream_t stream, std::int64_t n, const T* x, double* partials, std::int64_t blocks,
                         double* result) {
-    kernels::sum_squares_partial<T><<<static_cast<unsigned>(blocks), block_size, 0, stream>>>(n, x, partials);
-    kernels::sum_partials<><<<1, block_size, 0, stream>>>(blocks, partials, result);
-    return cudaGetLastError();
+    if (const cudaError_t status = launch_kernel(kernels::sum_squares_partial<T>, dim3(static_cast<unsigned>(blocks)),
+                                                 dim3(block_size), stream, n, x, partials))
+        return status;
+    return launch_kernel(kernels::sum_partials<>, dim3(1), dim3(block_size), stream, blocks, partials, result);
 }
 
 }  // namespace fgclep::cuda::launch
