@@ -2,10 +2,14 @@
 #
 #   cmake -DMODE=package|subdirectory -DSOURCE_DIR=<fgclep source> -DBUILD_DIR=<fgclep build tree>
 #         -DWORK_DIR=<scratch dir> -DGENERATOR=<generator> -DCXX_COMPILER=<compiler> [-DMAKE_PROGRAM=...]
-#         [-DBUILD_TYPE=Release] [-DOPTIONS=<-D...;-D...>] -P cmake/run_consumer_test.cmake
+#         [-DBUILD_TYPE=Release] [-DOPTIONS=<-D...;-D...>] [-DHAS_LLM=ON|OFF] [-DHAS_CUDA=ON|OFF]
+#         [-DCUDA_TOOLKIT_ROOT=<dir>] -P cmake/run_consumer_test.cmake
 #
 # package:      cmake --install BUILD_DIR --prefix WORK_DIR/prefix, then the consumer finds it with
-#               find_package(fgclep CONFIG REQUIRED) and CMAKE_PREFIX_PATH=WORK_DIR/prefix.
+#               find_package(fgclep CONFIG REQUIRED COMPONENTS ...) and CMAKE_PREFIX_PATH=WORK_DIR/prefix. HAS_LLM and
+#               HAS_CUDA say whether that build made fgclep::llm and fgclep::cuda: the consumer then requires the
+#               component (and builds a program with it), otherwise asks for it as optional and checks it is absent.
+#               CUDA_TOOLKIT_ROOT (CUDAToolkit_ROOT for the consumer) is the toolkit the fgclep build used.
 # subdirectory: the consumer calls add_subdirectory(SOURCE_DIR); OPTIONS passes fgclep's options through.
 # The consumer is configured with the same generator and compiler as the fgclep build that runs the test.
 cmake_minimum_required(VERSION 3.20)
@@ -52,6 +56,14 @@ if(MODE STREQUAL "package")
     endif()
   endforeach()
   list(APPEND configure "-DCMAKE_PREFIX_PATH=${prefix}" "-DFGCLEP_EXPECTED_PREFIX=${prefix}")
+  foreach(component LLM CUDA)
+    if(DEFINED HAS_${component})
+      list(APPEND configure "-DFGCLEP_CONSUMER_EXPECT_${component}=${HAS_${component}}")
+    endif()
+  endforeach()
+  if(CUDA_TOOLKIT_ROOT)
+    list(APPEND configure "-DCUDAToolkit_ROOT=${CUDA_TOOLKIT_ROOT}")
+  endif()
 
   # The pkg-config file: a build without CMake finds the installed headers and compiles against them.
   find_program(PKG_CONFIG_EXECUTABLE NAMES pkg-config pkgconf REQUIRED)
