@@ -9,7 +9,8 @@
 //
 // Options: --out DIR (runs/eval), --probe LIST of percentages or "none" (default 100), --probe-epochs N (30; MERL
 // uses 100), --probe-selection val|test (val: the epoch with the best validation AUC; test: MERL's best test AUC),
-// --no-ensemble, --max-records N (per split, for quick runs), --batch-size, --workers, --threads, --vocab, --seed.
+// --no-ensemble, --max-records N (per split, for quick runs), --batch-size, --workers, --vocab, --seed, and the
+// device: --device cpu|cuda[:N] (CUDA in a build with FGCLEP_CUDA=ON), --threads, --precision fp32|bf16, --tf32.
 // Without --weights the model is freshly initialised (a smoke test: expect chance-level results).
 //
 // Files in OUT: results.json; test_embeddings.npy (N, P float32, L2-normalised), test_labels.npy (N, C),
@@ -142,8 +143,8 @@ struct Evaluation {
 };
 
 // The weights of --weights, or none (a freshly initialised model); sets the label of the results' model column.
-template <class Model>
-void load_model(Model& model, Context<Cpu<float>>& ctx, Evaluation& e) {
+template <class Model, class B>
+void load_model(Model& model, Context<B>& ctx, Evaluation& e) {
     e.model_label = fmt::format("{} (untrained)", pipeline::to_string(e.options.size));
     if (e.args.has("--weights")) {
         pipeline::load_weights(e.args.str("--weights"), ctx, model);
@@ -154,9 +155,8 @@ void load_model(Model& model, Context<Cpu<float>>& ctx, Evaluation& e) {
 }
 
 // A split's embeddings, and its pooled backbone features when `pooled` (for the linear probes).
-template <class Model>
-eval::EncodedSplit encode(Model& model, Context<Cpu<float>>& ctx, const Evaluation& e, const data::EcgDataset& d,
-                          bool pooled) {
+template <class Model, class B>
+eval::EncodedSplit encode(Model& model, Context<B>& ctx, const Evaluation& e, const data::EcgDataset& d, bool pooled) {
     data::BatchStream stream(d, data::Preprocessor(pipeline::preprocess_options(e.options.size)),
                              {.batch_size = e.args.integer("--batch-size", 32),
                               .workers = static_cast<int>(e.args.integer("--workers", 2)),
@@ -167,8 +167,8 @@ eval::EncodedSplit encode(Model& model, Context<Cpu<float>>& ctx, const Evaluati
 }
 
 // Zero-shot, plain and with the lead ensemble (whose scores are written at once); returns the plain one.
-template <class Model>
-eval::ZeroShotResult add_zero_shot(Model& model, Context<Cpu<float>>& ctx, Evaluation& e) {
+template <class Model, class B>
+eval::ZeroShotResult add_zero_shot(Model& model, Context<B>& ctx, Evaluation& e) {
     eval::ZeroShotResult plain = eval::zero_shot(model, ctx, e.tokenizer, e.enc, e.prompts);
     e.results.add(e.row("zero-shot", "test split, cosine"), plain.auc);
     if (!plain.auc.warning.empty()) fmt::print("warning: {}\n", plain.auc.warning);
@@ -181,8 +181,8 @@ eval::ZeroShotResult add_zero_shot(Model& model, Context<Cpu<float>>& ctx, Evalu
 }
 
 // Retrieval with the class prompts as queries.
-template <class Model>
-void add_retrieval(Model& model, Context<Cpu<float>>& ctx, Evaluation& e) {
+template <class Model, class B>
+void add_retrieval(Model& model, Context<B>& ctx, Evaluation& e) {
     const eval::RetrievalMetrics ret = eval::text_to_ecg_retrieval(model, ctx, e.tokenizer, e.enc, e.prompts);
     eval::EvaluationResult& r = e.results.add(e.row("retrieval", "class prompts as queries"));
     for (std::size_t j = 0; j < ret.ks.size(); ++j) {
@@ -192,8 +192,8 @@ void add_retrieval(Model& model, Context<Cpu<float>>& ctx, Evaluation& e) {
 }
 
 // Linear probes of the frozen backbone, one per --probe share of the training split.
-template <class Model>
-void add_linear_probes(Model& model, Context<Cpu<float>>& ctx, Evaluation& e) {
+template <class Model, class B>
+void add_linear_probes(Model& model, Context<B>& ctx, Evaluation& e) {
     const Options& o = e.options;
     const data::EcgDataset train = load_split(e.task, "train", e.test.class_names, o.max_records),
                            val = load_split(e.task, "val", e.test.class_names, o.max_records);
@@ -232,11 +232,13 @@ void report(const Evaluation& e, const eval::ZeroShotResult& plain) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-    const cli::Args args(argc, argv, {"--no-ensemble"});
-    args.check_known(
-        {"--corpus",      "--task",       "--split",   "--root",         "--prompts",         "--weights", "--model",
-         "--vocab",       "--out",        "--probe",   "--probe-epochs", "--probe-selection", "--subsets", "--dataset",
-         "--max-records", "--batch-size", "--workers", "--threads",      "--precision",       "--seed"});
+    const cli::Args args(argc, argv, {"--no-ensemble", "--tf32"});
+    std::vector<std::string> known{
+        "--corpus",  "--task",    "--split",       "--root",       "--prompts",      "--weights",
+        "--model",   "--vocab",   "--out",         "--probe",      "--probe-epochs", "--probe-selection",
+        "--subsets", "--dataset", "--max-records", "--batch-size", "--workers",      "--seed"};
+    known.insert(known.end(), cli::device_flags.begin(), cli::device_flags.end());
+    args.check_known(known);
     const std::optional<pipeline::EvalTask> task = parse_task(args);
     if (!task) return 1;
     const Options o = parse_options(args);
@@ -244,21 +246,23 @@ int main(int argc, char** argv) try {
     fmt::print("task {}: {} test records, {} classes\n", task->name, test.size(), test.class_names.size());
 
     const ReportTokenizer tokenizer = pipeline::make_tokenizer(o.size, args.str("--vocab"), FGCLEP_DEFAULT_VOCAB);
-    Context<Cpu<float>> ctx(cli::cpu_state(args));
     const auto seed = static_cast<std::uint64_t>(args.integer("--seed", 1));
+    const auto vocab_size = static_cast<std::int64_t>(tokenizer.vocabulary().size());
 
-    return cli::with_model(o.size, static_cast<std::int64_t>(tokenizer.vocabulary().size()), seed, [&](auto& model) {
-        Evaluation e{.args = args, .options = o, .task = *task, .test = test, .tokenizer = tokenizer, .seed = seed};
-        load_model(model, ctx, e);
-        e.enc = encode(model, ctx, e, test, !o.ratios.empty());
-        e.prompts = eval::class_prompts(test.class_names, task->prompts);
-        if (!e.prompts.fallbacks.empty())
-            fmt::print("note: {} classes have no prompt and use their name as text\n", e.prompts.fallbacks.size());
-        const eval::ZeroShotResult plain = add_zero_shot(model, ctx, e);
-        add_retrieval(model, ctx, e);
-        if (!o.ratios.empty()) add_linear_probes(model, ctx, e);
-        report(e, plain);
-        return 0;
+    return cli::with_context(args, "evaluate", [&](auto& ctx) {
+        return cli::with_model<cli::backend_of<decltype(ctx)>>(o.size, vocab_size, seed, [&](auto& model) {
+            Evaluation e{.args = args, .options = o, .task = *task, .test = test, .tokenizer = tokenizer, .seed = seed};
+            load_model(model, ctx, e);
+            e.enc = encode(model, ctx, e, test, !o.ratios.empty());
+            e.prompts = eval::class_prompts(test.class_names, task->prompts);
+            if (!e.prompts.fallbacks.empty())
+                fmt::print("note: {} classes have no prompt and use their name as text\n", e.prompts.fallbacks.size());
+            const eval::ZeroShotResult plain = add_zero_shot(model, ctx, e);
+            add_retrieval(model, ctx, e);
+            if (!o.ratios.empty()) add_linear_probes(model, ctx, e);
+            report(e, plain);
+            return 0;
+        });
     });
 } catch (const std::exception& e) {
     fmt::print(stderr, "evaluate: {}\n", e.what());

@@ -4,6 +4,9 @@
 #include <fgclep/fgclep.hpp>
 #include <fgclep/pipeline/model_config.hpp>
 #include <fgclep/pipeline/training_stages.hpp>
+#if defined(FGCLEP_WITH_CUDA)  // a program linked with fgclep::cuda (CMake option FGCLEP_CUDA)
+#include <fgclep/backend/cuda.hpp>
+#endif
 
 #include <fmt/format.h>
 
@@ -76,15 +79,15 @@ struct Args {
     }
 };
 
-// Calls fn(model) with a freshly initialised model of the chosen size, on the CPU in float.
-template <class Fn>
+// Calls fn(model) with a freshly initialised model of the chosen size, on backend B (float).
+template <class B = fgclep::Cpu<float>, class Fn>
 int with_model(fgclep::pipeline::ModelSize size, std::int64_t vocab_size, std::uint64_t seed, Fn&& fn) {
     using namespace fgclep::pipeline;
     if (size == ModelSize::tiny) {
-        TinyModel<> model(tiny_options(vocab_size), seed);
+        TinyModel<B> model(tiny_options<B>(vocab_size), seed);
         return fn(model);
     }
-    FullModel<> model(full_options(vocab_size), seed);
+    FullModel<B> model(full_options<B>(vocab_size), seed);
     return fn(model);
 }
 
@@ -94,6 +97,64 @@ inline fgclep::Cpu<float>::State cpu_state(const Args& args) {
     return {static_cast<int>(args.integer("--threads", 0)),
             fgclep::parse_matmul_precision(args.str("--precision", "fp32"))};
 }
+
+// --device cpu | cuda | cuda:N.
+struct Device {
+    bool cuda = false;
+    int index = 0;
+};
+inline Device parse_device(const std::string& text) {
+    if (text == "cpu") return {};
+    if (text == "cuda") return {true, 0};
+    if (text.rfind("cuda:", 0) == 0 && text.size() > 5 && text.find_first_not_of("0123456789", 5) == std::string::npos)
+        return {true, std::atoi(text.c_str() + 5)};
+    fgclep::fail("--device {}: expected cpu, cuda or cuda:N (N the device's index)", text);
+}
+inline const std::vector<std::string> device_flags = {"--device", "--threads", "--precision", "--tf32"};
+
+// Calls fn(ctx) with the context --device names: the CPU (--threads, --precision) or, in a program built with the
+// CUDA backend, CUDA device N on a stream of its own (--precision, --tf32 for TF32 tensor-core GEMMs). Stops with
+// an error naming the device when there is none, or when the program was built without the CUDA backend.
+template <class Fn>
+int with_context(const Args& args, const char* program, Fn&& fn) {
+    const Device device = parse_device(args.str("--device", "cpu"));
+    if (!device.cuda) {
+        if (args.has("--tf32")) fgclep::fail("--tf32 is a CUDA option (--device cuda)");
+        fgclep::Context<fgclep::Cpu<float>> ctx(cpu_state(args));
+        return fn(ctx);
+    }
+#if defined(FGCLEP_WITH_CUDA)
+    (void)program;  // named only by the error of a build without the CUDA backend
+    const int count = fgclep::cuda::device_count();
+    if (count == 0)
+        fgclep::fail(
+            "--device cuda:{}: this machine has no CUDA device (cudaGetDeviceCount found none, or no "
+            "driver); run with --device cpu",
+            device.index);
+    if (device.index >= count)
+        fgclep::fail("--device cuda:{}: this machine has {} CUDA device{}: cuda:0 to cuda:{}", device.index, count,
+                     count == 1 ? "" : "s", count - 1);
+    fgclep::Context<fgclep::Cuda<float>> ctx(fgclep::cuda::State::create(device.index, /*own_stream=*/true));
+    ctx.state.allow_tf32 = args.has("--tf32");
+    ctx.state.matmul_precision = fgclep::parse_matmul_precision(args.str("--precision", "fp32"));
+    const fgclep::cuda::StreamScope scope(ctx.state);  // this thread's tensors are cached under the context's stream
+    return fn(ctx);
+#else
+    fgclep::fail(
+        "--device cuda:{}: {} was built without the CUDA backend; configure fgclep with -DFGCLEP_CUDA=ON "
+        "(nvcc and cuBLAS, docs/backends.md) and build it again",
+        device.index, program);
+#endif
+}
+// The backend of a context that with_context passes.
+template <class Ctx>
+struct BackendOf;
+template <class B>
+struct BackendOf<fgclep::Context<B>> {
+    using type = B;
+};
+template <class Ctx>
+using backend_of = typename BackendOf<std::decay_t<Ctx>>::type;
 
 // The training flags shared by stage 1 and stage 3. Defaults: the tiny model trains from scratch, so lr 1e-3 (the
 // paper's 2e-5 is for a pretrained BERT), batch 64, gradients clipped at norm 5; the full model the paper's recipe

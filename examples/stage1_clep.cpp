@@ -2,11 +2,15 @@
 // in the MIMIC-IV-ECG layout (the real corpus, or one written by generate_corpus).
 //
 //   stage1_clep CORPUS_DIR [--out runs/stage1] [--model tiny|full] [--vocab vocab.txt] [--epochs N]
-//               [--batch-size N] [--lr X] [--max-steps N] [--max-records N] [--checkpoint-every N] [--threads T] [--precision fp32|bf16]
-//               [--workers W] [--seed S] [--no-cache]
+//               [--batch-size N] [--lr X] [--max-steps N] [--max-records N] [--checkpoint-every N]
+//               [--device cpu|cuda[:N]] [--threads T] [--precision fp32|bf16] [--tf32] [--workers W] [--seed S]
+//               [--no-cache]
 //
 // Writes OUT/checkpoints/, OUT/log.jsonl, OUT/cache-*.bin and, once training is complete, OUT/model.safetensors.
 // Run it again with the same --out to resume (--max-steps stops a run part-way; the next run continues).
+//
+// --device cuda[:N] trains on a GPU (a build with the CUDA backend, FGCLEP_CUDA=ON); --precision bf16 makes the
+// GEMMs bf16 with fp32 accumulation on either device, --tf32 makes float GEMMs TF32 on the GPU.
 //
 // Defaults: --model tiny trains from scratch, so it uses lr 1e-3 (the paper's 2e-5 is for a pretrained BERT) with
 // batch 64 for 4 epochs; --model full uses the paper's recipe: lr 2e-5, batch 100, 10 epochs.
@@ -17,9 +21,10 @@
 using namespace fgclep;
 
 int main(int argc, char** argv) try {
-    const cli::Args args(argc, argv, {"--no-cache"});
+    const cli::Args args(argc, argv, {"--no-cache", "--tf32"});
     auto known = cli::training_flags;
-    known.insert(known.end(), {"--out", "--model", "--vocab", "--max-records", "--threads", "--precision"});
+    known.insert(known.end(), {"--out", "--model", "--vocab", "--max-records"});
+    known.insert(known.end(), cli::device_flags.begin(), cli::device_flags.end());
     args.check_known(known);
     if (args.positional.size() != 1) {
         fmt::print(stderr, "usage: stage1_clep CORPUS_DIR [--out DIR] [--model tiny|full] [--vocab FILE] ...\n");
@@ -36,15 +41,17 @@ int main(int argc, char** argv) try {
 
     const ReportTokenizer tokenizer = pipeline::make_tokenizer(size, args.str("--vocab"), FGCLEP_DEFAULT_VOCAB);
     const pipeline::TrainStageOptions options = cli::training_options(args, size, 4, 10);
-    Context<Cpu<float>> ctx(cli::cpu_state(args));
+    const auto vocab_size = static_cast<std::int64_t>(tokenizer.vocabulary().size());
 
-    return cli::with_model(size, static_cast<std::int64_t>(tokenizer.vocabulary().size()), seed, [&](auto& model) {
-        fmt::print("model: {} ({} parameters)\n", pipeline::to_string(size), model.parameter_count());
-        const TrainResult r = pipeline::run_clep(model, ctx, tokenizer, pairs, out, options);
-        fmt::print("{} {} of {} steps{}; last loss {:.4f}\n", r.finished ? "trained" : "stopped after", r.steps,
-                   r.total_steps, r.resumed ? " (resumed)" : "", r.last.loss.total);
-        if (r.finished) fmt::print("weights: {}\n", pipeline::weights_path(out).string());
-        return 0;
+    return cli::with_context(args, "stage1_clep", [&](auto& ctx) {
+        return cli::with_model<cli::backend_of<decltype(ctx)>>(size, vocab_size, seed, [&](auto& model) {
+            fmt::print("model: {} ({} parameters)\n", pipeline::to_string(size), model.parameter_count());
+            const TrainResult r = pipeline::run_clep(model, ctx, tokenizer, pairs, out, options);
+            fmt::print("{} {} of {} steps{}; last loss {:.4f}\n", r.finished ? "trained" : "stopped after", r.steps,
+                       r.total_steps, r.resumed ? " (resumed)" : "", r.last.loss.total);
+            if (r.finished) fmt::print("weights: {}\n", pipeline::weights_path(out).string());
+            return 0;
+        });
     });
 } catch (const std::exception& e) {
     fmt::print(stderr, "stage1_clep: {}\n", e.what());

@@ -26,10 +26,12 @@
 using namespace fgclep;
 
 int main(int argc, char** argv) try {
-    const cli::Args args(argc, argv, {"--kb", "--kb-replace", "--overwrite"});
-    args.check_known({"--stage1", "--out", "--model", "--vocab", "--threshold", "--keep-share", "--kb-file",
-                      "--threads", "--precision", "--workers", "--max-records", "--llm-base-url", "--llm-model",
-                      "--llm-cache", "--llm-concurrency"});
+    const cli::Args args(argc, argv, {"--kb", "--kb-replace", "--overwrite", "--tf32"});
+    std::vector<std::string> known{"--stage1",     "--out",       "--model",          "--vocab",       "--threshold",
+                                   "--keep-share", "--kb-file",   "--workers",        "--max-records", "--llm-base-url",
+                                   "--llm-model",  "--llm-cache", "--llm-concurrency"};
+    known.insert(known.end(), cli::device_flags.begin(), cli::device_flags.end());
+    args.check_known(known);
     if (args.positional.size() != 1) {
         fmt::print(stderr,
                    "usage: stage2_features CORPUS_DIR [--stage1 DIR] [--out DIR] [--kb | --llm-base-url URL ...]\n");
@@ -49,49 +51,51 @@ int main(int argc, char** argv) try {
     options.keep_share = args.real("--keep-share", 0);  // e.g. 0.3 for the tiny model (see fgclep_pipeline)
     options.workers = static_cast<int>(args.integer("--workers", 2));
     options.overwrite = args.has("--overwrite");
-    Context<Cpu<float>> ctx(cli::cpu_state(args));
+    const auto vocab_size = static_cast<std::int64_t>(tokenizer.vocabulary().size());
 
-    return cli::with_model(size, static_cast<std::int64_t>(tokenizer.vocabulary().size()), 0, [&](auto& model) {
-        pipeline::load_weights(pipeline::weights_path(stage1), ctx, model);
-        pipeline::FeatureStageResult r;
-        if (args.has("--llm-base-url")) {
+    return cli::with_context(args, "stage2_features", [&](auto& ctx) {
+        return cli::with_model<cli::backend_of<decltype(ctx)>>(size, vocab_size, 0, [&](auto& model) {
+            pipeline::load_weights(pipeline::weights_path(stage1), ctx, model);
+            pipeline::FeatureStageResult r;
+            if (args.has("--llm-base-url")) {
 #ifdef FGCLEP_WITH_LLM
-            llm::LlmFeatureOptions lo;
-            lo.chat.base_url = args.str("--llm-base-url");
-            lo.chat.model = args.str("--llm-model");
-            lo.cache_file = args.str("--llm-cache", (out / "llm_cache.jsonl").string());
-            lo.concurrency = static_cast<int>(args.integer("--llm-concurrency", 8));
-            std::filesystem::create_directories(out);
-            llm::LlmFeatureSource source(lo);
-            r = pipeline::run_features(model, ctx, tokenizer, pairs, source, out, options);
-            const llm::LlmStats s = source.stats();
-            fmt::print("LLM: {} reports, {} cached, {} asked, {} failed, {} malformed\n", s.reports, s.cached, s.asked,
-                       s.failed, s.malformed);
+                llm::LlmFeatureOptions lo;
+                lo.chat.base_url = args.str("--llm-base-url");
+                lo.chat.model = args.str("--llm-model");
+                lo.cache_file = args.str("--llm-cache", (out / "llm_cache.jsonl").string());
+                lo.concurrency = static_cast<int>(args.integer("--llm-concurrency", 8));
+                std::filesystem::create_directories(out);
+                llm::LlmFeatureSource source(lo);
+                r = pipeline::run_features(model, ctx, tokenizer, pairs, source, out, options);
+                const llm::LlmStats s = source.stats();
+                fmt::print("LLM: {} reports, {} cached, {} asked, {} failed, {} malformed\n", s.reports, s.cached,
+                           s.asked, s.failed, s.malformed);
 #else
             fmt::print(stderr, "stage2_features: this build has no LLM client (fgclep::llm needs cpp-httplib: "
                                "Debian libcpp-httplib-dev); use the knowledge base (--kb)\n");
             return 1;
 #endif
-        } else {
-            features::KnowledgeBaseOptions ko;
-            ko.user_file = args.str("--kb-file");
-            ko.replace_builtin = args.has("--kb-replace");
-            auto kb = features::KnowledgeBase::load(ko);
-            r = pipeline::run_features(model, ctx, tokenizer, pairs, kb, out, options);
-        }
-        if (r.reused) fmt::print("{} exists: reused (--overwrite validates again)\n", r.provenance.string());
-        fmt::print("{}", r.statistics.summary());
-        fmt::print("provenance: {}\n", r.provenance.string());
-        if (std::filesystem::exists(corpus / "ground_truth.csv")) {
-            const features::FeatureRecovery m = features::evaluate_feature_recovery(
-                features::read_feature_ground_truth(corpus / "ground_truth.csv"), r.records);
-            std::ofstream(out / "ground_truth_recovery.txt") << m.summary();
-            fmt::print(
-                "against the ground truth: proposed precision {:.3f} recall {:.3f}; kept precision {:.3f} "
-                "recall {:.3f} ({} records)\n",
-                m.proposed.precision(), m.proposed.recall(), m.kept.precision(), m.kept.recall(), m.records);
-        }
-        return 0;
+            } else {
+                features::KnowledgeBaseOptions ko;
+                ko.user_file = args.str("--kb-file");
+                ko.replace_builtin = args.has("--kb-replace");
+                auto kb = features::KnowledgeBase::load(ko);
+                r = pipeline::run_features(model, ctx, tokenizer, pairs, kb, out, options);
+            }
+            if (r.reused) fmt::print("{} exists: reused (--overwrite validates again)\n", r.provenance.string());
+            fmt::print("{}", r.statistics.summary());
+            fmt::print("provenance: {}\n", r.provenance.string());
+            if (std::filesystem::exists(corpus / "ground_truth.csv")) {
+                const features::FeatureRecovery m = features::evaluate_feature_recovery(
+                    features::read_feature_ground_truth(corpus / "ground_truth.csv"), r.records);
+                std::ofstream(out / "ground_truth_recovery.txt") << m.summary();
+                fmt::print(
+                    "against the ground truth: proposed precision {:.3f} recall {:.3f}; kept precision {:.3f} "
+                    "recall {:.3f} ({} records)\n",
+                    m.proposed.precision(), m.proposed.recall(), m.kept.precision(), m.kept.recall(), m.records);
+            }
+            return 0;
+        });
     });
 } catch (const std::exception& e) {
     fmt::print(stderr, "stage2_features: {}\n", e.what());

@@ -3,7 +3,8 @@
 //
 //   stage3_fgclep CORPUS_DIR [--stage1 runs/stage1] [--stage2 runs/stage2] [--out runs/stage3] [--model tiny|full]
 //                 [--vocab FILE] [--epochs N] [--batch-size N] [--lr X] [--max-steps N] [--max-records N]
-//                 [--checkpoint-every N] [--threads T] [--precision fp32|bf16] [--workers W] [--seed S] [--no-cache] [--evaluate]
+//                 [--checkpoint-every N] [--device cpu|cuda[:N]] [--threads T] [--precision fp32|bf16] [--tf32]
+//                 [--workers W] [--seed S] [--no-cache] [--evaluate]
 //
 // Reads STAGE1/model.safetensors and STAGE2/features.jsonl; writes OUT/checkpoints/, OUT/log.jsonl and, once
 // complete, OUT/model.safetensors. Run again with the same --out to resume. --evaluate then prints zero-shot macro
@@ -19,10 +20,11 @@
 using namespace fgclep;
 
 int main(int argc, char** argv) try {
-    const cli::Args args(argc, argv, {"--no-cache", "--evaluate"});
+    const cli::Args args(argc, argv, {"--no-cache", "--evaluate", "--tf32"});
     auto known = cli::training_flags;
     known.insert(known.end(),
                  {"--stage1", "--stage2", "--out", "--model", "--vocab", "--max-records", "--threads", "--precision"});
+    known.insert(known.end(), cli::device_flags.begin(), cli::device_flags.end());
     args.check_known(known);
     if (args.positional.size() != 1) {
         fmt::print(stderr, "usage: stage3_fgclep CORPUS_DIR [--stage1 DIR] [--stage2 DIR] [--out DIR] ...\n");
@@ -44,34 +46,37 @@ int main(int argc, char** argv) try {
 
     const ReportTokenizer tokenizer = pipeline::make_tokenizer(size, args.str("--vocab"), FGCLEP_DEFAULT_VOCAB);
     const pipeline::TrainStageOptions options = cli::training_options(args, size, 2, 3);
-    Context<Cpu<float>> ctx(cli::cpu_state(args));
     const auto seed = static_cast<std::uint64_t>(args.integer("--seed", 1));
 
-    return cli::with_model(size, static_cast<std::int64_t>(tokenizer.vocabulary().size()), seed, [&](auto& model) {
-        const TrainResult r =
-            pipeline::run_fgclep(model, ctx, tokenizer, augmented, pipeline::weights_path(stage1), out, options);
-        fmt::print("{} {} of {} steps{}; last loss {:.4f}\n", r.finished ? "trained" : "stopped after", r.steps,
-                   r.total_steps, r.resumed ? " (resumed)" : "", r.last.loss.total);
-        if (!r.finished) return 0;
-        fmt::print("weights: {}\n", pipeline::weights_path(out).string());
-        if (args.has("--evaluate")) {
-            if (!std::filesystem::exists(corpus / "eval/diagnosis")) {
-                fmt::print(stderr,
-                           "--evaluate: {} has no eval/ splits (evaluate real datasets as docs/user-guide.md "
-                           "shows)\n",
-                           corpus.string());
-                return 1;
+    const auto vocab_size = static_cast<std::int64_t>(tokenizer.vocabulary().size());
+
+    return cli::with_context(args, "stage3_fgclep", [&](auto& ctx) {
+        return cli::with_model<cli::backend_of<decltype(ctx)>>(size, vocab_size, seed, [&](auto& model) {
+            const TrainResult r =
+                pipeline::run_fgclep(model, ctx, tokenizer, augmented, pipeline::weights_path(stage1), out, options);
+            fmt::print("{} {} of {} steps{}; last loss {:.4f}\n", r.finished ? "trained" : "stopped after", r.steps,
+                       r.total_steps, r.resumed ? " (resumed)" : "", r.last.loss.total);
+            if (!r.finished) return 0;
+            fmt::print("weights: {}\n", pipeline::weights_path(out).string());
+            if (args.has("--evaluate")) {
+                if (!std::filesystem::exists(corpus / "eval/diagnosis")) {
+                    fmt::print(stderr,
+                               "--evaluate: {} has no eval/ splits (evaluate real datasets as docs/user-guide.md "
+                               "shows)\n",
+                               corpus.string());
+                    return 1;
+                }
+                pipeline::EvaluateOptions eo;
+                eo.preprocess = options.preprocess;
+                eo.model_label = "FG-CLEP";
+                eo.workers = options.workers;
+                const eval::EvaluationResults results =
+                    pipeline::evaluate(model, ctx, tokenizer, pipeline::synthetic_tasks(corpus), eo);
+                fmt::print("{}", results.table());
+                results.write_json(out / "results.json");
             }
-            pipeline::EvaluateOptions eo;
-            eo.preprocess = options.preprocess;
-            eo.model_label = "FG-CLEP";
-            eo.workers = options.workers;
-            const eval::EvaluationResults results =
-                pipeline::evaluate(model, ctx, tokenizer, pipeline::synthetic_tasks(corpus), eo);
-            fmt::print("{}", results.table());
-            results.write_json(out / "results.json");
-        }
-        return 0;
+            return 0;
+        });
     });
 } catch (const std::exception& e) {
     fmt::print(stderr, "stage3_fgclep: {}\n", e.what());
