@@ -48,8 +48,8 @@ fi
 step "GPU suite" ctest --test-dir "${build}" -L gpu --output-on-failure
 
 results=${build}/gpu_day.jsonl
-step "training step (batch 100)" bash -c "'${build}/benchmarks/bench_cuda_step' --precision fp32,tf32,bf16 \
-    --batch 100 --steps 5 | tee '${results}'"
+step "training step (batch 100)" bash -c "set -o pipefail; '${build}/benchmarks/bench_cuda_step' \
+    --precision fp32,tf32,bf16 --batch 100 --steps 5 | tee '${results}'"
 
 python3 - "${results}" "${gpu}" <<'EOF'
 import json, sys

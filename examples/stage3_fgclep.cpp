@@ -22,8 +22,7 @@ using namespace fgclep;
 int main(int argc, char** argv) try {
     const cli::Args args(argc, argv, {"--no-cache", "--evaluate", "--tf32"});
     auto known = cli::training_flags;
-    known.insert(known.end(),
-                 {"--stage1", "--stage2", "--out", "--model", "--vocab", "--max-records", "--threads", "--precision"});
+    known.insert(known.end(), {"--stage1", "--stage2", "--out", "--model", "--vocab", "--max-records"});
     known.insert(known.end(), cli::device_flags.begin(), cli::device_flags.end());
     args.check_known(known);
     if (args.positional.size() != 1) {

@@ -155,6 +155,16 @@ struct Block {
         for (unsigned t = 0; t < threads; ++t) unpark(t);
     }
 
+    // Under m: a barrier that some threads wait at while the others have returned (CUDA leaves this undefined).
+    void barrier_divergence() {
+        breakdown("__syncthreads() reached by " + std::to_string(arrived) + " threads while " + std::to_string(exited) +
+                  " had returned (a barrier in divergent code)");
+    }
+    void shuffle_divergence(unsigned w) {
+        breakdown("a warp shuffle reached by " + std::to_string(warps[w].arrived) + " lanes of warp " +
+                  std::to_string(w) + " while " + std::to_string(warps[w].exited) + " had returned");
+    }
+
     // Under m, serial schedule: hand the turn to the lowest-numbered thread that may run.
     void pass_turn() {
         if (!serial || broken) return;
@@ -212,8 +222,7 @@ void sync_block() {
     ++b->arrived;
     if (b->arrived + b->exited == b->threads) {
         if (b->exited > 0) {
-            b->breakdown("__syncthreads() reached by " + std::to_string(b->arrived) + " threads while " +
-                         std::to_string(b->exited) + " had returned (a barrier in divergent code)");
+            b->barrier_divergence();
             return;
         }
         b->arrived = 0;
@@ -254,8 +263,7 @@ std::uint64_t warp_exchange(unsigned mask, std::uint64_t value, int mode, int op
     ++warp.arrived;
     if (warp.arrived + warp.exited == warp.lanes) {
         if (warp.exited > 0) {
-            b->breakdown("a warp shuffle reached by " + std::to_string(warp.arrived) + " lanes of warp " +
-                         std::to_string(w) + " while " + std::to_string(warp.exited) + " had returned");
+            b->shuffle_divergence(w);
             return value;
         }
         for (unsigned l = 0; l < warp.lanes; ++l) {
@@ -277,7 +285,7 @@ std::uint64_t warp_exchange(unsigned mask, std::uint64_t value, int mode, int op
                     src = static_cast<int>(l) - op;
                     if (src < base) src = static_cast<int>(l);
                     break;
-                case 5: {  // ballot
+                case shuffle_ballot: {
                     std::uint64_t bits = 0;
                     for (unsigned i = 0; i < warp.lanes; ++i)
                         if (warp.in[i]) bits |= std::uint64_t(1) << i;
@@ -305,7 +313,7 @@ std::uint64_t warp_exchange(unsigned mask, std::uint64_t value, int mode, int op
 }
 
 unsigned warp_ballot(unsigned mask, bool predicate) {
-    return static_cast<unsigned>(warp_exchange(mask, predicate ? 1 : 0, 5, 0, 32));
+    return static_cast<unsigned>(warp_exchange(mask, predicate ? 1 : 0, shuffle_ballot, 0, 32));
 }
 
 namespace {
@@ -344,11 +352,9 @@ void run_thread(Block* b, unsigned self) {
     b->gone[self] = 1;
     Warp& warp = b->warps[self / 32];
     if (!b->broken && b->arrived > 0 && b->arrived + b->exited == b->threads)
-        b->breakdown("__syncthreads() reached by " + std::to_string(b->arrived) + " threads while " +
-                     std::to_string(b->exited) + " had returned (a barrier in divergent code)");
+        b->barrier_divergence();
     else if (!b->broken && warp.arrived > 0 && warp.arrived + warp.exited == warp.lanes)
-        b->breakdown("a warp shuffle reached by " + std::to_string(warp.arrived) + " lanes of warp " +
-                     std::to_string(self / 32) + " while " + std::to_string(warp.exited) + " had returned");
+        b->shuffle_divergence(self / 32);
     else if (!b->broken && b->blocked > 0 && b->blocked + b->exited == b->threads)
         b->breakdown("a deadlock: every thread waits at a barrier or has returned");
     b->pass_turn();

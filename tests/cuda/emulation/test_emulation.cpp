@@ -117,7 +117,7 @@ __global__ void shuffle_and_barrier_deadlock(int* out) {
 
 }  // namespace
 
-TEST_CASE("emulation: the device, and its counters") {
+TEST_CASE("emulation: the device's properties, and the last error") {
     int count = 0;
     REQUIRE(cudaGetDeviceCount(&count) == cudaSuccess);
     CHECK(count >= 1);

@@ -47,10 +47,19 @@ constexpr int warpSize = 32;
 namespace fgclep_emulation {
 // A barrier of the calling thread's block.
 void sync_block();
-// Every lane of the calling thread's warp deposits `value`; returns what lane `source(lane)` deposited.
+// Every lane of the calling thread's warp deposits `value` and receives what `mode` says (ShuffleMode below).
 // `mask` must name every lane of the warp.
 std::uint64_t warp_exchange(unsigned mask, std::uint64_t value, int mode, int operand, int width);
-enum ShuffleMode : int { shuffle_index = 0, shuffle_xor = 1, shuffle_down = 2, shuffle_up = 3, shuffle_none = 4 };
+// What warp_exchange returns to each lane: the value of lane operand, lane ^ operand, lane + operand, lane - operand
+// (within segments of `width` lanes; out of range: its own), its own (__syncwarp), or the ballot of all lanes.
+enum ShuffleMode : int {
+    shuffle_index = 0,
+    shuffle_xor = 1,
+    shuffle_down = 2,
+    shuffle_up = 3,
+    shuffle_none = 4,
+    shuffle_ballot = 5
+};
 
 template <class V>
 V shuffle(unsigned mask, V value, int mode, int operand, int width) {
