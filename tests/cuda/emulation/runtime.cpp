@@ -23,6 +23,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <ucontext.h>
@@ -362,8 +363,8 @@ void run_thread(Block* b, unsigned self) {
 }
 
 // The serial schedule: the threads of a block as fibers (ucontext) of the device thread, each run until it
-// blocks or ends, then the lowest-numbered thread that may go on. No OS thread switches: about a hundred times
-// faster than the concurrent schedule on this kind of machine, and deterministic.
+// blocks or ends, then the lowest-numbered thread that may go on. No OS thread switches, so deterministic and
+// faster (the whole emulated suite: 58 s against 4 min 19 s with the concurrent schedule, on 2 cores here).
 class FiberRunner {
 public:
     void run(Block& block) {
@@ -479,7 +480,7 @@ public:
 
     const int devices = std::max(0, env_int("FGCLEP_CUDA_EMULATION_DEVICES", 1));
     std::atomic<int> schedule{static_cast<int>(env_schedule())};
-    std::atomic<std::uint64_t> launches{0}, blocks{0}, threads{0};
+    std::atomic<std::uint64_t> launches{0};
 
     // --- errors ---
     cudaError_t sticky() {
@@ -713,7 +714,7 @@ Schedule schedule() {
 void set_schedule(Schedule s) { Machine::get().schedule = static_cast<int>(s); }
 Counters counters() {
     Machine& m = Machine::get();
-    return {m.launches.load(), m.blocks.load(), m.threads.load()};
+    return {m.launches.load()};
 }
 bool is_device_range(const void* pointer, std::size_t bytes) { return Machine::get().is_device(pointer, bytes); }
 void device_fault(cudaError_t error, const char* what) { Machine::get().fault(error, what); }
@@ -750,7 +751,7 @@ cudaError_t launch(dim3 grid, dim3 block, std::size_t dynamic_shared_bytes, cuda
     ++m.launches;
     m.enqueue(
         s,
-        [grid, block, serial, threads, body = std::move(run_thread)] {
+        [grid, block, serial, body = std::move(run_thread)] {
             Machine& machine = Machine::get();
             for (unsigned z = 0; z < grid.z; ++z)
                 for (unsigned y = 0; y < grid.y; ++y)
@@ -760,8 +761,6 @@ cudaError_t launch(dim3 grid, dim3 block, std::size_t dynamic_shared_bytes, cuda
                             machine.fibers.run(machine.block);
                         else
                             machine.pool.run(machine.block);
-                        ++machine.blocks;
-                        machine.threads += threads;
                         if (machine.block.broken) {
                             machine.fault(cudaErrorLaunchFailure, machine.block.problem);
                             return;
@@ -940,11 +939,17 @@ cudaError_t copy_direction(void* dst, const void* src, std::size_t bytes, cudaMe
                            const char* call) {
     Machine& m = Machine::get();
     const bool dst_device = m.is_device(dst, bytes), src_device = m.is_device(src, bytes);
-    if (kind == cudaMemcpyDefault) {
+    // A range that starts or ends inside device memory without lying inside one allocation runs past it.
+    for (const auto& [p, inside, name] :
+         {std::tuple{static_cast<const void*>(dst), dst_device, "destination"}, std::tuple{src, src_device, "source"}})
+        if (!inside && m.touches_device(p, bytes)) {
+            note(std::string(call) + " of " + std::to_string(bytes) + " bytes: the " + name + " " +
+                 fgclep_emulation::hex(p) + " runs past the end of its device allocation");
+            return cudaErrorInvalidValue;
+        }
+    if (kind == cudaMemcpyDefault)
         kind = dst_device ? (src_device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
                           : (src_device ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
-        if (!dst_device && m.touches_device(dst, bytes)) kind = cudaMemcpyDeviceToDevice;  // reported below
-    }
     if (kind < cudaMemcpyHostToHost || kind > cudaMemcpyDefault) return cudaErrorInvalidMemcpyDirection;
     const bool want_dst = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
     const bool want_src = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;

@@ -84,9 +84,12 @@ __global__ void warp_operations(int* sums, int* down, int* broadcast, unsigned* 
     broadcast[t] = __shfl_sync(full_mask, static_cast<int>(t) * 10, 3);
     ballots[t] = __ballot_sync(full_mask, lane % 3 == 0);
 }
-__global__ void count_with_atomics(unsigned long long* counter, double* sum) {
+__global__ void count_with_atomics(unsigned long long* counter, double* sum, int* extremes) {
     atomicAdd(counter, 1ull);
     atomicAdd(sum, 0.5);
+    const int id = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+    atomicMax(extremes, id);
+    atomicMin(extremes + 1, id);
 }
 __global__ void grid_stride_visits(std::int64_t n, int* visits) {
     for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
@@ -197,13 +200,16 @@ TEST_CASE("emulation: warp shuffles and ballots exchange values among the 32 lan
 TEST_CASE("emulation: atomics from every thread of several blocks add up exactly") {
     auto* counter = device_alloc<unsigned long long>(1);
     auto* sum = device_alloc<double>(1);
+    int* extremes = upload(std::vector<int>{-1, 1 << 30});
     REQUIRE(cudaMemset(counter, 0, sizeof(unsigned long long)) == cudaSuccess);
     REQUIRE(cudaMemset(sum, 0, sizeof(double)) == cudaSuccess);
-    REQUIRE(launch(count_with_atomics, dim3(5), dim3(128), counter, sum) == cudaSuccess);
+    REQUIRE(launch(count_with_atomics, dim3(5), dim3(128), counter, sum, extremes) == cudaSuccess);
     CHECK(download(counter, 1)[0] == 5 * 128);
     CHECK(download(sum, 1)[0] == 5 * 128 * 0.5);
+    CHECK(download(extremes, 2) == std::vector<int>{5 * 128 - 1, 0});  // atomicMax, atomicMin
     CHECK(cudaFree(counter) == cudaSuccess);
     CHECK(cudaFree(sum) == cudaSuccess);
+    CHECK(cudaFree(extremes) == cudaSuccess);
 }
 
 TEST_CASE("emulation: a grid-stride loop over more elements than the grid visits each once; 3-D ids") {

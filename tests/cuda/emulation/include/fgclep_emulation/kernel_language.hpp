@@ -117,21 +117,24 @@ template <class V>
 V atomicExch(V* address, V value) {
     return std::atomic_ref<V>(*address).exchange(value);
 }
-template <class V>
-V atomicMax(V* address, V value) {
+namespace fgclep_emulation {
+// Stores `value` where `replaces(value, old)`, atomically; returns the old value.
+template <class V, class Replaces>
+V atomic_replace_if(V* address, V value, Replaces replaces) {
     std::atomic_ref<V> a(*address);
     V old = a.load();
-    while (old < value && !a.compare_exchange_weak(old, value)) {
+    while (replaces(value, old) && !a.compare_exchange_weak(old, value)) {
     }
     return old;
 }
+}  // namespace fgclep_emulation
+template <class V>
+V atomicMax(V* address, V value) {
+    return fgclep_emulation::atomic_replace_if(address, value, [](V v, V old) { return old < v; });
+}
 template <class V>
 V atomicMin(V* address, V value) {
-    std::atomic_ref<V> a(*address);
-    V old = a.load();
-    while (value < old && !a.compare_exchange_weak(old, value)) {
-    }
-    return old;
+    return fgclep_emulation::atomic_replace_if(address, value, [](V v, V old) { return v < old; });
 }
 template <class V>
 V atomicCAS(V* address, V compare, V value) {

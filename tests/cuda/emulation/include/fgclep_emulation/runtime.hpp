@@ -144,7 +144,7 @@ void set_schedule(Schedule schedule);
 
 // Counters for the emulator's own tests.
 struct Counters {
-    std::uint64_t launches = 0, blocks = 0, threads = 0;
+    std::uint64_t launches = 0;  // accepted kernel launches
 };
 Counters counters();
 
