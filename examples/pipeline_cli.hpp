@@ -7,6 +7,9 @@
 #if defined(FGCLEP_WITH_CUDA)  // a program linked with fgclep::cuda (CMake option FGCLEP_CUDA)
 #include <fgclep/backend/cuda.hpp>
 #endif
+#if defined(FGCLEP_WITH_MPI)  // a program linked with fgclep::mpi (found where MPI is installed)
+#include <fgclep/distributed/mpi_communicator.hpp>
+#endif
 
 #include <fmt/format.h>
 
@@ -146,6 +149,63 @@ int with_context(const Args& args, const char* program, Fn&& fn) {
         device.index, program);
 #endif
 }
+// Whether an MPI launcher (mpirun/mpiexec of Open MPI or MPICH, Slurm's srun) started this process.
+inline bool launched_by_mpi() {
+    for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK"})
+        if (std::getenv(v)) return true;
+    return false;
+}
+
+// Under an MPI launcher, ranks other than 0 print nothing on stdout from here on (errors still go to stderr).
+inline void silence_other_ranks() {
+    for (const char* v : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"})
+        if (const char* r = std::getenv(v); r && std::string(r) != "0") {
+            if (!std::freopen("/dev/null", "w", stdout)) fgclep::fail("rank {}: cannot silence stdout", r);
+            return;
+        }
+}
+
+// Calls fn(communicator): an MpiCommunicator when an MPI launcher started the program (the same command then
+// trains data-parallel under `mpirun -np K`), else SingleProcess. Ranks other than 0 print nothing on stdout.
+// --collective-timeout S: how long a rank waits in one collective before naming the rank that is missing.
+template <class Fn>
+int with_communicator(const Args& args, const char* program, Fn&& fn) {
+    if (!launched_by_mpi()) {
+        fgclep::SingleProcess one;
+        return fn(one);
+    }
+#if defined(FGCLEP_WITH_MPI)
+    (void)program;
+    fgclep::MpiOptions options;
+    options.timeout =
+        std::chrono::milliseconds(static_cast<std::int64_t>(1000 * args.real("--collective-timeout", 600)));
+    fgclep::MpiCommunicator comm(options);
+    if (comm.rank() > 0 && !std::freopen("/dev/null", "w", stdout))
+        fgclep::fail("rank {}: cannot silence stdout", comm.rank());
+    if (comm.rank() == 0 && comm.size() > 1)
+        fmt::print("data-parallel over {} MPI ranks (this is rank 0; the others print only errors)\n", comm.size());
+    return fn(comm);
+#else
+    (void)args;
+    fgclep::fail(
+        "{} was started by an MPI launcher but built without fgclep::mpi; install MPI (Debian: libopenmpi-dev "
+        "openmpi-bin) and build it again, or run it without mpirun",
+        program);
+#endif
+}
+
+// Runs a stage on `comm`, or explains why this backend cannot (MPI exchanges host memory; GPUs need NCCL).
+template <class Comm, class B, class Fn>
+int on_communicator(Comm& comm, fgclep::Context<B>&, Fn&& fn) {
+    if constexpr (fgclep::Communicator<Comm, B>)
+        return fn(comm);
+    else
+        fgclep::fail(
+            "data-parallel training on {} is not available over MPI, which exchanges host memory; run one process "
+            "per GPU with NCCL (not yet built: docs/distributed.md), or train on --device cpu",
+            B::name);
+}
+
 // The backend of a context that with_context passes.
 template <class Ctx>
 struct BackendOf;
@@ -160,8 +220,9 @@ using backend_of = typename BackendOf<std::decay_t<Ctx>>::type;
 // paper's 2e-5 is for a pretrained BERT), batch 64, gradients clipped at norm 5; the full model the paper's recipe
 // (lr 2e-5, batch 100). Epochs: the paper's 10 (stage 1) and 3 (stage 3) for the full model; the caller gives the
 // tiny model's.
-inline const std::vector<std::string> training_flags = {"--epochs",           "--batch-size", "--lr",  "--max-steps",
-                                                        "--checkpoint-every", "--workers",    "--seed"};
+inline const std::vector<std::string> training_flags = {"--epochs",    "--batch-size",        "--lr",
+                                                        "--max-steps", "--checkpoint-every",  "--workers",
+                                                        "--seed",      "--collective-timeout"};
 inline fgclep::pipeline::TrainStageOptions training_options(const Args& args, fgclep::pipeline::ModelSize size,
                                                             std::int64_t tiny_epochs, std::int64_t full_epochs,
                                                             const std::string& prefix = "") {

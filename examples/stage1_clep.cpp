@@ -4,7 +4,10 @@
 //   stage1_clep CORPUS_DIR [--out runs/stage1] [--model tiny|full] [--vocab vocab.txt] [--epochs N]
 //               [--batch-size N] [--lr X] [--max-steps N] [--max-records N] [--checkpoint-every N]
 //               [--device cpu|cuda[:N]] [--threads T] [--precision fp32|bf16] [--tf32] [--workers W] [--seed S]
-//               [--no-cache]
+//               [--no-cache] [--collective-timeout S]
+//
+// Data-parallel under MPI, unchanged: `mpirun -np K stage1_clep CORPUS --out DIR` (--batch-size is the global
+// batch; docs/distributed.md).
 //
 // Writes OUT/checkpoints/, OUT/log.jsonl, OUT/cache-*.bin and, once training is complete, OUT/model.safetensors.
 // Run it again with the same --out to resume (--max-steps stops a run part-way; the next run continues).
@@ -21,6 +24,7 @@
 using namespace fgclep;
 
 int main(int argc, char** argv) try {
+    cli::silence_other_ranks();
     const cli::Args args(argc, argv, {"--no-cache", "--tf32"});
     auto known = cli::training_flags;
     known.insert(known.end(), {"--out", "--model", "--vocab", "--max-records"});
@@ -43,14 +47,18 @@ int main(int argc, char** argv) try {
     const pipeline::TrainStageOptions options = cli::training_options(args, size, 4, 10);
     const auto vocab_size = static_cast<std::int64_t>(tokenizer.vocabulary().size());
 
-    return cli::with_context(args, "stage1_clep", [&](auto& ctx) {
-        return cli::with_model<cli::backend_of<decltype(ctx)>>(size, vocab_size, seed, [&](auto& model) {
-            fmt::print("model: {} ({} parameters)\n", pipeline::to_string(size), model.parameter_count());
-            const TrainResult r = pipeline::run_clep(model, ctx, tokenizer, pairs, out, options);
-            fmt::print("{} {} of {} steps{}; last loss {:.4f}\n", r.finished ? "trained" : "stopped after", r.steps,
-                       r.total_steps, r.resumed ? " (resumed)" : "", r.last.loss.total);
-            if (r.finished) fmt::print("weights: {}\n", pipeline::weights_path(out).string());
-            return 0;
+    return cli::with_communicator(args, "stage1_clep", [&](auto& comm) {
+        return cli::with_context(args, "stage1_clep", [&](auto& ctx) {
+            return cli::with_model<cli::backend_of<decltype(ctx)>>(size, vocab_size, seed, [&](auto& model) {
+                return cli::on_communicator(comm, ctx, [&](auto& c) {
+                    fmt::print("model: {} ({} parameters)\n", pipeline::to_string(size), model.parameter_count());
+                    const TrainResult r = pipeline::run_clep(model, ctx, tokenizer, pairs, out, options, c);
+                    fmt::print("{} {} of {} steps{}; last loss {:.4f}\n", r.finished ? "trained" : "stopped after",
+                               r.steps, r.total_steps, r.resumed ? " (resumed)" : "", r.last.loss.total);
+                    if (r.finished) fmt::print("weights: {}\n", pipeline::weights_path(out).string());
+                    return 0;
+                });
+            });
         });
     });
 } catch (const std::exception& e) {

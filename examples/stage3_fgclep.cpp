@@ -4,7 +4,9 @@
 //   stage3_fgclep CORPUS_DIR [--stage1 runs/stage1] [--stage2 runs/stage2] [--out runs/stage3] [--model tiny|full]
 //                 [--vocab FILE] [--epochs N] [--batch-size N] [--lr X] [--max-steps N] [--max-records N]
 //                 [--checkpoint-every N] [--device cpu|cuda[:N]] [--threads T] [--precision fp32|bf16] [--tf32]
-//                 [--workers W] [--seed S] [--no-cache] [--evaluate]
+//                 [--workers W] [--seed S] [--no-cache] [--evaluate] [--collective-timeout S]
+//
+// Data-parallel under MPI, unchanged: `mpirun -np K stage3_fgclep ...` (docs/distributed.md); rank 0 evaluates.
 //
 // Reads STAGE1/model.safetensors and STAGE2/features.jsonl; writes OUT/checkpoints/, OUT/log.jsonl and, once
 // complete, OUT/model.safetensors. Run again with the same --out to resume. --evaluate then prints zero-shot macro
@@ -20,6 +22,7 @@
 using namespace fgclep;
 
 int main(int argc, char** argv) try {
+    cli::silence_other_ranks();
     const cli::Args args(argc, argv, {"--no-cache", "--evaluate", "--tf32"});
     auto known = cli::training_flags;
     known.insert(known.end(), {"--stage1", "--stage2", "--out", "--model", "--vocab", "--max-records"});
@@ -49,32 +52,37 @@ int main(int argc, char** argv) try {
 
     const auto vocab_size = static_cast<std::int64_t>(tokenizer.vocabulary().size());
 
-    return cli::with_context(args, "stage3_fgclep", [&](auto& ctx) {
-        return cli::with_model<cli::backend_of<decltype(ctx)>>(size, vocab_size, seed, [&](auto& model) {
-            const TrainResult r =
-                pipeline::run_fgclep(model, ctx, tokenizer, augmented, pipeline::weights_path(stage1), out, options);
-            fmt::print("{} {} of {} steps{}; last loss {:.4f}\n", r.finished ? "trained" : "stopped after", r.steps,
-                       r.total_steps, r.resumed ? " (resumed)" : "", r.last.loss.total);
-            if (!r.finished) return 0;
-            fmt::print("weights: {}\n", pipeline::weights_path(out).string());
-            if (args.has("--evaluate")) {
-                if (!std::filesystem::exists(corpus / "eval/diagnosis")) {
-                    fmt::print(stderr,
-                               "--evaluate: {} has no eval/ splits (evaluate real datasets as docs/user-guide.md "
-                               "shows)\n",
-                               corpus.string());
-                    return 1;
-                }
-                pipeline::EvaluateOptions eo;
-                eo.preprocess = options.preprocess;
-                eo.model_label = "FG-CLEP";
-                eo.workers = options.workers;
-                const eval::EvaluationResults results =
-                    pipeline::evaluate(model, ctx, tokenizer, pipeline::synthetic_tasks(corpus), eo);
-                fmt::print("{}", results.table());
-                results.write_json(out / "results.json");
-            }
-            return 0;
+    return cli::with_communicator(args, "stage3_fgclep", [&](auto& comm) {
+        return cli::with_context(args, "stage3_fgclep", [&](auto& ctx) {
+            return cli::with_model<cli::backend_of<decltype(ctx)>>(size, vocab_size, seed, [&](auto& model) {
+                return cli::on_communicator(comm, ctx, [&](auto& c) {
+                    const TrainResult r = pipeline::run_fgclep(model, ctx, tokenizer, augmented,
+                                                               pipeline::weights_path(stage1), out, options, c);
+                    fmt::print("{} {} of {} steps{}; last loss {:.4f}\n", r.finished ? "trained" : "stopped after",
+                               r.steps, r.total_steps, r.resumed ? " (resumed)" : "", r.last.loss.total);
+                    if (!r.finished || c.rank() > 0) return 0;  // rank 0 evaluates
+                    fmt::print("weights: {}\n", pipeline::weights_path(out).string());
+                    if (args.has("--evaluate")) {
+                        if (!std::filesystem::exists(corpus / "eval/diagnosis")) {
+                            fmt::print(
+                                stderr,
+                                "--evaluate: {} has no eval/ splits (evaluate real datasets as docs/user-guide.md "
+                                "shows)\n",
+                                corpus.string());
+                            return 1;
+                        }
+                        pipeline::EvaluateOptions eo;
+                        eo.preprocess = options.preprocess;
+                        eo.model_label = "FG-CLEP";
+                        eo.workers = options.workers;
+                        const eval::EvaluationResults results =
+                            pipeline::evaluate(model, ctx, tokenizer, pipeline::synthetic_tasks(corpus), eo);
+                        fmt::print("{}", results.table());
+                        results.write_json(out / "results.json");
+                    }
+                    return 0;
+                });
+            });
         });
     });
 } catch (const std::exception& e) {

@@ -21,6 +21,7 @@ namespace fgclep {
 template <Backend B>
 class ParameterArena {
 public:
+    using backend_type = B;
     using T = typename B::value_type;
 
     struct ParamEntry {

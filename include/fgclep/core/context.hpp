@@ -2,6 +2,7 @@
 // Context<Backend>: the run-time side of a backend (threads, streams) plus what a forward/backward pass needs to
 // know: whether it is training, where dropout draws its random numbers, and how new tensors are created.
 #include "fgclep/core/backend.hpp"
+#include "fgclep/core/collectives.hpp"
 #include "fgclep/core/tensor.hpp"
 
 #include <cstdint>
@@ -36,6 +37,12 @@ public:
     // When set, every tensor made by empty() is filled with this value. The gradient checker sets NaN so an
     // element that a layer forgets to write shows up instead of passing with stale memory.
     std::optional<double> fill_new_tensors;
+
+    // The other ranks of a data-parallel run (core/collectives.hpp), set by the Trainer while it trains; null in
+    // one process. Losses then see the global batch, and a synchronised BatchNorm1d the global statistics.
+    Collectives* collectives = nullptr;
+    int world_size() const { return collectives ? collectives->size() : 1; }
+    int rank() const { return collectives ? collectives->rank() : 0; }
 
     typename B::State state{};
 

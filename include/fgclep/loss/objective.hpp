@@ -8,6 +8,13 @@
 //
 // Each loss sits under its key in the state_dict (sigmoid_loss.logit_scale, ...). Forward keeps the PairBatch for
 // backward when the context is training.
+//
+// In a data-parallel run (ctx.collectives set) the losses see the global batch: every rank all-gathers the
+// embeddings of all ranks (and the text features when a loss uses them), in rank order, and computes the same
+// N_global x N_global loss. Backward returns the gradient of the rows this rank contributed, times the number of
+// ranks: the backward of an all-gather is a reduce-scatter that sums the K identical gradients every rank computed.
+// The Trainer then averages the parameter gradients over ranks (as DDP does), which gives exactly the gradient of
+// the global loss, for the encoders and for the losses' own parameters alike. docs/distributed.md.
 #include "fgclep/loss/contrastive_loss.hpp"
 
 #include <array>
@@ -66,6 +73,25 @@ HostMatrix download_matrix(Context<B>& ctx, const Tensor<B>& t) {
     for (std::size_t i = 0; i < host.size(); ++i) m.data()[i] = static_cast<double>(host[i]);
     return m;
 }
+// The rows of every rank's m, in rank order (each rank has the same number of rows).
+inline HostMatrix gather_rows(Collectives& c, const HostMatrix& m) {
+    const int K = c.size();
+    double rows = static_cast<double>(m.rows());
+    std::vector<double> all_rows(static_cast<std::size_t>(K));
+    c.all_gather(std::span<const double>(&rows, 1), all_rows);
+    for (int r = 0; r < K; ++r)
+        if (all_rows[static_cast<std::size_t>(r)] != rows)
+            fail(
+                "the ranks of a distributed run must each contribute the same number of pairs to the global batch: "
+                "rank {} has {}, rank {} has {}",
+                c.rank(), m.rows(), r, all_rows[static_cast<std::size_t>(r)]);
+    const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> mine = m;
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> all(m.rows() * K, m.cols());
+    c.all_gather(std::span<const double>(mine.data(), static_cast<std::size_t>(mine.size())),
+                 std::span<double>(all.data(), static_cast<std::size_t>(all.size())));
+    return all;
+}
+
 template <Backend B>
 Tensor<B> upload_matrix(Context<B>& ctx, const HostMatrix& m) {
     std::vector<typename B::value_type> host(static_cast<std::size_t>(m.size()));
@@ -115,17 +141,23 @@ struct ContrastiveObjective<Losses...>::impl : Module {
         if (ecg.shape().rank() != 2 || !(ecg.shape() == text.shape()))
             fail("expected ECG and text embeddings of the same shape (N, P), got {} and {}", ecg.shape(), text.shape());
         if (ecg.size(0) < 1) fail("the batch is empty");
+        // The global batch: this rank's rows, or every rank's in a distributed run.
+        const bool global = ctx.world_size() > 1;
+        auto rows = [&](const Tensor<B>& x) {
+            HostMatrix m = detail::download_matrix(ctx, x);
+            return global ? detail::gather_rows(*ctx.collectives, m) : m;
+        };
         PairBatch batch;
         std::vector<double> ecg_norms, text_norms, feature_norms;
-        batch.ecg = detail::normalize_rows(detail::download_matrix(ctx, ecg), ecg_norms);
-        batch.text = detail::normalize_rows(detail::download_matrix(ctx, text), text_norms);
+        batch.ecg = detail::normalize_rows(rows(ecg), ecg_norms);
+        batch.text = detail::normalize_rows(rows(text), text_norms);
         batch.cos = batch.ecg * batch.text.transpose();
         batch.text_cos = batch.text * batch.text.transpose();
         if (uses_text_features()) {
             if (!features.defined() || features.shape().rank() != 2 || features.size(0) != ecg.size(0))
                 fail("a loss uses the pooled text features, so they must be given as (N, H) with N = {}; got {}",
                      ecg.size(0), features.defined() ? features.shape() : Shape{});
-            batch.features = detail::normalize_rows(detail::download_matrix(ctx, features), feature_norms);
+            batch.features = detail::normalize_rows(rows(features), feature_norms);
             batch.feature_cos = batch.features * batch.features.transpose();
         }
         LossValue value;
@@ -139,6 +171,9 @@ struct ContrastiveObjective<Losses...>::impl : Module {
             ecg_norms_ = std::move(ecg_norms);
             text_norms_ = std::move(text_norms);
             feature_norms_ = std::move(feature_norms);
+            local_rows_ = ecg.size(0);
+            first_row_ = global ? static_cast<std::int64_t>(ctx.rank()) * local_rows_ : 0;
+            ranks_ = ctx.world_size();
         }
         return value;
     }
@@ -152,16 +187,29 @@ struct ContrastiveObjective<Losses...>::impl : Module {
         // C = e t^T, text_cos = t t^T, feature_cos = f f^T
         g.ecg += g.cos * batch_.text;
         g.text += g.cos.transpose() * batch_.ecg + (g.text_cos + g.text_cos.transpose()) * batch_.text;
+        // This rank's rows (all of them in one process), through the normalisation.
+        const double gather_scale = gradient_through_gather ? static_cast<double>(ranks_) : 1.0;
+        auto local = [&](const HostMatrix& y, const std::vector<double>& norms, const HostMatrix& dy) {
+            if (ranks_ == 1) return detail::normalize_rows_backward(y, norms, dy);
+            const std::vector<double> mine(norms.begin() + first_row_, norms.begin() + first_row_ + local_rows_);
+            return HostMatrix(gather_scale * detail::normalize_rows_backward(y.middleRows(first_row_, local_rows_),
+                                                                             mine,
+                                                                             dy.middleRows(first_row_, local_rows_)));
+        };
         EmbeddingGradients<B> out;
-        out.ecg = detail::upload_matrix(ctx, detail::normalize_rows_backward(batch_.ecg, ecg_norms_, g.ecg));
-        out.text = detail::upload_matrix(ctx, detail::normalize_rows_backward(batch_.text, text_norms_, g.text));
+        out.ecg = detail::upload_matrix(ctx, local(batch_.ecg, ecg_norms_, g.ecg));
+        out.text = detail::upload_matrix(ctx, local(batch_.text, text_norms_, g.text));
         if (batch_.features.size() > 0) {
             g.features += (g.feature_cos + g.feature_cos.transpose()) * batch_.features;
-            out.features = detail::upload_matrix(
-                ctx, detail::normalize_rows_backward(batch_.features, feature_norms_, g.features));
+            out.features = detail::upload_matrix(ctx, local(batch_.features, feature_norms_, g.features));
         }
         return out;
     }
+
+    // In a distributed run, whether the gradient of the gathered embeddings reaches the rank that owns them (the
+    // reduce-scatter). false is open_clip's gather without gradient: after the Trainer's average every encoder
+    // gradient is 1/K of the global loss's. Kept for the test that shows the difference; leave it true.
+    bool gradient_through_gather = true;
 
     // The first loss that calibrates match probabilities (SigmoidLoss); a compile error if none does.
     MatchCalibration calibration(Context<B>& ctx) {
@@ -215,6 +263,8 @@ private:
 
     PairBatch batch_;
     std::vector<double> ecg_norms_, text_norms_, feature_norms_;
+    std::int64_t local_rows_ = 0, first_row_ = 0;  // this rank's rows of the global batch
+    int ranks_ = 1;
 };
 
 }  // namespace fgclep

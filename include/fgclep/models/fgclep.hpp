@@ -52,6 +52,9 @@ struct split_losses<type_list<L...>, Bk, X, Rest...>
 };
 }  // namespace detail
 
+// The parts of an FgClep whose gradients become complete one after another during compute_gradients.
+enum class ModelPart { losses, ecg, text };
+
 // A batch of N paired ECGs and reports, on the model's backend.
 template <Backend B, class TextInput = BertInput<B>>
 struct PairedBatch {
@@ -153,18 +156,25 @@ public:
     // --- training --------------------------------------------------------------------------------------------
     // Forward and backward of one batch in training mode: *adds* scale times the gradient of the loss to the
     // gradient arena (scale = 1 / accumulation steps when accumulating) and returns the loss.
-    LossValue compute_gradients(Context<B>& ctx, const batch_type& batch, double scale = 1) {
+    // `ready(part)` is called as each part's gradients are complete (the losses', then the ECG encoder's, then the
+    // text encoder's): a distributed Trainer starts reducing them while the rest of backward runs.
+    template <class Ready = void (*)(ModelPart)>
+    LossValue compute_gradients(
+        Context<B>& ctx, const batch_type& batch, double scale = 1, Ready&& ready = [](ModelPart) {}) {
         check_batch(batch);
         detail::TrainingScope<B> training(ctx, true);
         const Tensor<B> e = net().ecg.forward(ctx, batch.ecg);
         const Tensor<B> t = net().text.forward(ctx, batch.text);
         const LossValue value = net().objective.forward(ctx, e, t, text_features());
         const EmbeddingGradients<B> g = net().objective.backward(ctx, scale);
+        ready(ModelPart::losses);
         net().ecg.backward(ctx, g.ecg);
+        ready(ModelPart::ecg);
         if constexpr (requires { net().text.backward(ctx, g.text, g.features); })
             net().text.backward(ctx, g.text, g.features);
         else
             net().text.backward(ctx, g.text);
+        ready(ModelPart::text);
         return value;
     }
 

@@ -12,10 +12,15 @@
 // weights alone, by state_dict name). Running again with the same directory resumes from the newest checkpoint
 // (the Trainer checks that the run's layout is the same) or, when training is complete, only rewrites
 // model.safetensors.
+//
+// Distributed (a communicator as the last argument, every rank calling with the same arguments): each rank trains
+// on its share of every global batch; rank 0 builds the record cache while the others wait, and alone writes the
+// log, the checkpoints and model.safetensors. The run directory must be on a filesystem every rank sees.
 #include "fgclep/core/context.hpp"
 #include "fgclep/data/batch_stream.hpp"
 #include "fgclep/data/dataset.hpp"
 #include "fgclep/data/preprocess.hpp"
+#include "fgclep/distributed/communicator.hpp"
 #include "fgclep/io/safetensors.hpp"
 #include "fgclep/io/state_dict.hpp"
 #include "fgclep/train/trainer.hpp"
@@ -62,9 +67,10 @@ void load_weights(const std::filesystem::path& path, Context<B>& ctx, Model& mod
 
 namespace detail {
 
-template <class Model, class B>
+template <class Model, class B, class Comm>
 TrainResult train_on(Model& model, Context<B>& ctx, const ReportTokenizer& tokenizer, const data::EcgDataset& pairs,
-                     const std::filesystem::path& run_dir, const TrainStageOptions& options, const char* stage) {
+                     const std::filesystem::path& run_dir, const TrainStageOptions& options, const char* stage,
+                     Comm& comm) {
     namespace fs = std::filesystem;
     if (pairs.entries.empty()) fail("{}: the dataset '{}' has no records", stage, pairs.root.string());
     for (const auto& e : pairs.entries)
@@ -86,12 +92,25 @@ TrainResult train_on(Model& model, Context<B>& ctx, const ReportTokenizer& token
         fs::create_directories(dir);
         so.cache = dir / fmt::format("cache-{:016x}.bin", key);
     }
+    // Rank 0 builds the record cache (if it is missing) before the others open it: one writer, no race.
+    auto wait_for_rank_zero = [&] {
+        if (comm.size() == 1) return;
+        if constexpr (requires { comm.barrier(true); })
+            comm.barrier(true);  // patient: building the cache of a large corpus takes long
+        else
+            comm.barrier();
+    };
+    if (comm.rank() > 0) wait_for_rank_zero();
     data::BatchStream stream(pairs, std::move(preprocessor), so);
-    Trainer trainer(model, tokenizer, t);
+    if (comm.rank() == 0) wait_for_rank_zero();
+    Trainer trainer(model, tokenizer, t, comm);
     TrainResult result = trainer.fit(ctx, stream);
     if (stream.skipped() > 0)
-        fmt::print(stderr, "{}: {} record loads skipped:\n{}\n", stage, stream.skipped(), stream.issues().summary());
-    if (result.finished) save_weights(weights_path(run_dir), ctx, model);
+        fmt::print(stderr, "{}{}: {} record loads skipped:\n{}\n", stage,
+                   comm.size() > 1 ? fmt::format(" (rank {})", comm.rank()) : std::string(), stream.skipped(),
+                   stream.issues().summary());
+    if (result.finished && comm.rank() == 0) save_weights(weights_path(run_dir), ctx, model);
+    if (comm.size() > 1) comm.barrier();  // the weights exist for every rank when this returns
     return result;
 }
 
@@ -101,17 +120,30 @@ TrainResult train_on(Model& model, Context<B>& ctx, const ReportTokenizer& token
 template <class Model, class B>
 TrainResult run_clep(Model& model, Context<B>& ctx, const ReportTokenizer& tokenizer, const data::EcgDataset& pairs,
                      const std::filesystem::path& run_dir, const TrainStageOptions& options) {
-    return detail::train_on(model, ctx, tokenizer, pairs, run_dir, options, "stage 1 (CLEP)");
+    SingleProcess one;
+    return detail::train_on(model, ctx, tokenizer, pairs, run_dir, options, "stage 1 (CLEP)", one);
+}
+template <class Model, class B, class Comm>
+TrainResult run_clep(Model& model, Context<B>& ctx, const ReportTokenizer& tokenizer, const data::EcgDataset& pairs,
+                     const std::filesystem::path& run_dir, const TrainStageOptions& options, Comm& comm) {
+    return detail::train_on(model, ctx, tokenizer, pairs, run_dir, options, "stage 1 (CLEP)", comm);
 }
 
 // Stage 3: FG-CLEP. Starts from stage-1 weights (a new optimizer and schedule; the paper trains 3 more epochs) on
 // the augmented reports. A resumed run continues from its own newest checkpoint instead.
+template <class Model, class B, class Comm>
+TrainResult run_fgclep(Model& model, Context<B>& ctx, const ReportTokenizer& tokenizer,
+                       const data::EcgDataset& augmented, const std::filesystem::path& stage1_weights,
+                       const std::filesystem::path& run_dir, const TrainStageOptions& options, Comm& comm) {
+    load_weights(stage1_weights, ctx, model);
+    return detail::train_on(model, ctx, tokenizer, augmented, run_dir, options, "stage 3 (FG-CLEP)", comm);
+}
 template <class Model, class B>
 TrainResult run_fgclep(Model& model, Context<B>& ctx, const ReportTokenizer& tokenizer,
                        const data::EcgDataset& augmented, const std::filesystem::path& stage1_weights,
                        const std::filesystem::path& run_dir, const TrainStageOptions& options) {
-    load_weights(stage1_weights, ctx, model);
-    return detail::train_on(model, ctx, tokenizer, augmented, run_dir, options, "stage 3 (FG-CLEP)");
+    SingleProcess one;
+    return run_fgclep(model, ctx, tokenizer, augmented, stage1_weights, run_dir, options, one);
 }
 
 }  // namespace fgclep::pipeline

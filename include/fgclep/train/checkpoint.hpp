@@ -43,6 +43,12 @@ struct TrainingState {
     // The run's layout: pairs in the source, pairs per micro-batch, micro-batches per step, epochs, shuffling.
     std::int64_t pairs = 0, batch_size = 0, accumulation_steps = 1, epochs = 0;
     bool shuffle = true;
+    // Processes of the data-parallel run that wrote it (batch_size is the global batch); informational: the data
+    // order does not depend on it, so a run may resume with another world size.
+    std::int64_t world_size = 1;
+    // Each rank's dropout offset in a distributed run (ranks draw different counts: their reports pad to different
+    // lengths); empty in one process. A resume with the same world size restores each rank's own.
+    std::vector<std::uint64_t> rank_rng_offsets;
 
     nlohmann::json to_json() const {
         return {{"step", step},
@@ -63,7 +69,9 @@ struct TrainingState {
                   {"batch_size", batch_size},
                   {"accumulation_steps", accumulation_steps},
                   {"epochs", epochs},
-                  {"shuffle", shuffle}}}};
+                  {"shuffle", shuffle},
+                  {"world_size", world_size}}},
+                {"rank_rng_offsets", rank_rng_offsets}};
     }
     static TrainingState from_json(const nlohmann::json& j, const std::string& source) {
         auto bad = [&](const std::string& what) -> void {
@@ -109,6 +117,16 @@ struct TrainingState {
         s.epochs = count(l, "epochs");
         if (!object(l, "shuffle").is_boolean()) bad("'shuffle' must be true or false");
         s.shuffle = l.at("shuffle").get<bool>();
+        if (l.contains("world_size")) s.world_size = count(l, "world_size");  // absent before distributed training
+        if (j.contains("rank_rng_offsets")) {
+            const auto& o = j.at("rank_rng_offsets");
+            if (!o.is_array()) bad("'rank_rng_offsets' must be an array");
+            for (const auto& v : o) {
+                if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<std::int64_t>() >= 0))
+                    bad(fmt::format("'rank_rng_offsets' holds {}, not an unsigned integer", v.dump()));
+                s.rank_rng_offsets.push_back(v.get<std::uint64_t>());
+            }
+        }
         try {
             s.schedule.validate();
         } catch (const Error& e) {

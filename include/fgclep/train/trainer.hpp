@@ -6,6 +6,16 @@
 //
 // Accumulating micro-batches is not the same objective as one larger batch: a contrastive loss sees only the pairs
 // of its micro-batch as negatives. Options, the log and the checkpoint contents: docs/training.md.
+//
+// Data-parallel training: give the Trainer a communicator (distributed/communicator.hpp), e.g.
+//
+//   MpiCommunicator comm;                              // under mpirun -np K
+//   Trainer trainer(model, tokenizer, options, comm);  // options.batch_size is the *global* batch
+//
+// Each rank reads a disjoint 1/K of every global batch, in the one seeded order; the losses see the global batch
+// (ContrastiveObjective all-gathers the embeddings); gradients are averaged over ranks in buckets, the encoders'
+// while backward still runs; rank 0 alone logs, prints progress and writes checkpoints. docs/distributed.md.
+#include "fgclep/distributed/communicator.hpp"
 #include "fgclep/models/fgclep.hpp"
 #include "fgclep/optim/adamw.hpp"
 #include "fgclep/optim/clip.hpp"
@@ -21,6 +31,8 @@
 #include <functional>
 #include <limits>
 #include <numeric>
+#include <optional>
+#include <set>
 
 namespace fgclep {
 
@@ -42,6 +54,8 @@ struct TrainerOptions {
     std::filesystem::path log_path;        // JSON lines, one per step; empty: none
     ProgressMode progress = ProgressMode::automatic;
     std::int64_t validate_every = 0;  // optimizer steps between validations; 0: at each epoch's end
+    // Distributed runs: gradients are averaged in buckets of at most this many bytes (PyTorch DDP's default).
+    std::int64_t bucket_bytes = 25 << 20;
 
     void validate() const {
         optimizer.validate();
@@ -52,6 +66,7 @@ struct TrainerOptions {
         if (max_steps < 0 || checkpoint_every < 0 || validate_every < 0)
             fail("Trainer: max_steps, checkpoint_every and validate_every must be >= 0");
         if (keep_checkpoints < 1) fail("Trainer: keep_checkpoints must be >= 1, got {}", keep_checkpoints);
+        if (bucket_bytes < 1) fail("Trainer: bucket_bytes must be >= 1, got {}", bucket_bytes);
         if (max_steps > 0 && checkpoint_dir.empty())
             fail(
                 "Trainer: max_steps stops a run part-way and its progress is kept only in a checkpoint; set "
@@ -91,19 +106,39 @@ struct TrainResult {
     std::vector<std::filesystem::path> checkpoints;  // written by this run
 };
 
-template <class Model>
+template <class Model, class Comm = SingleProcess>
 class Trainer {
 public:
     using B = typename Model::backend_type;
     using T = typename B::value_type;
+    static_assert(Communicator<Comm, B>,
+                  "fgclep: the Trainer's communicator does not satisfy fgclep::Communicator for this model's backend "
+                  "(distributed/communicator.hpp)");
 
-    Trainer(Model& model, ReportTokenizer tokenizer, TrainerOptions options = {})
+    Trainer(Model& model, ReportTokenizer tokenizer,
+            TrainerOptions options = {}) requires std::same_as<Comm, SingleProcess>
+        : Trainer(model, std::move(tokenizer), std::move(options), single_process_) {}
+
+    // A data-parallel trainer: every rank of `comm` constructs one, with the same options and seed.
+    Trainer(Model& model, ReportTokenizer tokenizer, TrainerOptions options, Comm& comm)
         : model_(model),
           tokenizer_(std::move(tokenizer)),
           options_(std::move(options)),
-          optimizer_(model.arena(), options_.optimizer) {
+          optimizer_(model.arena(), options_.optimizer),
+          comm_(comm) {
         options_.validate();
         if (tokenizer_.empty()) fail("Trainer: the report tokenizer has no vocabulary");
+        const int K = comm_.size();
+        if (K > 1 && options_.batch_size % K != 0)
+            fail(
+                "Trainer: batch_size is the global batch and must divide evenly among the {} ranks, got {} (use a "
+                "multiple of {})",
+                K, options_.batch_size, K);
+        if (K > 1) gradient_buckets_ = plan_buckets();
+        if (comm_.rank() > 0) {  // rank 0 alone reports
+            options_.log_path.clear();
+            options_.progress = ProgressMode::off;
+        }
     }
 
     // A source of held-out pairs, validated every validate_every steps (or at each epoch's end); the hook, if
@@ -118,10 +153,12 @@ public:
 
     AdamW<B>& optimizer() { return optimizer_; }
     const TrainerOptions& options() const { return options_; }
+    Comm& communicator() { return comm_; }
 
     // Trains until the schedule ends (or max_steps of this run), resuming from the newest checkpoint when asked.
     template <PairSource Source>
     TrainResult fit(Context<B>& ctx, Source& source) {
+        detail::CollectivesScope<B> distributed(ctx, comm_.size() > 1 ? comm_.collectives() : nullptr);
         FitRun run = plan_run(static_cast<std::int64_t>(source.size()));
         resume_or_start(ctx, run);
         while (run.state.step < run.total_steps) {
@@ -170,7 +207,8 @@ private:
         std::chrono::steady_clock::time_point start{};  // for this run's rate and ETA
         std::int64_t first_step = 0, samples = 0;       // where this run started (max_steps), pairs it consumed
         std::int64_t order_epoch = -1, prefetched_epoch = -1;
-        std::vector<std::int64_t> order{};  // the data order of order_epoch
+        std::vector<std::int64_t> order{};  // this rank's part of the data order of order_epoch
+        std::int64_t local_batch = 0;       // this rank's pairs of each micro-batch
     };
 
     // The run's layout and the state of a fresh start; fails before the log is opened when the source cannot fill
@@ -195,13 +233,15 @@ private:
         state.accumulation_steps = options_.accumulation_steps;
         state.epochs = options_.epochs;
         state.shuffle = options_.shuffle;
+        state.world_size = comm_.size();
         return FitRun{.pairs = n,
                       .per_step = per_step,
                       .steps_per_epoch = steps_per_epoch,
                       .total_steps = total_steps,
                       .state = state,
                       .log = options_.log_path.empty() ? JsonLinesLog() : JsonLinesLog(options_.log_path),
-                      .progress = ProgressReporter(options_.progress)};
+                      .progress = ProgressReporter(options_.progress),
+                      .local_batch = options_.batch_size / comm_.size()};
     }
 
     // Continues from the newest checkpoint when asked and there is one (else logs the start), and puts dropout's
@@ -225,8 +265,15 @@ private:
                     fmt::format("resuming from {} (step {} of {})", latest->string(), state.step, run.total_steps));
                 run.log.write("resume", {{"checkpoint", latest->string()}, {"step", state.step}});
             }
-        ctx.seed = state.rng_seed;
-        ctx.offset = state.rng_offset;
+        agree_on_start(ctx, run);
+        // Dropout: rank 0 draws the stream one process would; the others their own (the same masks on every rank
+        // would correlate them). Every rank reserves the same counters, so rank 0's offset stands for all.
+        ctx.seed = comm_.rank() == 0
+                       ? state.rng_seed
+                       : HostRng(state.rng_seed ^ (0xD1B54A32D192ED03ull * std::uint64_t(comm_.rank()))).next();
+        ctx.offset = state.rank_rng_offsets.size() == static_cast<std::size_t>(comm_.size())
+                         ? state.rank_rng_offsets[static_cast<std::size_t>(comm_.rank())]
+                         : state.rng_offset;
         if (!run.result.resumed)
             run.log.write("start", {{"pairs", run.pairs},
                                     {"total_steps", run.total_steps},
@@ -238,7 +285,8 @@ private:
                                     {"weight_decay", options_.optimizer.weight_decay},
                                     {"seed", options_.seed},
                                     {"parameters", model_.parameter_count()},
-                                    {"trainable", model_.parameter_count(true)}});
+                                    {"trainable", model_.parameter_count(true)},
+                                    {"world_size", comm_.size()}});
         run.start = std::chrono::steady_clock::now();
         run.first_step = state.step;
     }
@@ -248,7 +296,7 @@ private:
     void prepare_epoch(Source& source, FitRun& run) const {
         const auto& state = run.state;
         if (run.order_epoch != state.epoch) {
-            run.order = epoch_order(run.pairs, state.data_seed, state.epoch);
+            run.order = local_order(epoch_order(run.pairs, state.data_seed, state.epoch), run);
             run.order_epoch = state.epoch;
         }
         // A source that loads ahead (data::BatchStream) learns the rest of this epoch's order; the order and
@@ -256,11 +304,11 @@ private:
         if constexpr (requires(std::span<const std::int64_t> s, std::int64_t b) { source.prefetch(s, b); })
             if (run.prefetched_epoch != state.epoch) {
                 run.prefetched_epoch = state.epoch;
-                const std::int64_t begin = state.batch_in_epoch * options_.batch_size,
-                                   end = run.steps_per_epoch * run.per_step;
+                const std::int64_t begin = state.batch_in_epoch * run.local_batch,
+                                   end = static_cast<std::int64_t>(run.order.size());
                 source.prefetch(
                     std::span<const std::int64_t>(run.order.data() + begin, static_cast<std::size_t>(end - begin)),
-                    options_.batch_size);
+                    run.local_batch);
             }
     }
 
@@ -276,19 +324,24 @@ private:
         model_.zero_grad(ctx);
         const auto step_start = std::chrono::steady_clock::now();
         bool finite = true;
+        std::vector<typename Comm::Pending> reductions;
         for (std::int64_t a = 0; a < options_.accumulation_steps; ++a) {
-            const std::int64_t begin = state.batch_in_epoch * options_.batch_size;
+            const std::int64_t begin = state.batch_in_epoch * run.local_batch;
             const std::span<const std::int64_t> indices(run.order.data() + begin,
-                                                        static_cast<std::size_t>(options_.batch_size));
+                                                        static_cast<std::size_t>(run.local_batch));
             const auto batch = to_device(ctx, source.load(indices));
-            const LossValue v =
-                model_.compute_gradients(ctx, batch, 1.0 / static_cast<double>(options_.accumulation_steps));
+            const double scale = 1.0 / static_cast<double>(options_.accumulation_steps);
+            const bool last = a + 1 == options_.accumulation_steps;
+            const LossValue v = model_.compute_gradients(ctx, batch, scale, [&](ModelPart part) {
+                if (last) start_reducing(ctx, part, reductions);
+            });
             accumulate(report.loss, v, 1.0 / static_cast<double>(options_.accumulation_steps));
             finite = finite && std::isfinite(v.total);
             ++state.batch_in_epoch;
             state.samples_seen += options_.batch_size;
             run.samples += options_.batch_size;
         }
+        for (auto& r : reductions) r.wait();  // every rank now holds the mean gradient
         report.grad_norm = clip_grad_norm(
             ctx, model_.arena(),
             options_.max_grad_norm > 0 ? options_.max_grad_norm : std::numeric_limits<double>::infinity());
@@ -308,6 +361,122 @@ private:
             ++state.epoch;
         }
         return report;
+    }
+
+    // --- data-parallel pieces ----------------------------------------------------------------------------------
+    // A contiguous run of the gradient arena whose gradients are complete at the same point of backward.
+    struct GradientBucket {
+        ModelPart part;
+        std::int64_t offset = 0, size = 0;
+    };
+
+    // Collects the parameters of one part of the model (no paths are touched).
+    struct ParamSet {
+        std::set<const void*> params;
+        template <class M>
+        void module(std::string_view, M& child) {
+            child.visit(*this);
+        }
+        template <class P>
+        void param(P& p) {
+            params.insert(&p);
+        }
+        template <class P>
+        void buffer(P&) {}
+        template <class P>
+        void counter(P&) {}
+    };
+
+    // The gradient arena cut into buckets of at most bucket_bytes, each within one part of the model, so that the
+    // losses' and the ECG encoder's can be reduced while the text encoder's backward runs.
+    std::vector<GradientBucket> plan_buckets() {
+        ParamSet ecg, text;
+        model_.module().ecg.visit(ecg);
+        model_.module().text.visit(text);
+        std::vector<std::pair<std::int64_t, std::pair<std::int64_t, ModelPart>>> runs;  // offset -> (size, part)
+        for (const auto& e : model_.arena().params()) {
+            const void* p = e.param;
+            const ModelPart part = ecg.params.count(p)    ? ModelPart::ecg
+                                   : text.params.count(p) ? ModelPart::text
+                                                          : ModelPart::losses;
+            runs.push_back({e.offset, {e.numel(), part}});
+        }
+        std::sort(runs.begin(), runs.end());
+        const std::int64_t limit = std::max<std::int64_t>(1, options_.bucket_bytes / std::int64_t(sizeof(T)));
+        std::vector<GradientBucket> buckets;
+        for (const auto& [offset, r] : runs) {
+            const auto [size, part] = r;
+            if (!buckets.empty() && buckets.back().part == part &&
+                buckets.back().offset + buckets.back().size == offset && buckets.back().size + size <= limit)
+                buckets.back().size += size;
+            else
+                for (std::int64_t done = 0; done < size; done += limit)
+                    buckets.push_back({part, offset + done, std::min(limit, size - done)});
+        }
+        return buckets;
+    }
+
+    // Starts averaging the buckets of a part whose gradients are complete.
+    void start_reducing(Context<B>& ctx, ModelPart part, std::vector<typename Comm::Pending>& pending) {
+        for (const auto& b : gradient_buckets_)
+            if (b.part == part)
+                pending.push_back(comm_.start_all_reduce(ctx, model_.arena().grads().data() + b.offset,
+                                                         static_cast<std::size_t>(b.size), ReduceOp::mean));
+    }
+
+    // This rank's share of an epoch's order: its 1/K of each global micro-batch, in order.
+    std::vector<std::int64_t> local_order(const std::vector<std::int64_t>& order, const FitRun& run) const {
+        const int K = comm_.size();
+        if (K == 1) return order;
+        std::vector<std::int64_t> mine;
+        const std::int64_t micro = run.steps_per_epoch * options_.accumulation_steps;
+        mine.reserve(static_cast<std::size_t>(micro * run.local_batch));
+        for (std::int64_t b = 0; b < micro; ++b) {
+            const auto first = order.begin() + b * options_.batch_size + comm_.rank() * run.local_batch;
+            mine.insert(mine.end(), first, first + run.local_batch);
+        }
+        return mine;
+    }
+
+    // Every rank starts from the same place: the same checkpoint step (a shared checkpoint directory), and at a
+    // fresh start rank 0's initial parameters and buffers.
+    void agree_on_start(Context<B>& ctx, FitRun& run) {
+        if (comm_.size() == 1) return;
+        auto& state = run.state;
+        const double mine = static_cast<double>(state.step);
+        std::vector<double> steps(static_cast<std::size_t>(comm_.size()));
+        comm_.collectives()->all_gather(std::span<const double>(&mine, 1), steps);
+        for (int r = 0; r < comm_.size(); ++r)
+            if (steps[static_cast<std::size_t>(r)] != steps[0])
+                fail(
+                    "rank {} resumes at step {} but rank 0 at step {}: every rank must see the same checkpoint "
+                    "directory '{}' (a shared filesystem)",
+                    r, steps[static_cast<std::size_t>(r)], steps[0], options_.checkpoint_dir.string());
+        if (!run.result.resumed) {
+            auto& arena = model_.arena();
+            comm_.broadcast(ctx, arena.values().data(), static_cast<std::size_t>(arena.values().numel()), 0);
+            if (arena.buffer_values().numel() > 0)
+                comm_.broadcast(ctx, arena.buffer_values().data(),
+                                static_cast<std::size_t>(arena.buffer_values().numel()), 0);
+        } else if (comm_.rank() == 0 && run.state.world_size != comm_.size()) {
+            run.progress.message(fmt::format(
+                "the checkpoint was written by {} ranks and this run has {}: the data order is the same (it depends "
+                "only on the seed, the epoch and the global batch); per-rank BatchNorm statistics and the dropout "
+                "streams of ranks > 0 differ",
+                run.state.world_size, comm_.size()));
+        }
+        state.world_size = comm_.size();
+    }
+
+    // Every rank's dropout offset, in rank order (as two exact 32-bit halves each).
+    std::vector<std::uint64_t> gather_offsets(Context<B>& ctx) {
+        const double mine[2] = {static_cast<double>(ctx.offset >> 32), static_cast<double>(ctx.offset & 0xFFFFFFFFu)};
+        std::vector<double> all(2 * static_cast<std::size_t>(comm_.size()));
+        comm_.collectives()->all_gather(mine, all);
+        std::vector<std::uint64_t> offsets(static_cast<std::size_t>(comm_.size()));
+        for (std::size_t r = 0; r < offsets.size(); ++r)
+            offsets[r] = (static_cast<std::uint64_t>(all[2 * r]) << 32) | static_cast<std::uint64_t>(all[2 * r + 1]);
+        return offsets;
     }
 
     // The step's log line, progress (with a message for a skipped step) and hook.
@@ -360,6 +529,18 @@ private:
     // Saves the state with dropout's stream where it is now, keeping the newest keep_checkpoints.
     void checkpoint_now(Context<B>& ctx, FitRun& run) {
         if (options_.checkpoint_dir.empty()) return;
+        // Rank 0 writes; the others wait for it, so that a checkpoint the run reports exists for every rank.
+        struct WaitForRankZero {
+            Comm& comm;
+            ~WaitForRankZero() noexcept(false) {
+                if (comm.size() > 1 && std::uncaught_exceptions() == 0) comm.barrier();
+            }
+        } wait_for_rank_zero{comm_};
+        if (comm_.size() > 1) run.state.rank_rng_offsets = gather_offsets(ctx);
+        if (comm_.rank() > 0) {
+            run.result.checkpoints.push_back(checkpoint_path(options_.checkpoint_dir, run.state.step));
+            return;
+        }
         auto& state = run.state;
         std::filesystem::create_directories(options_.checkpoint_dir);
         state.rng_seed = ctx.seed;
@@ -422,23 +603,35 @@ private:
                 path.string(), got.step, got.epoch, got.batch_in_epoch, steps_per_epoch);
     }
 
+    // In a distributed run each batch is split among the ranks and its embeddings gathered, so the numbers are
+    // those of one process; a batch that does not divide among them is evaluated whole by every rank.
     template <class Source>
     ValidationReport run_validation(Context<B>& ctx, Source& source, std::int64_t step) {
         ValidationReport v;
         v.step = step;
         const std::int64_t n = static_cast<std::int64_t>(source.size());
+        const int K = comm_.size();
         std::int64_t hits_e = 0, hits_t = 0;
         for (std::int64_t begin = 0; begin < n;) {
             // Batches of batch_size; a last batch of one pair (no negatives) joins the one before it.
             std::int64_t count = std::min(options_.batch_size, n - begin);
             if (n - begin - count == 1) ++count;
             if (count < 2) break;
-            std::vector<std::int64_t> indices(static_cast<std::size_t>(count));
-            std::iota(indices.begin(), indices.end(), begin);
+            const bool split = K > 1 && count % K == 0;
+            std::optional<detail::CollectivesScope<B>> whole;
+            if (K > 1 && !split) whole.emplace(ctx, nullptr);
+            const std::int64_t share = split ? count / K : count, first = begin + (split ? comm_.rank() * share : 0);
+            std::vector<std::int64_t> indices(static_cast<std::size_t>(share));
+            std::iota(indices.begin(), indices.end(), first);
             const auto batch = to_device(ctx, source.load(indices));
             accumulate(v.loss, model_.evaluate_loss(ctx, batch), static_cast<double>(count));
-            const HostMatrix s =
-                model_.similarity(ctx, model_.encode_ecg(ctx, batch.ecg), model_.encode_text(ctx, batch.text));
+            HostMatrix e = detail::download_matrix(ctx, model_.encode_ecg(ctx, batch.ecg));
+            HostMatrix t = detail::download_matrix(ctx, model_.encode_text(ctx, batch.text));
+            if (split) {
+                e = detail::gather_rows(*ctx.collectives, e);
+                t = detail::gather_rows(*ctx.collectives, t);
+            }
+            const HostMatrix s = e * t.transpose();
             for (Eigen::Index i = 0; i < s.rows(); ++i) {
                 Eigen::Index j;
                 s.row(i).maxCoeff(&j);
@@ -479,13 +672,21 @@ private:
         return s + ")";
     }
 
+    SingleProcess single_process_;  // the communicator of a one-process trainer
     Model& model_;
     ReportTokenizer tokenizer_;
     TrainerOptions options_;
     AdamW<B> optimizer_;
+    Comm& comm_;
+    std::vector<GradientBucket> gradient_buckets_;
     std::function<ValidationReport(Context<B>&, std::int64_t)> validate_;
     std::function<void(const ValidationReport&)> validation_hook_;
     std::function<void(const StepReport&)> step_hook_;
 };
+
+template <class Model>
+Trainer(Model&, ReportTokenizer, TrainerOptions) -> Trainer<Model, SingleProcess>;
+template <class Model, class Comm>
+Trainer(Model&, ReportTokenizer, TrainerOptions, Comm&) -> Trainer<Model, Comm>;
 
 }  // namespace fgclep

@@ -1,0 +1,317 @@
+// Data-parallel training over MPI, run as `mpirun -np 2 test_distributed` (ctest does): two ranks with 8 pairs each
+// against one process with the 16 pairs concatenated, in double precision. The one-process reference is computed
+// in the same program (a second model, no collectives), so every rank checks its own numbers.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include "fgclep/distributed/mpi_communicator.hpp"
+#include "fgclep/distributed/sync_batchnorm.hpp"
+#include "fgclep/loss/fnm.hpp"
+#include "fgclep/loss/infonce.hpp"
+#include "fgclep/loss/sigmoid.hpp"
+#include "fgclep/models/fgclep.hpp"
+#include "fgclep/nn/activation.hpp"
+#include "fgclep/nn/conv1d.hpp"
+#include "fgclep/nn/linear.hpp"
+#include "fgclep/nn/pool.hpp"
+#include "fgclep/nn/sequential.hpp"
+#include "fgclep/train/trainer.hpp"
+
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+#include <cmath>
+#include <filesystem>
+
+using namespace fgclep;
+
+namespace {
+
+MpiCommunicator* world = nullptr;
+
+constexpr std::int64_t leads = 2, length = 32, pairs_per_rank = 8;
+
+// An ECG encoder without BatchNorm.
+using PlainEcg = Sequential<Conv1d, ReLU, GlobalAvgPool1d, Linear>;
+
+template <class M>
+typename M::Options text_options(typename M::Options o) {
+    o.text.bert.vocab_size = 16;
+    o.text.bert.hidden_size = 8;
+    o.text.bert.num_hidden_layers = 1;
+    o.text.bert.num_attention_heads = 2;
+    o.text.bert.intermediate_size = 16;
+    o.text.bert.max_position_embeddings = 16;
+    o.text.bert.hidden_dropout_prob = 0;  // dropout draws per-rank streams: off for an exact comparison
+    o.text.bert.attention_probs_dropout_prob = 0;
+    o.text.head = {0, 8, 6};
+    return o;
+}
+
+ReportTokenizer tokenizer() {
+    std::vector<std::string> vocab{"[PAD]", "[UNK]",  "[CLS]",        "[SEP]", "[MASK]", "sinus", "rhythm", "normal",
+                                   "ecg",   "atrial", "fibrillation", "block", "left",   "right", "bundle", "."};
+    return ReportTokenizer(text::WordPiece(vocab, {.lower_case = true}), 10);
+}
+
+InMemoryPairs make_pairs(std::int64_t n) {
+    const char* reports[] = {
+        "sinus rhythm. normal ecg.",        "atrial fibrillation.", "left bundle block.", "right bundle block.",
+        "sinus rhythm. left bundle block.", "normal ecg."};
+    InMemoryPairs pairs(leads, length);
+    HostRng rng(11);
+    for (std::int64_t i = 0; i < n; ++i) {
+        std::vector<float> ecg(static_cast<std::size_t>(leads * length));
+        for (std::size_t k = 0; k < ecg.size(); ++k)
+            ecg[k] = static_cast<float>(std::sin(0.1 * static_cast<double>((i % 7 + 1) * k)) + 0.3 * rng.normal());
+        pairs.add(ecg, reports[i % 6]);
+    }
+    return pairs;
+}
+
+std::vector<std::int64_t> range(std::int64_t first, std::int64_t count) {
+    std::vector<std::int64_t> v(static_cast<std::size_t>(count));
+    for (std::int64_t i = 0; i < count; ++i) v[static_cast<std::size_t>(i)] = first + i;
+    return v;
+}
+
+// max |a - b| / max |b| over one parameter; `floor` bounds the scale from below for gradients that are zero in
+// exact arithmetic (an attention key's bias) and rounding noise in practice.
+double relative_difference(const std::vector<double>& a, const std::vector<double>& b, double floor = 0) {
+    double diff = 0, scale = floor;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        diff = std::max(diff, std::abs(a[i] - b[i]));
+        scale = std::max(scale, std::abs(b[i]));
+    }
+    return scale > 0 ? diff / scale : diff;
+}
+
+struct StepResult {
+    LossValue loss;
+    std::map<std::string, std::vector<double>> grads, buffers;
+};
+
+// One forward/backward on `pairs`: the whole batch in one process (distributed = false), or this rank's 8 rows
+// with the losses over the global batch and the gradients averaged over ranks.
+template <class M>
+StepResult gradient_step(M& model, const InMemoryPairs& pairs, bool distributed) {
+    Context<Cpu<double>> ctx;
+    detail::CollectivesScope<Cpu<double>> scope(ctx, distributed ? world : nullptr);
+    Trainer<M> helper(model, tokenizer(), TrainerOptions{});
+    const std::int64_t n = distributed ? pairs_per_rank : pairs_per_rank * world->size();
+    const auto batch = helper.to_device(ctx, pairs.load(range(distributed ? world->rank() * n : 0, n)));
+    model.zero_grad(ctx);
+    StepResult r;
+    r.loss = model.compute_gradients(ctx, batch);
+    auto& grads = model.arena().grads();
+    if (distributed) world->all_reduce(grads.data(), static_cast<std::size_t>(grads.numel()), ReduceOp::mean);
+    for (const auto& e : model.arena().params()) r.grads[e.name] = ctx.to_host(e.param->grad);
+    for (const auto& e : model.arena().buffers()) r.buffers[e.name] = ctx.to_host(e.buffer->value);
+    return r;
+}
+
+// The largest relative difference over every parameter's gradient.
+double worst_gradient(const StepResult& a, const StepResult& b, std::string* where = nullptr) {
+    double worst = 0, largest = 0;
+    for (const auto& [name, g] : b.grads)
+        for (double x : g) largest = std::max(largest, std::abs(x));
+    for (const auto& [name, g] : b.grads) {
+        const double d = relative_difference(a.grads.at(name), g, 1e-6 * largest);
+        if (d > worst) {
+            worst = d;
+            if (where) *where = name;
+        }
+    }
+    return worst;
+}
+
+template <class M>
+void check_equivalent(const typename M::Options& options) {
+    const InMemoryPairs pairs = make_pairs(pairs_per_rank * world->size());
+    M one(options, 3), many(options, 3);
+    const StepResult ref = gradient_step(one, pairs, false), got = gradient_step(many, pairs, true);
+    CHECK(got.loss.total == doctest::Approx(ref.loss.total).epsilon(1e-12));
+    REQUIRE(got.loss.parts.size() == ref.loss.parts.size());
+    for (std::size_t i = 0; i < ref.loss.parts.size(); ++i) {
+        INFO("loss ", ref.loss.parts[i].first);
+        CHECK(got.loss.parts[i].second == doctest::Approx(ref.loss.parts[i].second).epsilon(1e-12));
+    }
+    std::string where;
+    const double worst = worst_gradient(got, ref, &where);
+    INFO("worst gradient: ", where);
+    CHECK(worst <= 1e-10);
+    CHECK(ref.grads.size() == got.grads.size());
+}
+
+using Plain = FgClep<PlainEcg, Bert, SigmoidLoss, FnmLoss, InfoNceLoss, Cpu<double>>;
+
+Plain::Options plain_options(FnmSource source = FnmSource::projected) {
+    Plain::Options o;
+    o.ecg = {Conv1d::Options{leads, 5, 3, 1, 1}, {}, {}, Linear::Options{5, 6}};
+    o.loss<FnmLoss>().source = source;
+    return text_options<Plain>(o);
+}
+
+using WithBatchNorm = FgClep<ResNet1D18, Bert, SigmoidLoss, FnmLoss, Cpu<double>>;
+
+WithBatchNorm::Options batchnorm_options() {
+    WithBatchNorm::Options o;
+    o.ecg.backbone = {.leads = leads, .base_width = 2, .stages = {1, 1}, .input_length = length};
+    o.ecg.head.embed_dim = 6;
+    o.ecg.head.num_heads = 2;
+    o.ecg.head.output_dim = 6;
+    return text_options<WithBatchNorm>(o);
+}
+
+}  // namespace
+
+TEST_CASE("the losses over the global batch and their gradients equal one process's (sigmoid, FNM, InfoNCE)") {
+    REQUIRE(world->size() >= 2);
+    SUBCASE("FNM's S from the projected text embeddings") { check_equivalent<Plain>(plain_options()); }
+    SUBCASE("FNM's S from the pooled text features (all-gathered too)") {
+        check_equivalent<Plain>(plain_options(FnmSource::features));
+    }
+}
+
+TEST_CASE("without the gradient through the all-gather the equivalence fails") {
+    const InMemoryPairs pairs = make_pairs(pairs_per_rank * world->size());
+    Plain one(plain_options(), 3), many(plain_options(), 3);
+    many.objective().gradient_through_gather = false;
+    const StepResult ref = gradient_step(one, pairs, false), got = gradient_step(many, pairs, true);
+    CHECK(got.loss.total == doctest::Approx(ref.loss.total).epsilon(1e-12));  // the forward is the same
+    CHECK(worst_gradient(got, ref) > 0.1);                                    // the encoders' gradients are 1/K
+}
+
+TEST_CASE("ResNet1D with synchronised BatchNorm equals one process; per-rank statistics do not") {
+    const InMemoryPairs pairs = make_pairs(pairs_per_rank * world->size());
+    WithBatchNorm one(batchnorm_options(), 4), synced(batchnorm_options(), 4), per_rank(batchnorm_options(), 4);
+    CHECK(synchronize_batchnorm(synced) > 0);
+    const StepResult ref = gradient_step(one, pairs, false);
+    const StepResult got = gradient_step(synced, pairs, true);
+    CHECK(got.loss.total == doctest::Approx(ref.loss.total).epsilon(1e-12));
+    std::string where;
+    const double worst = worst_gradient(got, ref, &where);
+    INFO("worst gradient: ", where);
+    CHECK(worst <= 1e-10);
+    for (const auto& [name, b] : ref.buffers) {  // running statistics: from the global batch, unbiased over 16
+        INFO(name);
+        CHECK(relative_difference(got.buffers.at(name), b) <= 1e-10);
+    }
+    const StepResult local = gradient_step(per_rank, pairs, true);
+    CHECK(worst_gradient(local, ref) > 1e-6);
+}
+
+namespace {
+std::filesystem::path shared_dir(const std::string& name) {
+    double pid = world->rank() == 0 ? static_cast<double>(::getpid()) : 0.0;
+    world->all_reduce_sum(std::span<double>(&pid, 1));
+    const auto dir = std::filesystem::temp_directory_path() /
+                     fmt::format("fgclep-test-distributed-{}-{}", name, static_cast<long>(pid));
+    if (world->rank() == 0) {
+        std::filesystem::remove_all(dir);
+        std::filesystem::create_directories(dir);
+    }
+    world->barrier();
+    return dir;
+}
+
+template <class M>
+std::vector<double> parameters(M& model) {
+    Context<Cpu<double>> ctx;
+    return ctx.to_host(model.arena().values());
+}
+}  // namespace
+
+TEST_CASE("three AdamW steps of the distributed Trainer equal one process's") {
+    const InMemoryPairs pairs = make_pairs(48);
+    TrainerOptions o;
+    o.optimizer.lr = 1e-2;
+    o.epochs = 1;
+    o.batch_size = 16;
+    o.max_grad_norm = 1.0;
+    o.progress = ProgressMode::off;
+    Plain one(plain_options(), 5), many(plain_options(), 5);
+    Context<Cpu<double>> ctx1, ctx2;
+    Trainer single(one, tokenizer(), o);
+    const TrainResult a = single.fit(ctx1, pairs);
+    Trainer distributed(many, tokenizer(), o, *world);
+    const TrainResult b = distributed.fit(ctx2, pairs);
+    CHECK(a.steps == 3);
+    CHECK(b.steps == 3);
+    CHECK(b.last.loss.total == doctest::Approx(a.last.loss.total).epsilon(1e-10));
+    CHECK(relative_difference(parameters(many), parameters(one)) <= 1e-10);
+    // Every rank holds the same parameters.
+    std::vector<double> p = parameters(many), all(p.size() * static_cast<std::size_t>(world->size()));
+    world->all_gather(p, all);
+    for (int r = 1; r < world->size(); ++r)
+        CHECK(std::equal(p.begin(), p.end(), all.begin() + static_cast<std::ptrdiff_t>(r * p.size())));
+}
+
+TEST_CASE("a distributed run stopped mid-epoch resumes bit-identical; its loss falls; rank 0 alone writes") {
+    const InMemoryPairs pairs = make_pairs(64);
+    const auto dir = shared_dir("resume");
+    auto options = [&](const std::string& name, std::int64_t max_steps) {
+        TrainerOptions o;
+        o.optimizer.lr = 3e-3;
+        o.epochs = 3;
+        o.batch_size = 8;
+        o.accumulation_steps = 2;
+        o.checkpoint_dir = dir / name;
+        o.log_path = dir / (name + ".jsonl");
+        o.max_steps = max_steps;
+        o.progress = ProgressMode::off;
+        return o;
+    };
+    WithBatchNorm whole(batchnorm_options(), 6);
+    synchronize_batchnorm(whole);
+    Context<Cpu<double>> c1;
+    Trainer t1(whole, tokenizer(), options("whole", 0), *world);
+    std::vector<double> losses;
+    t1.on_step([&](const StepReport& r) { losses.push_back(r.loss.total); });
+    const TrainResult full = t1.fit(c1, pairs);
+    CHECK(full.finished);
+    CHECK(losses.back() < losses.front());
+
+    {  // stopped after 5 of 12 steps (mid-epoch: 4 steps per epoch)
+        WithBatchNorm part(batchnorm_options(), 6);
+        synchronize_batchnorm(part);
+        Context<Cpu<double>> c2;
+        Trainer t2(part, tokenizer(), options("parts", 5), *world);
+        CHECK_FALSE(t2.fit(c2, pairs).finished);
+    }
+    WithBatchNorm resumed(batchnorm_options(), 99);  // other initial weights: the checkpoint must restore them
+    synchronize_batchnorm(resumed);
+    Context<Cpu<double>> c3;
+    Trainer t3(resumed, tokenizer(), options("parts", 0), *world);
+    const TrainResult rest = t3.fit(c3, pairs);
+    CHECK(rest.resumed);
+    CHECK(rest.finished);
+    const auto a = parameters(whole), b = parameters(resumed);
+    CHECK(std::equal(a.begin(), a.end(), b.begin()));
+    Context<Cpu<double>> c4;
+    CHECK(c4.to_host(whole.arena().buffer_values()) == c4.to_host(resumed.arena().buffer_values()));
+    if (world->rank() == 0) {
+        CHECK(std::filesystem::exists(dir / "whole.jsonl"));
+        CHECK(!list_checkpoints(dir / "parts").empty());
+    }
+    world->barrier();
+}
+
+TEST_CASE("the Trainer refuses a global batch that does not divide among the ranks") {
+    Plain model(plain_options(), 1);
+    TrainerOptions o;
+    o.batch_size = 2 * world->size() + 1;
+    CHECK_THROWS_WITH_AS(Trainer(model, tokenizer(), o, *world), doctest::Contains("must divide evenly"), Error);
+}
+
+int main(int argc, char** argv) {
+    MpiOptions options;
+    options.timeout = std::chrono::seconds(120);
+    MpiCommunicator comm(options);
+    world = &comm;
+    doctest::Context context(argc, argv);
+    if (comm.rank() > 0) context.setOption("out", "/dev/null");  // rank 0 reports; every rank's result counts
+    int failed = context.run();
+    double any = failed ? 1 : 0;
+    comm.all_reduce_sum(std::span<double>(&any, 1));
+    if (comm.rank() > 0 && failed) fmt::print(stderr, "rank {}: {} test cases failed\n", comm.rank(), failed);
+    return any > 0 ? 1 : 0;
+}
