@@ -35,8 +35,10 @@ arch=()
 [[ -n ${gpu} ]] && arch=(-DCMAKE_CUDA_ARCHITECTURES=native)
 step "configure" cmake -S . -B "${build}" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFGCLEP_CUDA=ON \
     -DCMAKE_CUDA_COMPILER="${nvcc}" -DFGCLEP_BUILD_BENCHMARKS=ON "${arch[@]}"
-step "build" cmake --build "${build}" -j"${jobs}" --target fgclep_cuda test_cuda cuda_train_step bench_cuda_step \
-    stage1_clep
+targets=(fgclep_cuda test_cuda cuda_train_step bench_cuda_step stage1_clep)
+# test_nccl (NCCL over 2 ranks, docs/distributed.md) where MPI is installed; it skips unless each rank has a GPU.
+ninja -C "${build}" -t targets all | grep -q '^test_nccl:' && targets+=(test_nccl)
+step "build" cmake --build "${build}" -j"${jobs}" --target "${targets[@]}"
 
 if [[ -z ${gpu} ]]; then
     echo "::: built in $((SECONDS - start_all)) s; the GPU suite and the measurements need a device"

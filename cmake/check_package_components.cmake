@@ -5,7 +5,8 @@
 #
 #   cmake -DSOURCE_DIR=<fgclep source> -DBUILD_DIR=<fgclep build tree> -DWORK_DIR=<scratch dir>
 #         -DGENERATOR=<generator> -DCXX_COMPILER=<compiler> [-DMAKE_PROGRAM=...] [-DBUILD_TYPE=Release]
-#         -DHAS_LLM=ON|OFF -DHAS_CUDA=ON|OFF [-DCUDA_TOOLKIT_ROOT=<dir>] -P cmake/check_package_components.cmake
+#         -DHAS_LLM=ON|OFF -DHAS_CUDA=ON|OFF [-DHAS_MPI=ON|OFF] [-DCUDA_TOOLKIT_ROOT=<dir>]
+#         -P cmake/check_package_components.cmake
 cmake_minimum_required(VERSION 3.20)
 
 foreach(var SOURCE_DIR BUILD_DIR WORK_DIR GENERATOR CXX_COMPILER HAS_LLM HAS_CUDA)
@@ -16,7 +17,10 @@ endforeach()
 if(NOT BUILD_TYPE)
   set(BUILD_TYPE Release)
 endif()
-foreach(var HAS_LLM HAS_CUDA)
+if(NOT DEFINED HAS_MPI)
+  set(HAS_MPI OFF)
+endif()
+foreach(var HAS_LLM HAS_CUDA HAS_MPI)
   if(${var})
     set(${var} TRUE)
   else()
@@ -106,6 +110,14 @@ else()
   check(REQUIRED COMPONENTS cuda EXPECT FAIL
         OUTPUT "fgclep was installed without the CUDA backend: configure it with -DFGCLEP_CUDA=ON")
   check(REQUIRED COMPONENTS llm cuda EXPECT FAIL OUTPUT "-DFGCLEP_CUDA=ON")
+endif()
+# mpi, REQUIRED: found exactly when the build made it (MPI was installed); without MPI here, optional is FALSE.
+if(HAS_MPI)
+  check(REQUIRED COMPONENTS mpi EXPECT PASS RESULTS fgclep_FOUND=TRUE fgclep_mpi_FOUND=TRUE)
+  check(REQUIRED OPTIONAL_COMPONENTS mpi EXPECT PASS DEFINES -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON
+        OUTPUT "fgclep::mpi needs MPI" RESULTS fgclep_FOUND=TRUE fgclep_mpi_FOUND=FALSE)
+else()
+  check(REQUIRED COMPONENTS mpi EXPECT FAIL OUTPUT "fgclep was installed without fgclep::mpi")
 endif()
 if(HAS_LLM)
   check(REQUIRED COMPONENTS llm EXPECT PASS RESULTS fgclep_FOUND=TRUE fgclep_llm_FOUND=TRUE)

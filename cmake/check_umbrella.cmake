@@ -13,6 +13,7 @@
 #   interop/       needs xtensor, which fgclep::fgclep does not depend on
 #   llm/           needs cpp-httplib (target fgclep::llm)
 #   backend/cuda*  needs nvcc
+#   distributed/mpi_communicator.hpp, distributed/nccl_communicator.hpp  need MPI / NCCL (fgclep::mpi, fgclep::nccl)
 #   backend/cpu/onednn.hpp  needs oneDNN (FGCLEP_ONEDNN; backend/cpu/gemm.hpp includes it when enabled)
 #   backend/cpu/gemm_instances.hpp  included once per program built with FGCLEP_EXTERN_GEMM
 cmake_minimum_required(VERSION 3.20)
@@ -20,7 +21,7 @@ cmake_minimum_required(VERSION 3.20)
 if(NOT FGCLEP_INCLUDE_DIR)
   message(FATAL_ERROR "pass -DFGCLEP_INCLUDE_DIR=<source>/include")
 endif()
-set(library_dirs core backend nn models loss optim io testing)
+set(library_dirs core backend nn models loss optim io distributed testing)
 set(application_dirs data synth text features eval train pipeline)
 string(REPLACE ";" "|" library_regex "${library_dirs}")
 string(REPLACE ";" "|" application_regex "${application_dirs}")
@@ -37,7 +38,7 @@ function(included_headers file out)
 endfunction()
 
 file(GLOB_RECURSE headers RELATIVE "${FGCLEP_INCLUDE_DIR}" "${FGCLEP_INCLUDE_DIR}/fgclep/*.hpp")
-list(FILTER headers EXCLUDE REGEX "^fgclep/(fgclep\\.hpp|models\\.hpp|interop/|llm/|backend/cuda|backend/cpu/onednn\\.hpp|backend/cpu/gemm_instances\\.hpp)")
+list(FILTER headers EXCLUDE REGEX "^fgclep/(fgclep\\.hpp|models\\.hpp|interop/|llm/|distributed/(mpi|nccl)_communicator\\.hpp|backend/cuda|backend/cpu/onednn\\.hpp|backend/cpu/gemm_instances\\.hpp)")
 list(SORT headers)
 set(library_headers "${headers}")
 list(FILTER library_headers INCLUDE REGEX "^fgclep/(${library_regex})/")

@@ -4,11 +4,12 @@
 #      and only rank 0 prints;
 #   2. a rank killed mid-epoch (SIGKILL) ends the job with an error naming it within the time set, the newest
 #      checkpoint stays intact, and the resumed run ends with the uninterrupted run's weights;
-#   3. a rank that hangs (SIGSTOP) is named by the other rank's collective timeout, and the job ends.
+#   3. a rank that hangs (SIGSTOP) is named by the other rank's collective timeout, and the job ends;
+#   4. stage 2 scored by two ranks writes what one process writes.
 #
-#   check_distributed.sh STAGE1_CLEP CORPUS_DIR WORK_DIR MPIEXEC
+#   check_distributed.sh STAGE1_CLEP STAGE2_FEATURES CORPUS_DIR WORK_DIR MPIEXEC
 set -euo pipefail
-stage1=$1 corpus=$2 work=$3 mpiexec=$4
+stage1=$1 stage2=$2 corpus=$3 work=$4 mpiexec=$5
 # Open MPI refuses root unless told (CI runs as root).
 [[ $(id -u) -ne 0 ]] || export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMP_WAIT_POLICY=passive
@@ -84,3 +85,25 @@ cat "$work/hung.err"
 grep -q 'rank 1 does not answer' "$work/hung.err"
 ((elapsed < 60))
 echo "hung rank: named by rank 0 in ${elapsed} s"
+
+echo "--- 4. stage 2 split among the ranks"
+"$stage2" "$corpus" --stage1 "$work/whole" --out "$work/stage2_one" --threads 1 --workers 1 >/dev/null
+"$mpiexec" -n 2 --oversubscribe "$stage2" "$corpus" --stage1 "$work/whole" --out "$work/stage2_two" --threads 1 \
+    --workers 1 >"$work/stage2_two.out"
+cat "$work/stage2_two.out"
+cmp "$work/stage2_one/statistics.txt" "$work/stage2_two/statistics.txt"
+python3 - "$work/stage2_one/features.jsonl" "$work/stage2_two/features.jsonl" <<'PY'
+import json, math, sys
+one = [json.loads(l) for l in open(sys.argv[1])]
+two = [json.loads(l) for l in open(sys.argv[2])]
+assert len(one) == len(two) > 0, (len(one), len(two))
+for a, b in zip(one, two):
+    pa, pb = a.pop("probabilities", []), b.pop("probabilities", [])
+    assert len(pa) == len(pb) and all(math.isclose(x, y, rel_tol=1e-5, abs_tol=1e-7) for x, y in zip(pa, pb)), (pa, pb)
+    for d in (a, b):
+        for k in d.get("kept", []):
+            if isinstance(k, dict):
+                k.pop("probability", None)
+    assert a == b, (a, b)
+print(f"stage 2: {len(one)} records, the same from 1 and 2 ranks")
+PY

@@ -7,7 +7,9 @@
 #if defined(FGCLEP_WITH_CUDA)  // a program linked with fgclep::cuda (CMake option FGCLEP_CUDA)
 #include <fgclep/backend/cuda.hpp>
 #endif
-#if defined(FGCLEP_WITH_MPI)  // a program linked with fgclep::mpi (found where MPI is installed)
+#if defined(FGCLEP_WITH_NCCL)  // fgclep::nccl: one process per GPU
+#include <fgclep/distributed/nccl_communicator.hpp>
+#elif defined(FGCLEP_WITH_MPI)  // a program linked with fgclep::mpi (found where MPI is installed)
 #include <fgclep/distributed/mpi_communicator.hpp>
 #endif
 
@@ -108,7 +110,11 @@ struct Device {
 };
 inline Device parse_device(const std::string& text) {
     if (text == "cpu") return {};
-    if (text == "cuda") return {true, 0};
+    if (text == "cuda") {  // under an MPI launcher: the GPU of this rank on its host
+        for (const char* v : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"})
+            if (const char* r = std::getenv(v)) return {true, std::atoi(r)};
+        return {true, 0};
+    }
     if (text.rfind("cuda:", 0) == 0 && text.size() > 5 && text.find_first_not_of("0123456789", 5) == std::string::npos)
         return {true, std::atoi(text.c_str() + 5)};
     fgclep::fail("--device {}: expected cpu, cuda or cuda:N (N the device's index)", text);
@@ -175,7 +181,6 @@ int with_communicator(const Args& args, const char* program, Fn&& fn) {
         return fn(one);
     }
 #if defined(FGCLEP_WITH_MPI)
-    (void)program;
     fgclep::MpiOptions options;
     options.timeout =
         std::chrono::milliseconds(static_cast<std::int64_t>(1000 * args.real("--collective-timeout", 600)));
@@ -184,7 +189,12 @@ int with_communicator(const Args& args, const char* program, Fn&& fn) {
         fgclep::fail("rank {}: cannot silence stdout", comm.rank());
     if (comm.rank() == 0 && comm.size() > 1)
         fmt::print("data-parallel over {} MPI ranks (this is rank 0; the others print only errors)\n", comm.size());
-    return fn(comm);
+    try {
+        return fn(comm);
+    } catch (const std::exception& e) {  // say why, then end the job: the other ranks would wait for this one
+        fmt::print(stderr, "{} (rank {} of {}): {}\n", program, comm.rank(), comm.size(), e.what());
+        comm.abort();
+    }
 #else
     (void)args;
     fgclep::fail(
@@ -194,15 +204,23 @@ int with_communicator(const Args& args, const char* program, Fn&& fn) {
 #endif
 }
 
-// Runs a stage on `comm`, or explains why this backend cannot (MPI exchanges host memory; GPUs need NCCL).
+// Runs a stage on `comm`: over MPI on the CPU, over NCCL (bootstrapped on the MPI communicator) on GPUs, or
+// explains why this build cannot.
 template <class Comm, class B, class Fn>
-int on_communicator(Comm& comm, fgclep::Context<B>&, Fn&& fn) {
-    if constexpr (fgclep::Communicator<Comm, B>)
-        return fn(comm);
+int on_communicator(Comm& comm, fgclep::Context<B>& ctx, Fn&& fn) {
+    (void)ctx;
+    if constexpr (fgclep::Communicator<Comm, B>) return fn(comm);
+#if defined(FGCLEP_WITH_NCCL)
+    else if constexpr (std::is_same_v<Comm, fgclep::MpiCommunicator>) {
+        fgclep::NcclCommunicator nccl(comm, ctx);
+        return fn(nccl);
+    }
+#endif
     else
         fgclep::fail(
-            "data-parallel training on {} is not available over MPI, which exchanges host memory; run one process "
-            "per GPU with NCCL (not yet built: docs/distributed.md), or train on --device cpu",
+            "data-parallel training on {} needs NCCL, and this program was built without fgclep::nccl (configure "
+            "fgclep with -DFGCLEP_CUDA=ON where MPI and NCCL are installed; docs/distributed.md), or train on "
+            "--device cpu",
             B::name);
 }
 

@@ -9,7 +9,8 @@
 // Left out on purpose: fgclep/testing/ (the gradient checker, a test-only tool: include it where you test) and the
 // CUDA headers (backend/cuda*, which need the CUDA toolkit and fgclep::cuda; see docs/backends.md), and
 // backend/cpu/onednn.hpp, which backend/cpu/gemm.hpp includes when FGCLEP_USE_ONEDNN is defined, and
-// backend/cpu/gemm_instances.hpp, which one file of a program built with FGCLEP_EXTERN_GEMM includes.
+// backend/cpu/gemm_instances.hpp, which one file of a program built with FGCLEP_EXTERN_GEMM includes, and the
+// MPI and NCCL communicators (distributed/mpi_communicator.hpp, nccl_communicator.hpp: fgclep::mpi, fgclep::nccl).
 // The ctest test `umbrella_header_is_complete` (cmake/check_umbrella.cmake) fails when a header of the library
 // directories is missing here, so add new headers in their section, sorted.
 
@@ -19,6 +20,7 @@
 // core: tensors, contexts, the layer contract, parameter arenas, Model
 #include "fgclep/core/arena.hpp"
 #include "fgclep/core/backend.hpp"
+#include "fgclep/core/collectives.hpp"
 #include "fgclep/core/concepts.hpp"
 #include "fgclep/core/context.hpp"
 #include "fgclep/core/error.hpp"
@@ -102,3 +104,8 @@
 #include "fgclep/io/state_dict.hpp"
 #include "fgclep/io/torch_checkpoint.hpp"
 #include "fgclep/io/zip_archive.hpp"
+
+// distributed: communicators for data-parallel training and synchronised BatchNorm (MPI and NCCL communicators:
+// distributed/mpi_communicator.hpp with fgclep::mpi, distributed/nccl_communicator.hpp with fgclep::nccl)
+#include "fgclep/distributed/communicator.hpp"
+#include "fgclep/distributed/sync_batchnorm.hpp"

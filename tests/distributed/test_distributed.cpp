@@ -2,8 +2,12 @@
 // against one process with the 16 pairs concatenated, in double precision. The one-process reference is computed
 // in the same program (a second model, no collectives), so every rank checks its own numbers.
 #define DOCTEST_CONFIG_IMPLEMENT
+#include "fgclep/data/datasets/mimic_iv_ecg.hpp"
 #include "fgclep/distributed/mpi_communicator.hpp"
 #include "fgclep/distributed/sync_batchnorm.hpp"
+#include "fgclep/features/candidate_source.hpp"
+#include "fgclep/features/knowledge_base.hpp"
+#include "fgclep/features/validation.hpp"
 #include "fgclep/loss/fnm.hpp"
 #include "fgclep/loss/infonce.hpp"
 #include "fgclep/loss/sigmoid.hpp"
@@ -13,6 +17,7 @@
 #include "fgclep/nn/linear.hpp"
 #include "fgclep/nn/pool.hpp"
 #include "fgclep/nn/sequential.hpp"
+#include "fgclep/synth/corpus.hpp"
 #include "fgclep/train/trainer.hpp"
 
 #include <doctest/doctest.h>
@@ -220,7 +225,7 @@ std::vector<double> parameters(M& model) {
 }
 }  // namespace
 
-TEST_CASE("three AdamW steps of the distributed Trainer equal one process's") {
+TEST_CASE("three AdamW steps of the distributed Trainer and its validation equal one process's") {
     const InMemoryPairs pairs = make_pairs(48);
     TrainerOptions o;
     o.optimizer.lr = 1e-2;
@@ -230,10 +235,21 @@ TEST_CASE("three AdamW steps of the distributed Trainer equal one process's") {
     o.progress = ProgressMode::off;
     Plain one(plain_options(), 5), many(plain_options(), 5);
     Context<Cpu<double>> ctx1, ctx2;
+    // Validation: 21 pairs in batches of 16 and 5; the first batch is split among the ranks, the last (5 does not
+    // divide by 2) is evaluated whole by each.
+    const InMemoryPairs held_out = make_pairs(21);
     Trainer single(one, tokenizer(), o);
+    single.set_validation(held_out);
     const TrainResult a = single.fit(ctx1, pairs);
     Trainer distributed(many, tokenizer(), o, *world);
+    distributed.set_validation(held_out);
     const TrainResult b = distributed.fit(ctx2, pairs);
+    REQUIRE(a.validations.size() == 1);
+    REQUIRE(b.validations.size() == 1);
+    CHECK(b.validations[0].pairs == 21);
+    CHECK(b.validations[0].loss.total == doctest::Approx(a.validations[0].loss.total).epsilon(1e-10));
+    CHECK(b.validations[0].ecg_to_text_top1 == a.validations[0].ecg_to_text_top1);
+    CHECK(b.validations[0].text_to_ecg_top1 == a.validations[0].text_to_ecg_top1);
     CHECK(a.steps == 3);
     CHECK(b.steps == 3);
     CHECK(b.last.loss.total == doctest::Approx(a.last.loss.total).epsilon(1e-10));
@@ -293,6 +309,64 @@ TEST_CASE("a distributed run stopped mid-epoch resumes bit-identical; its loss f
         CHECK(!list_checkpoints(dir / "parts").empty());
     }
     world->barrier();
+}
+
+TEST_CASE("stage 2's validation split among the ranks gives one process's result") {
+    const auto dir = shared_dir("stage2");
+    if (world->rank() == 0)
+        synth::write_corpus(dir, {.records = 13, .eval_records = 0, .seed = 5, .threads = 1, .progress = false});
+    world->barrier();
+    const data::EcgDataset dataset = data::load_mimic_iv_ecg(dir);
+    features::KnowledgeBase kb = features::KnowledgeBase::builtin();
+    const auto candidates = features::propose_candidates(kb, dataset);
+    data::PreprocessOptions pre;
+    pre.crop = {.keep = 128, .length = 128};
+    using Scorer = FgClep<ResNet1D18, Bert, SigmoidLoss>;
+    Scorer::Options o;
+    o.ecg.backbone = {.leads = 12, .base_width = 2, .stages = {1, 1}, .input_length = 128};
+    o.ecg.head.embed_dim = 8;
+    o.ecg.head.num_heads = 2;
+    o.ecg.head.output_dim = 8;
+    o = text_options<Scorer>(o);
+    o.text.bert.max_position_embeddings = 32;
+    o.text.head = {0, 8, 8};
+    o.loss<SigmoidLoss>().logit_scale = std::log(30.0);
+    Scorer model(o, 2);
+    const ReportTokenizer words(
+        text::WordPiece(std::vector<std::string>{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "p", "waves", "qrs",
+                                                 "absent", "wide", "st", "t", "wave", "rate", "heart", "."},
+                        {.lower_case = true}));
+    features::ValidationOptions vo;
+    vo.stream.batch_size = 3;
+    Context<Cpu<float>> one, many;
+    const auto span = std::span<const std::vector<std::string>>(candidates);
+    {  // a threshold at the median probability of this (random) model keeps about half the candidates
+        const auto first = features::validate_dataset(model, one, words, dataset, data::Preprocessor(pre), span, vo);
+        std::vector<double> p;
+        for (const auto& r : first.records) p.insert(p.end(), r.probabilities.begin(), r.probabilities.end());
+        std::nth_element(p.begin(), p.begin() + static_cast<std::ptrdiff_t>(p.size() / 2), p.end());
+        vo.threshold = p[p.size() / 2];
+    }
+    const auto a = features::validate_dataset(model, one, words, dataset, data::Preprocessor(pre), span, vo);
+    detail::CollectivesScope<Cpu<float>> scope(many, world);
+    const auto b = features::validate_dataset(model, many, words, dataset, data::Preprocessor(pre), span, vo);
+    REQUIRE(a.records.size() == 13);
+    REQUIRE(b.records.size() == 13);
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < 13; ++i) {
+        CAPTURE(i);
+        CHECK(b.records[i].index == a.records[i].index);
+        CHECK(b.records[i].id == a.records[i].id);
+        CHECK(b.records[i].proposed == a.records[i].proposed);
+        REQUIRE(b.records[i].probabilities.size() == a.records[i].probabilities.size());
+        for (std::size_t j = 0; j < a.records[i].probabilities.size(); ++j)
+            CHECK(b.records[i].probabilities[j] == doctest::Approx(a.records[i].probabilities[j]).epsilon(1e-6));
+        CHECK(b.records[i].kept_features() == a.records[i].kept_features());
+        CHECK(b.records[i].augmented_report == a.records[i].augmented_report);
+        kept += a.records[i].kept.size();
+    }
+    CHECK(b.statistics.summary() == a.statistics.summary());
+    CHECK(kept > 0);
 }
 
 TEST_CASE("the Trainer refuses a global batch that does not divide among the ranks") {

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <future>
 #include <memory>
@@ -52,14 +53,21 @@ public:
     class Pending {
     public:
         Pending() = default;
-        explicit Pending(std::shared_future<void> f) : done_(std::move(f)) {}
+        Pending(std::shared_future<void> f, std::atomic<int>* waiters) : done_(std::move(f)), waiters_(waiters) {}
         // Returns when the collective is complete; throws fgclep::Error when it failed or timed out.
         void wait() {
-            if (done_.valid()) done_.get();
+            if (!done_.valid()) return;
+            if (done_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+                ++*waiters_;  // the communication thread polls without pausing while someone waits
+                done_.wait();
+                --*waiters_;
+            }
+            done_.get();
         }
 
     private:
         std::shared_future<void> done_;
+        std::atomic<int>* waiters_ = nullptr;
     };
 
     explicit MpiCommunicator(MpiOptions options = {}) : options_(options) {
@@ -108,15 +116,34 @@ public:
             std::fflush(stderr);
             MPI_Abort(MPI_COMM_WORLD, 1);
         }
+        if (std::uncaught_exceptions() > uncaught_at_start_) {
+            // An error is ending this rank: the others would wait for it in their next collective until the
+            // timeout. End the job now (the launcher names this rank; catch the error inside the communicator's
+            // scope, print it and call abort() to say why, as the stage programs do).
+            std::fprintf(stderr, "fgclep: rank %d: an error ends this rank; aborting the MPI job\n", rank_);
+            std::fflush(stderr);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
         MPI_Comm_free(&probe_comm_);
         MPI_Comm_free(&comm_);
         if (owns_mpi_) MPI_Finalize();
+    }
+
+    // Ends the whole job at once (MPI_Abort), after this rank has said why: what a rank that cannot go on does, so
+    // that the others do not wait for it until their timeout.
+    [[noreturn]] void abort(int code = 1) {
+        std::fflush(stdout);
+        std::fflush(stderr);
+        MPI_Abort(MPI_COMM_WORLD, code);
+        std::abort();  // MPI_Abort does not return
     }
 
     int rank() const override { return rank_; }
     int size() const override { return size_; }
     Collectives* collectives() { return this; }
     const MpiOptions& options() const { return options_; }
+    // Seconds collectives have been in flight so far (overlapped with computation or not), for measurements.
+    double busy_seconds() const { return static_cast<double>(busy_ns_.load()) * 1e-9; }
 
     // --- what the Trainer calls: the backend's memory, which must be host memory -------------------------------
     // (Only for backends whose memory is host memory: Communicator<MpiCommunicator, Cuda<float>> is false.)
@@ -141,8 +168,9 @@ public:
                 "all_reduce",
                 [=, this](MPI_Request* r) { return MPI_Iallreduce(MPI_IN_PLACE, p, count, type, MPI_SUM, comm_, r); },
                 [=, this] {
-                    if (op == ReduceOp::mean)
-                        for (int i = 0; i < count; ++i) p[i] = static_cast<T>(p[i] / static_cast<T>(size_));
+                    if (op != ReduceOp::mean) return;
+                    const T k = static_cast<T>(size_);
+                    for (int i = 0; i < count; ++i) p[i] /= k;
                 });
         }
         return last;
@@ -230,7 +258,7 @@ private:
         op->start = std::move(start);
         op->finish = std::move(finish);
         op->patient = patient;
-        Pending pending(op->done.get_future().share());
+        Pending pending(op->done.get_future().share(), &waiters_);
         {
             std::lock_guard lock(mutex_);
             op->sequence = ++issued_;
@@ -298,7 +326,8 @@ private:
         if (started != MPI_SUCCESS)
             fail("rank {}: MPI {} (collective #{}) failed to start: {}", rank_, op.what, op.sequence,
                  error_text(started));
-        auto since = std::chrono::steady_clock::now();
+        const auto began = std::chrono::steady_clock::now();
+        auto since = began;
         auto pause = std::chrono::microseconds(10);
         for (;;) {
             int complete = 0;
@@ -313,10 +342,18 @@ private:
                     continue;
                 }
             }
-            std::this_thread::sleep_for(pause);
-            pause = std::min(pause * 2, std::chrono::microseconds(1000));
+            // MPI progresses a collective only inside its calls: poll without pausing while the caller waits for
+            // it, and every few tens of microseconds while the caller computes (leaving it the cores).
+            if (waiters_.load() > 0) {
+                std::this_thread::yield();
+            } else {
+                std::this_thread::sleep_for(pause);
+                pause = std::min(pause * 2, std::chrono::microseconds(50));
+            }
         }
         in_collective_.store(false);
+        busy_ns_ +=
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - began).count();
         completed_.store(op.sequence);
         if (op.finish) op.finish();
     }
@@ -405,6 +442,7 @@ private:
     }
 
     MpiOptions options_;
+    int uncaught_at_start_ = std::uncaught_exceptions();
     bool owns_mpi_ = false;
     MPI_Comm comm_ = MPI_COMM_NULL, probe_comm_ = MPI_COMM_NULL;
     int rank_ = 0, size_ = 1;
@@ -418,6 +456,8 @@ private:
     std::string failure_;
     std::atomic<std::int64_t> current_{0}, completed_{0};
     std::atomic<bool> in_collective_{false};
+    std::atomic<std::int64_t> busy_ns_{0};
+    std::atomic<int> waiters_{0};
     std::vector<std::unique_ptr<std::int64_t[]>> replies_;
     std::thread thread_;
 };

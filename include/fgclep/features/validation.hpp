@@ -326,6 +326,9 @@ ValidationResult validate_features(Model& model, Context<B>& ctx, const ReportTo
 
 // Every record of a dataset, in order: read and preprocessed by a BatchStream (options.stream, not shuffled),
 // named by the dataset's ids and record paths. candidates.size() must equal dataset.size().
+//
+// In a data-parallel run (ctx.collectives with K ranks) each rank reads and scores every K-th record with
+// candidates, the probabilities are all-gathered, and every rank returns the same result as one process would.
 template <class Model, Backend B>
 ValidationResult validate_dataset(Model& model, Context<B>& ctx, const ReportTokenizer& tokenizer,
                                   const data::EcgDataset& dataset, const data::Preprocessor& preprocessor,
@@ -338,34 +341,68 @@ ValidationResult validate_dataset(Model& model, Context<B>& ctx, const ReportTok
     stream_options.shuffle = false;
     stream_options.drop_last = false;
     data::BatchStream<data::EcgDataset> stream(dataset, preprocessor, stream_options);
-    std::vector<std::int64_t> order(static_cast<std::size_t>(dataset.size()));
-    std::iota(order.begin(), order.end(), 0);
     // Records with no candidate need no ECG: leave them out of the batches and record them as they are.
     std::vector<std::int64_t> with_candidates;
-    for (auto i : order)
+    for (std::int64_t i = 0; i < dataset.size(); ++i)
         if (!candidates[static_cast<std::size_t>(i)].empty()) with_candidates.push_back(i);
+    const int K = ctx.world_size(), rank = ctx.rank();
+    std::vector<std::int64_t> mine;
+    for (std::size_t k = static_cast<std::size_t>(rank); k < with_candidates.size(); k += static_cast<std::size_t>(K))
+        mine.push_back(with_candidates[k]);
     const auto identify = [&](std::int64_t i) {
         return RecordIdentity{dataset.entry(i).id, dataset.entry(i).record.string()};
     };
-    ValidationResult r =
-        validate_features(model, ctx, tokenizer, stream.over(with_candidates), candidates, options, identify);
-    std::vector<RecordValidation> all;
-    all.reserve(order.size());
-    std::size_t next = 0;
-    for (auto i : order) {
-        if (next < r.records.size() && r.records[next].index == i) {
-            RecordValidation& v = r.records[next++];
-            if (v.skipped) v.report = v.augmented_report = dataset.entry(i).report;  // batches carry no report for it
-            all.push_back(std::move(v));
-            continue;
+    ValidationResult r = validate_features(model, ctx, tokenizer, stream.over(mine), candidates, options, identify);
+
+    // The probabilities of every record with candidates: this rank's, or every rank's all-gathered (padded to the
+    // longest share; a record that could not be read has NaN ones).
+    std::vector<std::vector<double>> probabilities(candidates.size());
+    for (auto& v : r.records) probabilities[static_cast<std::size_t>(v.index)] = v.probabilities;
+    if (K > 1) {
+        std::vector<std::size_t> share(static_cast<std::size_t>(K), 0);
+        for (std::size_t k = 0; k < with_candidates.size(); ++k)
+            share[k % static_cast<std::size_t>(K)] +=
+                validation_detail::distinct(candidates[static_cast<std::size_t>(with_candidates[k])]).size();
+        const std::size_t longest = *std::max_element(share.begin(), share.end());
+        std::vector<double> flat;
+        flat.reserve(longest);
+        for (auto i : mine)
+            for (double p : probabilities[static_cast<std::size_t>(i)]) flat.push_back(p);
+        flat.resize(longest, 0.0);
+        std::vector<double> all(longest * static_cast<std::size_t>(K));
+        ctx.collectives->all_gather(flat, all);
+        std::vector<std::size_t> next(static_cast<std::size_t>(K), 0);
+        for (std::size_t k = 0; k < with_candidates.size(); ++k) {
+            const auto owner = k % static_cast<std::size_t>(K);
+            const auto i = static_cast<std::size_t>(with_candidates[k]);
+            const std::size_t n = validation_detail::distinct(candidates[i]).size();
+            const double* from = all.data() + owner * longest + next[owner];
+            probabilities[i].assign(from, from + n);
+            next[owner] += n;
         }
-        RecordValidation plain;
-        plain.index = i;
-        plain.id = dataset.entry(i).id;
-        plain.record = dataset.entry(i).record.string();
-        plain.report = dataset.entry(i).report;
-        plain.augmented_report = plain.report;
-        all.push_back(std::move(plain));
+    }
+
+    // Every record in order, built the same way from its probabilities on every rank.
+    std::vector<RecordValidation> all;
+    all.reserve(candidates.size());
+    for (std::int64_t i = 0; i < dataset.size(); ++i) {
+        const auto& entry = dataset.entry(i);
+        RecordValidation v;
+        v.index = i;
+        v.id = entry.id;
+        v.record = entry.record.string();
+        v.report = entry.report;
+        if (!candidates[static_cast<std::size_t>(i)].empty()) {
+            v.proposed = validation_detail::distinct(candidates[static_cast<std::size_t>(i)]);
+            v.probabilities = std::move(probabilities[static_cast<std::size_t>(i)]);
+            v.skipped =
+                std::all_of(v.probabilities.begin(), v.probabilities.end(), [](double p) { return std::isnan(p); });
+            if (!v.skipped)
+                for (std::size_t j = 0; j < v.proposed.size(); ++j)
+                    if (v.probabilities[j] > options.threshold) v.kept.push_back({v.proposed[j], v.probabilities[j]});
+        }
+        v.augmented_report = augment_report(v.report, v.kept_features());
+        all.push_back(std::move(v));
     }
     r.statistics = validation_detail::statistics_of(all, options.threshold, r.statistics.distinct_candidates);
     r.records = std::move(all);

@@ -10,6 +10,9 @@
 // Writes <run>/features.jsonl (features/provenance.hpp: one line per record: proposed, probabilities, kept,
 // augmented report) and <run>/statistics.txt. A run directory that already holds features.jsonl is reused as it is
 // (stage 2 is deterministic given the stage-1 weights); pass options.overwrite to validate again.
+//
+// With ctx.collectives set (stage2_features under mpirun) the records are scored by all ranks, each a share
+// (features::validate_dataset), and rank 0 writes the files.
 #include "fgclep/core/context.hpp"
 #include "fgclep/data/dataset.hpp"
 #include "fgclep/data/preprocess.hpp"
@@ -98,8 +101,8 @@ FeatureStageResult run_features(Model& model, Context<B>& ctx, const ReportToken
         }
         r.statistics = features::validation_statistics(r.records, threshold);
     }
-    features::write_provenance(out.provenance, r);
-    {
+    if (ctx.rank() == 0) {  // in a distributed run every rank has the whole result; rank 0 writes it
+        features::write_provenance(out.provenance, r);
         std::ofstream f(run_dir / "statistics.txt", std::ios::trunc);
         f << r.statistics.summary();
     }

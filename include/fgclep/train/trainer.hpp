@@ -13,8 +13,8 @@
 //   Trainer trainer(model, tokenizer, options, comm);  // options.batch_size is the *global* batch
 //
 // Each rank reads a disjoint 1/K of every global batch, in the one seeded order; the losses see the global batch
-// (ContrastiveObjective all-gathers the embeddings); gradients are averaged over ranks in buckets, the encoders'
-// while backward still runs; rank 0 alone logs, prints progress and writes checkpoints. docs/distributed.md.
+// (ContrastiveObjective all-gathers the embeddings); gradients are averaged over ranks in buckets, the losses' and
+// the text encoder's while the ECG encoder's backward still runs; rank 0 alone logs, prints progress and writes checkpoints. docs/distributed.md.
 #include "fgclep/distributed/communicator.hpp"
 #include "fgclep/models/fgclep.hpp"
 #include "fgclep/optim/adamw.hpp"
@@ -81,9 +81,12 @@ struct StepReport {
     std::int64_t total_steps = 0;
     LossValue loss;  // averaged over the step's micro-batches
     double lr = 0;
-    double grad_norm = 0;  // before clipping
-    bool skipped = false;  // not applied: non-finite loss or gradient
-    double samples_per_second = 0;
+    double grad_norm = 0;           // before clipping
+    bool skipped = false;           // not applied: non-finite loss or gradient
+    double samples_per_second = 0;  // of the whole (global) batch
+    // Distributed runs: the time this step waited for the gradient averaging after backward (what overlapping
+    // with backward did not hide), and the step's wall time.
+    double communication_seconds = 0, seconds = 0;
 };
 
 // Validation over a held-out pair source: the mean loss, and in-batch retrieval accuracy (the share of ECGs whose
@@ -134,6 +137,8 @@ public:
                 "Trainer: batch_size is the global batch and must divide evenly among the {} ranks, got {} (use a "
                 "multiple of {})",
                 K, options_.batch_size, K);
+        if (K > 1 && comm_.collectives() == nullptr)
+            fail("Trainer: the communicator has {} ranks but no Collectives (collectives() returned null)", K);
         if (K > 1) gradient_buckets_ = plan_buckets();
         if (comm_.rank() > 0) {  // rank 0 alone reports
             options_.log_path.clear();
@@ -150,6 +155,10 @@ public:
     }
     // Called after every optimizer step.
     void on_step(std::function<void(const StepReport&)> hook) { step_hook_ = std::move(hook); }
+
+    // Not copied or moved: it refers to its own communicator (one process) and the model's arena.
+    Trainer(const Trainer&) = delete;
+    Trainer& operator=(const Trainer&) = delete;
 
     AdamW<B>& optimizer() { return optimizer_; }
     const TrainerOptions& options() const { return options_; }
@@ -305,7 +314,7 @@ private:
             if (run.prefetched_epoch != state.epoch) {
                 run.prefetched_epoch = state.epoch;
                 const std::int64_t begin = state.batch_in_epoch * run.local_batch,
-                                   end = static_cast<std::int64_t>(run.order.size());
+                                   end = run.steps_per_epoch * options_.accumulation_steps * run.local_batch;
                 source.prefetch(
                     std::span<const std::int64_t>(run.order.data() + begin, static_cast<std::size_t>(end - begin)),
                     run.local_batch);
@@ -341,7 +350,10 @@ private:
             state.samples_seen += options_.batch_size;
             run.samples += options_.batch_size;
         }
+        const auto reduce_start = std::chrono::steady_clock::now();
         for (auto& r : reductions) r.wait();  // every rank now holds the mean gradient
+        report.communication_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - reduce_start).count();
         report.grad_norm = clip_grad_norm(
             ctx, model_.arena(),
             options_.max_grad_norm > 0 ? options_.max_grad_norm : std::numeric_limits<double>::infinity());
@@ -356,6 +368,7 @@ private:
         const double step_seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
         report.samples_per_second = static_cast<double>(run.per_step) / std::max(step_seconds, 1e-9);
+        report.seconds = step_seconds;
         if (state.batch_in_epoch >= run.steps_per_epoch * options_.accumulation_steps) {
             state.batch_in_epoch = 0;
             ++state.epoch;
@@ -388,7 +401,7 @@ private:
     };
 
     // The gradient arena cut into buckets of at most bucket_bytes, each within one part of the model, so that the
-    // losses' and the ECG encoder's can be reduced while the text encoder's backward runs.
+    // losses' and the text encoder's can be reduced while the ECG encoder's backward runs.
     std::vector<GradientBucket> plan_buckets() {
         ParamSet ecg, text;
         model_.module().ecg.visit(ecg);
@@ -489,7 +502,8 @@ private:
                                {"lr", report.lr},
                                {"grad_norm", report.grad_norm},
                                {"skipped", report.skipped},
-                               {"samples_per_s", report.samples_per_second}});
+                               {"samples_per_s", report.samples_per_second},
+                               {"communication_s", report.communication_seconds}});
         if (report.skipped)
             run.progress.message(
                 fmt::format("step {}: skipped, the loss or the gradient is not finite (loss {}, gradient norm {})",
