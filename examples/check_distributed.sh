@@ -51,7 +51,7 @@ test "$(grep -c '^model:' "$work/whole.out")" -eq 1  # rank 1 printed nothing
 grep -q '"world_size":2' "$work/whole/log.jsonl"
 
 echo "--- 2. a rank killed mid-epoch"
-long="--epochs 10 --checkpoint-every 1 --collective-timeout 20"
+long="--epochs 6 --checkpoint-every 1 --collective-timeout 20"
 run --out "$work/reference" $long >/dev/null
 start=$(date +%s)
 start_long_run killed 6
@@ -66,7 +66,7 @@ grep -q 'rank 1' "$work/killed.err"
 ((elapsed < 60))
 run --out "$work/killed" $long >"$work/resumed.out"
 cat "$work/resumed.out"
-grep -q 'trained 40 of 40 steps (resumed)' "$work/resumed.out"
+grep -q 'trained 24 of 24 steps (resumed)' "$work/resumed.out"
 cmp "$work/reference/model.safetensors" "$work/killed/model.safetensors"
 echo "killed rank: the job ended in ${elapsed} s; the resumed run matches the uninterrupted one"
 

@@ -12,13 +12,9 @@
 #include "fgclep/loss/infonce.hpp"
 #include "fgclep/loss/sigmoid.hpp"
 #include "fgclep/models/fgclep.hpp"
-#include "fgclep/nn/activation.hpp"
-#include "fgclep/nn/conv1d.hpp"
-#include "fgclep/nn/linear.hpp"
-#include "fgclep/nn/pool.hpp"
-#include "fgclep/nn/sequential.hpp"
 #include "fgclep/synth/corpus.hpp"
 #include "fgclep/train/trainer.hpp"
+#include "tiny_models.hpp"
 
 #include <doctest/doctest.h>
 
@@ -34,28 +30,8 @@ MpiCommunicator* world = nullptr;
 
 constexpr std::int64_t leads = 2, length = 32, pairs_per_rank = 8;
 
-// An ECG encoder without BatchNorm.
-using PlainEcg = Sequential<Conv1d, ReLU, GlobalAvgPool1d, Linear>;
-
-template <class M>
-typename M::Options text_options(typename M::Options o) {
-    o.text.bert.vocab_size = 16;
-    o.text.bert.hidden_size = 8;
-    o.text.bert.num_hidden_layers = 1;
-    o.text.bert.num_attention_heads = 2;
-    o.text.bert.intermediate_size = 16;
-    o.text.bert.max_position_embeddings = 16;
-    o.text.bert.hidden_dropout_prob = 0;  // dropout draws per-rank streams: off for an exact comparison
-    o.text.bert.attention_probs_dropout_prob = 0;
-    o.text.head = {0, 8, 6};
-    return o;
-}
-
-ReportTokenizer tokenizer() {
-    std::vector<std::string> vocab{"[PAD]", "[UNK]",  "[CLS]",        "[SEP]", "[MASK]", "sinus", "rhythm", "normal",
-                                   "ecg",   "atrial", "fibrillation", "block", "left",   "right", "bundle", "."};
-    return ReportTokenizer(text::WordPiece(vocab, {.lower_case = true}), 10);
-}
+using testing_distributed::PlainEcg;
+ReportTokenizer tokenizer() { return testing_distributed::tiny_tokenizer(); }
 
 InMemoryPairs make_pairs(std::int64_t n) {
     const char* reports[] = {
@@ -150,9 +126,9 @@ using Plain = FgClep<PlainEcg, Bert, SigmoidLoss, FnmLoss, InfoNceLoss, Cpu<doub
 
 Plain::Options plain_options(FnmSource source = FnmSource::projected) {
     Plain::Options o;
-    o.ecg = {Conv1d::Options{leads, 5, 3, 1, 1}, {}, {}, Linear::Options{5, 6}};
+    o.ecg = testing_distributed::plain_ecg(leads);
     o.loss<FnmLoss>().source = source;
-    return text_options<Plain>(o);
+    return testing_distributed::tiny_text(o);
 }
 
 using WithBatchNorm = FgClep<ResNet1D18, Bert, SigmoidLoss, FnmLoss, Cpu<double>>;
@@ -163,7 +139,7 @@ WithBatchNorm::Options batchnorm_options() {
     o.ecg.head.embed_dim = 6;
     o.ecg.head.num_heads = 2;
     o.ecg.head.output_dim = 6;
-    return text_options<WithBatchNorm>(o);
+    return testing_distributed::tiny_text(o);
 }
 
 }  // namespace
@@ -327,7 +303,7 @@ TEST_CASE("stage 2's validation split among the ranks gives one process's result
     o.ecg.head.embed_dim = 8;
     o.ecg.head.num_heads = 2;
     o.ecg.head.output_dim = 8;
-    o = text_options<Scorer>(o);
+    o = testing_distributed::tiny_text(o);
     o.text.bert.max_position_embeddings = 32;
     o.text.head = {0, 8, 8};
     o.loss<SigmoidLoss>().logit_scale = std::log(30.0);
@@ -367,6 +343,50 @@ TEST_CASE("stage 2's validation split among the ranks gives one process's result
     }
     CHECK(b.statistics.summary() == a.statistics.summary());
     CHECK(kept > 0);
+}
+
+namespace {
+// A user's communicator: MPI underneath, counting what the Trainer reduces.
+struct CountingCommunicator {
+    using Pending = MpiCommunicator::Pending;
+    std::int64_t reduced = 0, reductions = 0, broadcasted = 0;
+    int rank() const { return world->rank(); }
+    int size() const { return world->size(); }
+    template <Backend B, class T>
+    void broadcast(Context<B>& ctx, T* data, std::size_t n, int root) {
+        broadcasted += static_cast<std::int64_t>(n);
+        world->broadcast(ctx, data, n, root);
+    }
+    template <Backend B, class T>
+    Pending start_all_reduce(Context<B>& ctx, T* data, std::size_t n, ReduceOp op) {
+        reduced += static_cast<std::int64_t>(n);
+        ++reductions;
+        return world->start_all_reduce(ctx, data, n, op);
+    }
+    void barrier() { world->barrier(); }
+    Collectives* collectives() { return world; }
+};
+static_assert(Communicator<CountingCommunicator, Cpu<double>>);
+static_assert(Communicator<SingleProcess, Cpu<float>>);
+static_assert(Communicator<MpiCommunicator, Cpu<float>>);
+}  // namespace
+
+TEST_CASE("a user's communicator type: every gradient is averaged once per optimizer step, in buckets") {
+    const InMemoryPairs pairs = make_pairs(32);
+    TrainerOptions o;
+    o.epochs = 1;
+    o.batch_size = 8;
+    o.accumulation_steps = 2;  // 2 optimizer steps of 2 micro-batches: reductions on the last micro-batch only
+    o.progress = ProgressMode::off;
+    o.bucket_bytes = 64 * sizeof(double);  // small buckets: many of them, none across a part of the model
+    Plain model(plain_options(), 7);
+    CountingCommunicator counting;
+    Context<Cpu<double>> ctx;
+    Trainer trainer(model, tokenizer(), o, counting);
+    CHECK(trainer.fit(ctx, pairs).steps == 2);
+    CHECK(counting.reduced == 2 * model.arena().grads().numel());
+    CHECK(counting.reductions > 2 * 3);  // more than one bucket per part
+    CHECK(counting.broadcasted == model.arena().values().numel() + model.arena().buffer_values().numel());
 }
 
 TEST_CASE("the Trainer refuses a global batch that does not divide among the ranks") {

@@ -4,12 +4,8 @@
 #include "fgclep/distributed/nccl_communicator.hpp"
 #include "fgclep/loss/sigmoid.hpp"
 #include "fgclep/models/fgclep.hpp"
-#include "fgclep/nn/activation.hpp"
-#include "fgclep/nn/conv1d.hpp"
-#include "fgclep/nn/linear.hpp"
-#include "fgclep/nn/pool.hpp"
-#include "fgclep/nn/sequential.hpp"
 #include "fgclep/train/trainer.hpp"
+#include "tiny_models.hpp"
 
 #include <doctest/doctest.h>
 
@@ -21,29 +17,15 @@ namespace {
 MpiCommunicator* world = nullptr;
 int device = 0;
 
-using PlainEcg = Sequential<Conv1d, ReLU, GlobalAvgPool1d, Linear>;
-using Plain = FgClep<PlainEcg, Bert, SigmoidLoss, Cuda<float>>;
+using Plain = FgClep<testing_distributed::PlainEcg, Bert, SigmoidLoss, Cuda<float>>;
 
 Plain::Options options() {
     Plain::Options o;
-    o.ecg = {Conv1d::Options{2, 5, 3, 1, 1}, {}, {}, Linear::Options{5, 6}};
-    o.text.bert.vocab_size = 16;
-    o.text.bert.hidden_size = 8;
-    o.text.bert.num_hidden_layers = 1;
-    o.text.bert.num_attention_heads = 2;
-    o.text.bert.intermediate_size = 16;
-    o.text.bert.max_position_embeddings = 16;
-    o.text.bert.hidden_dropout_prob = 0;
-    o.text.bert.attention_probs_dropout_prob = 0;
-    o.text.head = {0, 8, 6};
-    return o;
+    o.ecg = testing_distributed::plain_ecg(2);
+    return testing_distributed::tiny_text(o);
 }
 
-ReportTokenizer tokenizer() {
-    std::vector<std::string> vocab{"[PAD]", "[UNK]",  "[CLS]",        "[SEP]", "[MASK]", "sinus", "rhythm", "normal",
-                                   "ecg",   "atrial", "fibrillation", "block", "left",   "right", "bundle", "."};
-    return ReportTokenizer(text::WordPiece(vocab, {.lower_case = true}), 10);
-}
+ReportTokenizer tokenizer() { return testing_distributed::tiny_tokenizer(); }
 }  // namespace
 
 TEST_CASE("NCCL averages and broadcasts device memory") {
