@@ -72,13 +72,17 @@ struct StepResult {
 
 // One forward/backward on `pairs`: the whole batch in one process (distributed = false), or this rank's 8 rows
 // with the losses over the global batch and the gradients averaged over ranks.
+// uneven: rank r's share is 8 - K/2 + r pairs instead of 8 (as when records could not be read).
 template <class M>
-StepResult gradient_step(M& model, const InMemoryPairs& pairs, bool distributed) {
+StepResult gradient_step(M& model, const InMemoryPairs& pairs, bool distributed, bool uneven = false) {
     Context<Cpu<double>> ctx;
     detail::CollectivesScope<Cpu<double>> scope(ctx, distributed ? world : nullptr);
     Trainer<M> helper(model, tokenizer(), TrainerOptions{});
-    const std::int64_t n = distributed ? pairs_per_rank : pairs_per_rank * world->size();
-    const auto batch = helper.to_device(ctx, pairs.load(range(distributed ? world->rank() * n : 0, n)));
+    const std::int64_t K = world->size(), me = world->rank();
+    const std::int64_t shift = uneven ? -K / 2 : 0;
+    const std::int64_t n = distributed ? pairs_per_rank + shift + me * (uneven ? 1 : 0) : pairs_per_rank * K;
+    const std::int64_t first = distributed ? me * (pairs_per_rank + shift) + (uneven ? me * (me - 1) / 2 : 0) : 0;
+    const auto batch = helper.to_device(ctx, pairs.load(range(first, n)));
     model.zero_grad(ctx);
     StepResult r;
     r.loss = model.compute_gradients(ctx, batch);
@@ -150,6 +154,23 @@ TEST_CASE("the losses over the global batch and their gradients equal one proces
     SUBCASE("FNM's S from the pooled text features (all-gathered too)") {
         check_equivalent<Plain>(plain_options(FnmSource::features));
     }
+}
+
+TEST_CASE("ranks with unequal shares (records a rank could not read) give one process's losses and gradients") {
+    const std::int64_t K = world->size();
+    const InMemoryPairs pairs = make_pairs(pairs_per_rank * K);
+    Plain one(plain_options(), 3), many(plain_options(), 3);
+    // The reference: the same pairs in one process (the uneven shares cover 8K - K/2 + K(K-1)/2 pairs).
+    const std::int64_t total = K * (pairs_per_rank - K / 2) + K * (K - 1) / 2;
+    Context<Cpu<double>> ctx;
+    Trainer<Plain> helper(one, tokenizer(), TrainerOptions{});
+    one.zero_grad(ctx);
+    const LossValue ref = one.compute_gradients(ctx, helper.to_device(ctx, pairs.load(range(0, total))));
+    StepResult want;
+    for (const auto& e : one.arena().params()) want.grads[e.name] = ctx.to_host(e.param->grad);
+    const StepResult got = gradient_step(many, pairs, true, true);
+    CHECK(got.loss.total == doctest::Approx(ref.total).epsilon(1e-12));
+    CHECK(worst_gradient(got, want) <= 1e-10);
 }
 
 TEST_CASE("without the gradient through the all-gather the equivalence fails") {

@@ -49,6 +49,16 @@ public:
 };
 
 namespace detail {
+// A barrier that waits for a rank that is alive but busy (rank 0 writing a checkpoint or building a cache) without a
+// time limit, where the communicator has one (MpiCommunicator::barrier(true)); otherwise the plain barrier.
+template <class C>
+void patient_barrier(C& comm) {
+    if constexpr (requires { comm.barrier(true); })
+        comm.barrier(true);
+    else
+        comm.barrier();
+}
+
 // Points ctx.collectives at a communicator's for a scope (the Trainer's fit), and back when it ends.
 template <Backend B>
 class CollectivesScope {

@@ -131,11 +131,15 @@ public:
 
     // Ends the whole job at once (MPI_Abort), after this rank has said why: what a rank that cannot go on does, so
     // that the others do not wait for it until their timeout.
+    // The communication thread makes the call (all MPI calls are its own: MPI_THREAD_SERIALIZED).
     [[noreturn]] void abort(int code = 1) {
         std::fflush(stdout);
         std::fflush(stderr);
-        MPI_Abort(MPI_COMM_WORLD, code);
-        std::abort();  // MPI_Abort does not return
+        abort_code_.store(code);
+        wake_.notify_all();
+        std::this_thread::sleep_for(std::chrono::seconds(10));
+        MPI_Abort(MPI_COMM_WORLD, code);  // the communication thread is stuck: call it from here after all
+        std::abort();
     }
 
     int rank() const override { return rank_; }
@@ -234,8 +238,8 @@ private:
             return MPI_INT64_T;
         else if constexpr (std::is_same_v<T, std::uint64_t>)
             return MPI_UINT64_T;
-        else if constexpr (std::is_same_v<T, std::uint8_t> || std::is_same_v<T, char>)
-            return MPI_BYTE;
+        else if constexpr (std::is_same_v<T, std::uint8_t>)
+            return MPI_UINT8_T;
         else
             static_assert(sizeof(T) == 0, "MpiCommunicator: no MPI datatype for this element type");
     }
@@ -281,6 +285,7 @@ private:
                 std::unique_lock lock(mutex_);
                 while (queue_.empty() && !stopping_) {
                     wake_.wait_for(lock, std::chrono::milliseconds(20));
+                    if (abort_code_.load() != 0) MPI_Abort(MPI_COMM_WORLD, abort_code_.load());
                     if (queue_.empty() && !stopping_) {
                         lock.unlock();
                         answer_queries();
@@ -296,7 +301,13 @@ private:
                 continue;
             }
             try {
-                run(*op);
+                try {
+                    run(*op);
+                } catch (const Error&) {
+                    throw;
+                } catch (const std::exception& e) {  // bad_alloc, say: reported like MPI's own failures
+                    fail("rank {}: MPI {} (collective #{}): {}", rank_, op->what, op->sequence, e.what());
+                }
                 op->done.set_value();
             } catch (const Error& e) {
                 {
@@ -310,9 +321,11 @@ private:
                 // The owner reports and destroys the communicator (which aborts the job); if it does not within
                 // the grace period (its thread is stuck elsewhere), abort from here.
                 std::unique_lock lock(mutex_);
-                if (!wake_.wait_for(lock, std::chrono::seconds(30), [this] { return stopping_; })) {
+                const bool owner_acted = wake_.wait_for(lock, std::chrono::seconds(30),
+                                                        [this] { return stopping_ || abort_code_.load() != 0; });
+                if (!owner_acted || abort_code_.load() != 0) {
                     lock.unlock();
-                    MPI_Abort(MPI_COMM_WORLD, 1);
+                    MPI_Abort(MPI_COMM_WORLD, owner_acted ? abort_code_.load() : 1);
                 }
             }
         }
@@ -335,6 +348,7 @@ private:
             if (code != MPI_SUCCESS)
                 fail("rank {}: MPI {} (collective #{}) failed: {}", rank_, op.what, op.sequence, error_text(code));
             if (complete) break;
+            if (abort_code_.load() != 0) MPI_Abort(MPI_COMM_WORLD, abort_code_.load());
             answer_queries();
             if (std::chrono::steady_clock::now() - since > options_.timeout) {
                 if (diagnose(op)) {
@@ -368,11 +382,12 @@ private:
             if (MPI_Iprobe(MPI_ANY_SOURCE, query_tag, probe_comm_, &flag, &status) != MPI_SUCCESS || !flag) return;
             std::int64_t asked = 0;
             MPI_Recv(&asked, 1, MPI_INT64_T, status.MPI_SOURCE, query_tag, probe_comm_, MPI_STATUS_IGNORE);
-            std::int64_t* reply = replies_.emplace_back(std::make_unique<std::int64_t[]>(2)).get();
+            std::int64_t* reply = replies_.emplace_back(std::make_unique<std::int64_t[]>(3)).get();
             reply[0] = in_collective_.load() ? current_.load() : completed_.load();
             reply[1] = in_collective_.load() ? 1 : 0;
+            reply[2] = asked;  // so that a late answer to an earlier question is not taken for this one's
             MPI_Request r;
-            MPI_Isend(reply, 2, MPI_INT64_T, status.MPI_SOURCE, reply_tag, probe_comm_, &r);
+            MPI_Isend(reply, 3, MPI_INT64_T, status.MPI_SOURCE, reply_tag, probe_comm_, &r);
             MPI_Request_free(&r);  // the buffer stays alive in replies_ until the communicator ends
         }
     }
@@ -382,14 +397,14 @@ private:
     bool diagnose(const Op& op) {
         const int others = size_ - 1;
         std::vector<std::int64_t> query(static_cast<std::size_t>(size_), op.sequence);
-        std::vector<std::int64_t> answers(static_cast<std::size_t>(2 * size_), -1);
+        std::vector<std::int64_t> answers(static_cast<std::size_t>(3 * size_), -1);
         std::vector<MPI_Request> sends, receives(static_cast<std::size_t>(size_), MPI_REQUEST_NULL);
         for (int r = 0; r < size_; ++r) {
             if (r == rank_) continue;
             MPI_Request s;
             MPI_Isend(&query[static_cast<std::size_t>(r)], 1, MPI_INT64_T, r, query_tag, probe_comm_, &s);
             sends.push_back(s);
-            MPI_Irecv(&answers[static_cast<std::size_t>(2 * r)], 2, MPI_INT64_T, r, reply_tag, probe_comm_,
+            MPI_Irecv(&answers[static_cast<std::size_t>(3 * r)], 3, MPI_INT64_T, r, reply_tag, probe_comm_,
                       &receives[static_cast<std::size_t>(r)]);
         }
         const auto deadline = std::chrono::steady_clock::now() + options_.answer_time;
@@ -401,6 +416,11 @@ private:
                 if (r == rank_ || heard[static_cast<std::size_t>(r)] || req == MPI_REQUEST_NULL) continue;
                 int flag = 0;
                 if (MPI_Test(&req, &flag, MPI_STATUS_IGNORE) == MPI_SUCCESS && flag) {
+                    if (answers[static_cast<std::size_t>(3 * r + 2)] != op.sequence) {  // stale: listen again
+                        MPI_Irecv(&answers[static_cast<std::size_t>(3 * r)], 3, MPI_INT64_T, r, reply_tag, probe_comm_,
+                                  &req);
+                        continue;
+                    }
                     heard[static_cast<std::size_t>(r)] = true;
                     ++answered;
                 }
@@ -419,8 +439,8 @@ private:
         bool all_alive = true;
         for (int r = 0; r < size_; ++r) {
             if (r == rank_) continue;
-            const std::int64_t at = answers[static_cast<std::size_t>(2 * r)];
-            const bool in = answers[static_cast<std::size_t>(2 * r + 1)] == 1;
+            const std::int64_t at = answers[static_cast<std::size_t>(3 * r)];
+            const bool in = answers[static_cast<std::size_t>(3 * r + 1)] == 1;
             if (!heard[static_cast<std::size_t>(r)]) {
                 all_alive = false;
                 missing.push_back(fmt::format("rank {} does not answer (it died, or hangs inside MPI)", r));
@@ -458,6 +478,7 @@ private:
     std::atomic<bool> in_collective_{false};
     std::atomic<std::int64_t> busy_ns_{0};
     std::atomic<int> waiters_{0};
+    std::atomic<int> abort_code_{0};
     std::vector<std::unique_ptr<std::int64_t[]>> replies_;
     std::thread thread_;
 };

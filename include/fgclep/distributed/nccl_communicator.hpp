@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <string>
 #include <thread>
@@ -114,7 +115,9 @@ private:
         int rank = 0;
         bool aborted = false;
         ~Shared() {
-            if (comm) aborted ? (void)0 : (void)ncclCommDestroy(comm);
+            // ncclCommDestroy flushes pending work, which peers may never match when an error is unwinding.
+            if (comm && !aborted)
+                std::uncaught_exceptions() > 0 ? (void)ncclCommAbort(comm) : (void)ncclCommDestroy(comm);
             if (stream) cudaStreamDestroy(stream);
         }
         // Waits for `done`, checking NCCL's asynchronous errors; aborts the communicator after the timeout.

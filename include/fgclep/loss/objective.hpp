@@ -17,6 +17,7 @@
 // the global loss, for the encoders and for the losses' own parameters alike. docs/distributed.md.
 #include "fgclep/loss/contrastive_loss.hpp"
 
+#include <algorithm>
 #include <array>
 #include <string_view>
 #include <tuple>
@@ -73,22 +74,30 @@ HostMatrix download_matrix(Context<B>& ctx, const Tensor<B>& t) {
     for (std::size_t i = 0; i < host.size(); ++i) m.data()[i] = static_cast<double>(host[i]);
     return m;
 }
-// The rows of every rank's m, in rank order (each rank has the same number of rows).
-inline HostMatrix gather_rows(Collectives& c, const HostMatrix& m) {
+// The rows of every rank's m, in rank order. Ranks may contribute different numbers of rows (a record a rank could
+// not read leaves its share one short); `first_row`, if given, receives where this rank's rows start.
+inline HostMatrix gather_rows(Collectives& c, const HostMatrix& m, std::int64_t* first_row = nullptr) {
     const int K = c.size();
-    double rows = static_cast<double>(m.rows());
-    std::vector<double> all_rows(static_cast<std::size_t>(K));
-    c.all_gather(std::span<const double>(&rows, 1), all_rows);
-    for (int r = 0; r < K; ++r)
-        if (all_rows[static_cast<std::size_t>(r)] != rows)
-            fail(
-                "the ranks of a distributed run must each contribute the same number of pairs to the global batch: "
-                "rank {} has {}, rank {} has {}",
-                c.rank(), m.rows(), r, all_rows[static_cast<std::size_t>(r)]);
-    const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> mine = m;
-    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> all(m.rows() * K, m.cols());
+    const double rows = static_cast<double>(m.rows());
+    std::vector<double> counts(static_cast<std::size_t>(K));
+    c.all_gather(std::span<const double>(&rows, 1), counts);
+    const auto longest = static_cast<Eigen::Index>(*std::max_element(counts.begin(), counts.end()));
+    using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    RowMajor mine = RowMajor::Zero(longest, m.cols());  // padded to the longest share
+    mine.topRows(m.rows()) = m;
+    RowMajor padded(longest * K, m.cols());
     c.all_gather(std::span<const double>(mine.data(), static_cast<std::size_t>(mine.size())),
-                 std::span<double>(all.data(), static_cast<std::size_t>(all.size())));
+                 std::span<double>(padded.data(), static_cast<std::size_t>(padded.size())));
+    Eigen::Index total = 0;
+    for (double n : counts) total += static_cast<Eigen::Index>(n);
+    HostMatrix all(total, m.cols());
+    Eigen::Index next = 0;
+    for (int r = 0; r < K; ++r) {
+        const auto n = static_cast<Eigen::Index>(counts[static_cast<std::size_t>(r)]);
+        if (r == c.rank() && first_row) *first_row = next;
+        all.middleRows(next, n) = padded.middleRows(r * longest, n);
+        next += n;
+    }
     return all;
 }
 
@@ -143,9 +152,10 @@ struct ContrastiveObjective<Losses...>::impl : Module {
         if (ecg.size(0) < 1) fail("the batch is empty");
         // The global batch: this rank's rows, or every rank's in a distributed run.
         const bool global = ctx.world_size() > 1;
+        std::int64_t first_row = 0;
         auto rows = [&](const Tensor<B>& x) {
             HostMatrix m = detail::download_matrix(ctx, x);
-            return global ? detail::gather_rows(*ctx.collectives, m) : m;
+            return global ? detail::gather_rows(*ctx.collectives, m, &first_row) : m;
         };
         PairBatch batch;
         std::vector<double> ecg_norms, text_norms, feature_norms;
@@ -172,7 +182,7 @@ struct ContrastiveObjective<Losses...>::impl : Module {
             text_norms_ = std::move(text_norms);
             feature_norms_ = std::move(feature_norms);
             local_rows_ = ecg.size(0);
-            first_row_ = global ? static_cast<std::int64_t>(ctx.rank()) * local_rows_ : 0;
+            first_row_ = first_row;
             ranks_ = ctx.world_size();
         }
         return value;

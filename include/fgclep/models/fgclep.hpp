@@ -161,7 +161,7 @@ public:
     template <class Ready = void (*)(ModelPart)>
     LossValue compute_gradients(
         Context<B>& ctx, const batch_type& batch, double scale = 1, Ready&& ready = [](ModelPart) {}) {
-        check_batch(batch);
+        check_batch(ctx, batch);
         detail::TrainingScope<B> training(ctx, true);
         const Tensor<B> e = net().ecg.forward(ctx, batch.ecg);
         const Tensor<B> t = net().text.forward(ctx, batch.text);
@@ -190,7 +190,7 @@ public:
 
     // The loss of a batch in an inference pass (validation): nothing is kept, no gradient.
     LossValue evaluate_loss(Context<B>& ctx, const batch_type& batch) {
-        check_batch(batch);
+        check_batch(ctx, batch);
         detail::TrainingScope<B> inference(ctx, false);
         const Tensor<B> e = net().ecg.forward(ctx, batch.ecg);
         const Tensor<B> t = net().text.forward(ctx, batch.text);
@@ -243,7 +243,7 @@ private:
                 "a loss uses the pooled text features (FnmLoss with source = features), but this text encoder does "
                 "not expose them (it needs last_pooled_features() and backward(ctx, dy, dpooled))");
     }
-    void check_batch(const batch_type& batch) const {
+    void check_batch(const Context<B>& ctx, const batch_type& batch) const {
         if (!batch.ecg.defined() || batch.ecg.shape().rank() != 3)
             fail("a batch needs ECGs of shape (N, leads, L), got {}",
                  batch.ecg.defined() ? batch.ecg.shape() : Shape{});
@@ -251,9 +251,10 @@ private:
             if (!batch.text.input_ids.defined() || batch.text.input_ids.size(0) != batch.ecg.size(0))
                 fail("a batch needs as many reports as ECGs: {} ECGs, {} reports", batch.ecg.size(0),
                      batch.text.input_ids.defined() ? batch.text.input_ids.size(0) : 0);
-        if (batch.ecg.size(0) < 2)
-            fail("a contrastive batch needs at least 2 pairs (there are no negatives otherwise), got {}",
-                 batch.ecg.size(0));
+        // One pair has no negatives; in a distributed run the negatives are the other ranks' pairs too.
+        if (batch.ecg.size(0) < (ctx.world_size() > 1 ? 1 : 2))
+            fail("a contrastive batch needs at least 2 pairs (there are no negatives otherwise), got {}{}",
+                 batch.ecg.size(0), ctx.world_size() > 1 ? fmt::format(" on rank {}", ctx.rank()) : std::string());
     }
 
     module_type& net() { return model_.module(); }

@@ -70,14 +70,16 @@ struct BatchNorm1d::impl : Module {
             fail("expected input of shape (*, {}) or (*, {}, *), got {}", C, C, x.shape());
         const std::int64_t N = x.size(0), L = x.rank() == 3 ? x.size(2) : 1;
         const bool batch_statistics = ctx.training && !use_running_stats;
-        if (batch_statistics && N * L <= 1)
+        const bool global = batch_statistics && synchronize && ctx.world_size() > 1;
+        if (batch_statistics && !global && N * L <= 1)
             fail("expected more than 1 value per channel when training, got input {}", x.shape());
 
         Tensor<B> y = ctx.empty(x.shape());
         Tensor<B> mean = ctx.empty(Shape{C}), invstd = ctx.empty(Shape{C});
-        saved_synchronized = batch_statistics && synchronize && ctx.world_size() > 1;
+        saved_synchronized = global;
         if (saved_synchronized) {
             forward_synchronized(ctx, x, N, L, y, mean, invstd);
+            ++num_batches_tracked.value;
         } else if (batch_statistics) {
             ops::batch_norm_forward_train(ctx, x.data(), N, C, L, weight.value.data(), bias.value.data(),
                                           static_cast<T>(options.eps), static_cast<T>(options.momentum), y.data(),

@@ -94,11 +94,7 @@ TrainResult train_on(Model& model, Context<B>& ctx, const ReportTokenizer& token
     }
     // Rank 0 builds the record cache (if it is missing) before the others open it: one writer, no race.
     auto wait_for_rank_zero = [&] {
-        if (comm.size() == 1) return;
-        if constexpr (requires { comm.barrier(true); })
-            comm.barrier(true);  // patient: building the cache of a large corpus takes long
-        else
-            comm.barrier();
+        if (comm.size() > 1) fgclep::detail::patient_barrier(comm);  // building a large corpus's cache takes long
     };
     if (comm.rank() > 0) wait_for_rank_zero();
     data::BatchStream stream(pairs, std::move(preprocessor), so);
@@ -110,7 +106,7 @@ TrainResult train_on(Model& model, Context<B>& ctx, const ReportTokenizer& token
                    comm.size() > 1 ? fmt::format(" (rank {})", comm.rank()) : std::string(), stream.skipped(),
                    stream.issues().summary());
     if (result.finished && comm.rank() == 0) save_weights(weights_path(run_dir), ctx, model);
-    if (comm.size() > 1) comm.barrier();  // the weights exist for every rank when this returns
+    if (comm.size() > 1) fgclep::detail::patient_barrier(comm);  // the weights exist for every rank on return
     return result;
 }
 

@@ -28,6 +28,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <functional>
 #include <limits>
 #include <numeric>
@@ -333,7 +334,23 @@ private:
         model_.zero_grad(ctx);
         const auto step_start = std::chrono::steady_clock::now();
         bool finite = true;
+        // Rank 0's buffers (BatchNorm's running statistics) on every rank, as DDP's broadcast_buffers: each rank
+        // updates them from its own shard, and validation and checkpoints must not depend on which rank looks.
+        auto& buffers = model_.arena().buffer_values();
+        if (comm_.size() > 1 && buffers.numel() > 0)
+            comm_.broadcast(ctx, buffers.data(), static_cast<std::size_t>(buffers.numel()), 0);
         std::vector<typename Comm::Pending> reductions;
+        // Reductions still in flight when backward throws write into the gradient arena: wait for them first.
+        struct WaitOnUnwind {
+            std::vector<typename Comm::Pending>& pending;
+            ~WaitOnUnwind() {
+                if (std::uncaught_exceptions() == 0) return;
+                for (auto& r : pending) try {
+                        r.wait();
+                    } catch (...) {  // the error being thrown says more
+                    }
+            }
+        } wait_on_unwind{reductions};
         for (std::int64_t a = 0; a < options_.accumulation_steps; ++a) {
             const std::int64_t begin = state.batch_in_epoch * run.local_batch;
             const std::span<const std::int64_t> indices(run.order.data() + begin,
@@ -543,16 +560,12 @@ private:
     // Saves the state with dropout's stream where it is now, keeping the newest keep_checkpoints.
     void checkpoint_now(Context<B>& ctx, FitRun& run) {
         if (options_.checkpoint_dir.empty()) return;
-        // Rank 0 writes; the others wait for it, so that a checkpoint the run reports exists for every rank.
-        struct WaitForRankZero {
-            Comm& comm;
-            ~WaitForRankZero() noexcept(false) {
-                if (comm.size() > 1 && std::uncaught_exceptions() == 0) comm.barrier();
-            }
-        } wait_for_rank_zero{comm_};
+        // Rank 0 writes; the others wait for it (without a time limit while it is alive: a large checkpoint on a
+        // slow filesystem takes long), so that a checkpoint the run reports exists for every rank.
         if (comm_.size() > 1) run.state.rank_rng_offsets = gather_offsets(ctx);
         if (comm_.rank() > 0) {
             run.result.checkpoints.push_back(checkpoint_path(options_.checkpoint_dir, run.state.step));
+            detail::patient_barrier(comm_);
             return;
         }
         auto& state = run.state;
@@ -566,6 +579,7 @@ private:
         auto all = list_checkpoints(options_.checkpoint_dir);
         for (std::size_t i = 0; i + static_cast<std::size_t>(options_.keep_checkpoints) < all.size(); ++i)
             std::filesystem::remove(all[i]);
+        if (comm_.size() > 1) detail::patient_barrier(comm_);
     }
 
     // The result of this run; a run stopped part-way by max_steps also saves its place.
