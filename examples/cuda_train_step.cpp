@@ -5,9 +5,12 @@
 //   cuda_train_step [--steps N] [--batch B] [--tf32]
 //
 // This file is compiled by the C++ compiler (not nvcc) and linked with fgclep::cuda. Without a CUDA device it
-// says so and exits with 77 (ctest: skipped). It exits with 1 if the backends disagree by more than the test
-// suite's layer tolerance (rtol 1e-4, atol 1e-5 on parameters and running statistics). With --tf32 the float
-// GEMMs round their inputs to 10 bits, so the drift is only printed.
+// says so (after reading its command line, so --help works anywhere) and exits with 77 (ctest: skipped). It exits
+// with 1 if the backends disagree by more than the test suite's layer tolerance (rtol 1e-4, atol 1e-5 on
+// parameters and running statistics). With --tf32 the float GEMMs round their inputs to 10 bits, so the drift is
+// only printed.
+#include "cli.hpp"
+
 #include <fgclep/fgclep.hpp>
 
 #include <fgclep/backend/cuda.hpp>  // after the layers: Cuda<T> brings its primitives whatever came first
@@ -17,8 +20,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
 #include <vector>
 
 using namespace fgclep;
@@ -92,12 +93,6 @@ double closeness(const std::vector<float>& a, const std::vector<float>& b, doubl
     return worst;
 }
 
-long arg(int argc, char** argv, const char* name, long fallback) {
-    for (int i = 1; i + 1 < argc; ++i)
-        if (std::strcmp(argv[i], name) == 0) return std::strtol(argv[i + 1], nullptr, 10);
-    return fallback;
-}
-
 // One training step of `model` on backend B: forward, loss, backward, clipping, AdamW. Returns the loss.
 template <class B>
 double train_step(Model<Net, B>& model, AdamW<B>& optimizer, Context<B>& ctx, const std::vector<float>& x,
@@ -115,13 +110,24 @@ double train_step(Model<Net, B>& model, AdamW<B>& optimizer, Context<B>& ctx, co
 }  // namespace
 
 int main(int argc, char** argv) try {
+    CLI::App app{
+        "Trains the same small 1-D CNN on the CPU and on CUDA device 0, step for step from the same weights and "
+        "data, and prints each step's losses and how far the parameters drift apart, the time per step and the "
+        "device memory used; writes no files. Exits 77 without a CUDA device, 1 if the backends disagree by more "
+        "than rtol 1e-4, atol 1e-5 (not checked with --tf32).",
+        "cuda_train_step"};
+    std::int64_t steps = 5, batch = 16;
+    bool tf32 = false;
+    app.add_option("--steps", steps, "training steps on each backend")->check(cli::positive)->capture_default_str();
+    app.add_option("--batch", batch, "signals per batch")->check(cli::positive)->capture_default_str();
+    app.add_flag("--tf32", tf32, "let the GPU's float GEMMs round inputs to TF32 (the drift is then only printed)");
+    cli::parse(app, argc, argv);
+
     const int devices = cuda::device_count();
     if (devices == 0) {
         fmt::print("cuda_train_step: no CUDA device is available here, so there is nothing to compare; skipping\n");
         return 77;
     }
-    const long steps = arg(argc, argv, "--steps", 5), batch = arg(argc, argv, "--batch", 16);
-    const bool tf32 = std::any_of(argv + 1, argv + argc, [](const char* a) { return std::strcmp(a, "--tf32") == 0; });
 
     // Same options and seed: both models start from the same parameters.
     Model<Net, Cpu<float>> cpu_model(net_options, 42);
@@ -140,7 +146,7 @@ int main(int argc, char** argv) try {
     std::vector<float> x;
     std::vector<int> labels;
     double cpu_seconds = 0, gpu_seconds = 0;
-    for (long step = 1; step <= steps; ++step) {
+    for (std::int64_t step = 1; step <= steps; ++step) {
         make_batch(batch, static_cast<std::uint64_t>(step), x, labels);
         auto t0 = std::chrono::steady_clock::now();
         const double cpu_loss = train_step(cpu_model, cpu_optimizer, cpu_ctx, x, labels, batch);

@@ -10,6 +10,7 @@
 // The kind is found from the files: record_list.csv + machine_measurements.csv (MIMIC-IV-ECG), scp_statements.csv
 // + ptbxl_database*.csv (PTB-XL), ConditionNames_SNOMED-CT.csv (Chapman), a .csv file (a benchmark split file),
 // otherwise a folder of CinC-style headers (CPSC2018); --kind overrides it.
+#include "cli.hpp"
 #include "fgclep/data/datasets/benchmark_split.hpp"
 #include "fgclep/data/datasets/chapman.hpp"
 #include "fgclep/data/datasets/cpsc2018.hpp"
@@ -20,7 +21,6 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -41,58 +41,48 @@ struct Args {
     bool check_files = false;
 };
 
-[[noreturn]] void usage(const std::string& problem) {
-    fmt::print(stderr,
-               "dataset_summary: {}\nusage: dataset_summary PATH [--kind auto|mimic|ptbxl|cpsc2018|chapman|split] "
-               "[--root DIR] [--task super_class|sub_class|form|rhythm|none] [--database FILE] [--read N] "
-               "[--limit N] [--check-files]\n",
-               problem);
-    std::exit(2);
-}
-
-std::int64_t to_count(const std::string& flag, const std::string& value) {
-    char* end = nullptr;
-    const long long n = std::strtoll(value.c_str(), &end, 10);
-    if (value.empty() || *end != '\0' || n < 0) usage(flag + " expects a count, got '" + value + "'");
-    return n;
-}
-
 Args parse(int argc, char** argv) {
+    CLI::App app{
+        "Summarises an ECG dataset as it lies on disk (MIMIC-IV-ECG, PTB-XL, Chapman-Shaoxing-Ningbo, CPSC2018 or a "
+        "benchmark split file): its kind, the number of records, reports and words, how often each class occurs, "
+        "what the loader skipped and why; with --read N it also reads the first N signals. Prints to stdout; writes "
+        "no files.",
+        "dataset_summary"};
     Args a;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        const auto value = [&] {
-            if (i + 1 >= argc) usage(arg + " needs a value");
-            return std::string(argv[++i]);
-        };
-        if (arg == "--kind")
-            a.kind = value();
-        else if (arg == "--root")
-            a.root = value();
-        else if (arg == "--task")
-            a.task = value();
-        else if (arg == "--database")
-            a.database = value();
-        else if (arg == "--read")
-            a.read = to_count(arg, value());
-        else if (arg == "--limit")
-            a.limit = to_count(arg, value());
-        else if (arg == "--check-files")
-            a.check_files = true;
-        else if (arg.starts_with("--"))
-            usage("unknown option " + arg);
-        else if (a.path.empty())
-            a.path = arg;
-        else
-            usage("more than one PATH");
-    }
-    if (a.path.empty()) usage("no PATH given");
+    app.add_option("PATH", a.path, "the dataset's directory, or a benchmark split file (.csv)")
+        ->required()
+        ->check(CLI::Validator(
+            [](std::string& p) -> std::string {
+                if (fs::is_directory(p) || (fs::is_regular_file(p) && fs::path(p).extension() == ".csv")) return {};
+                return "'" + p + "' is neither a directory nor a .csv file";
+            },
+            "DIR|FILE.csv"));
+    app.add_option("--kind", a.kind,
+                   "the dataset's kind; auto: found from the files (record_list.csv + machine_measurements.csv: "
+                   "mimic, scp_statements.csv: ptbxl, ConditionNames_SNOMED-CT.csv: chapman, a .csv file: split, "
+                   "otherwise cpsc2018)")
+        ->check(CLI::IsMember({"auto", "mimic", "ptbxl", "cpsc2018", "chapman", "split"}))
+        ->capture_default_str();
+    app.add_option("--root", a.root,
+                   "split files: the dataset root the records are under (default: the file's folder)");
+    app.add_option("--task", a.task, "PTB-XL: the label set")
+        ->check(CLI::IsMember({"super_class", "sub_class", "form", "rhythm", "none"}))
+        ->capture_default_str();
+    app.add_option("--database", a.database,
+                   "PTB-XL: the database file name (default: ptbxl_database.csv, else ptbxl_database_subset.csv)");
+    app.add_option("--read", a.read, "read and describe the first N signals")
+        ->check(cli::non_negative)
+        ->capture_default_str();
+    app.add_option("--limit", a.limit, "load at most N records (MIMIC-IV-ECG, Chapman, CPSC2018; default: all)")
+        ->check(cli::non_negative);
+    app.add_flag("--check-files", a.check_files, "check that every record's signal files exist");
+    cli::parse(app, argc, argv);
     return a;
 }
 
+// The kind from the files; PATH is a directory or a .csv file (checked by the command line).
 std::string detect_kind(const fs::path& p) {
     if (fs::is_regular_file(p) && p.extension() == ".csv") return "split";
-    if (!fs::is_directory(p)) usage("'" + p.string() + "' is neither a directory nor a .csv file");
     if (fs::exists(p / "record_list.csv") && fs::exists(p / "machine_measurements.csv")) return "mimic";
     if (fs::exists(p / "scp_statements.csv")) return "ptbxl";
     if (fs::exists(p / "ConditionNames_SNOMED-CT.csv")) return "chapman";
@@ -103,7 +93,7 @@ PtbxlTask to_task(const std::string& t) {
     for (PtbxlTask task :
          {PtbxlTask::super_class, PtbxlTask::sub_class, PtbxlTask::form, PtbxlTask::rhythm, PtbxlTask::none})
         if (to_string(task) == t) return task;
-    usage("unknown task '" + t + "'");
+    fgclep::fail("unknown task '{}'", t);
 }
 
 EcgDataset load(const Args& a, const std::string& kind) {
@@ -121,7 +111,7 @@ EcgDataset load(const Args& a, const std::string& kind) {
     if (kind == "split")
         return load_benchmark_split(a.path, a.root.empty() ? a.path.parent_path() : a.root,
                                     {.check_files = a.check_files});
-    usage("unknown kind '" + kind + "'");
+    fgclep::fail("unknown kind '{}'", kind);
 }
 
 }  // namespace

@@ -7,12 +7,13 @@
 //
 // --check exits with status 1 unless the numbers are MERL's: ResNet1D50 (12 leads, 5000 samples) has 15,959,168
 // backbone parameters and maps (N, 12, 5000) to (N, 2048, 313); ResNet1D18 has 3,848,832 and gives (N, 512, 313).
+#include "cli.hpp"
+
 #include <fgclep/fgclep.hpp>
 
 #include <fmt/format.h>
 
 #include <chrono>
-#include <cstring>
 #include <string>
 
 using namespace fgclep;
@@ -77,45 +78,41 @@ int summarise(const Args& a) {
     return ok ? 0 : 1;
 }
 
+// --head is attention or gap (checked by the command line).
 template <class Backbone>
 int with_head(const Args& a) {
-    if (a.head == "gap") return summarise<Backbone, GlobalAvgPoolHead>(a);
-    if (a.head == "attention") return summarise<Backbone, AttentionPoolHead>(a);
-    fmt::print(stderr, "unknown head '{}' (attention or gap)\n", a.head);
-    return 2;
+    return a.head == "gap" ? summarise<Backbone, GlobalAvgPoolHead>(a) : summarise<Backbone, AttentionPoolHead>(a);
 }
 }  // namespace
 
 int main(int argc, char** argv) {
+    CLI::App app{
+        "Prints a summary of an ECG encoder, EcgEncoder<ResNet1D..., head>: the backbone's activation shapes, its "
+        "modules with their parameter counts (and with --tensors every parameter and buffer by its PyTorch "
+        "state_dict name), then runs one forward pass on random signals and prints the shapes it produces; writes "
+        "no files. --check exits with status 1 unless the numbers are MERL's.",
+        "ecg_encoder_summary"};
     Args a;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        const bool has_value = i + 1 < argc;
-        if (arg == "--backbone" && has_value)
-            a.backbone = std::atoi(argv[++i]);
-        else if (arg == "--head" && has_value)
-            a.head = argv[++i];
-        else if (arg == "--leads" && has_value)
-            a.leads = std::atoll(argv[++i]);
-        else if (arg == "--length" && has_value)
-            a.length = std::atoll(argv[++i]);
-        else if (arg == "--batch" && has_value)
-            a.batch = std::atoll(argv[++i]);
-        else if (arg == "--depth" && has_value)
-            a.depth = std::atoi(argv[++i]);
-        else if (arg == "--threads" && has_value)
-            a.threads = std::atoi(argv[++i]);
-        else if (arg == "--tensors")
-            a.tensors = true;
-        else if (arg == "--check")
-            a.check = true;
-        else {
-            fmt::print(stderr,
-                       "usage: ecg_encoder_summary [--backbone 18|34|50|101] [--head attention|gap] [--leads N] "
-                       "[--length L] [--batch N] [--depth D] [--threads T] [--tensors] [--check]\n");
-            return 2;
-        }
-    }
+    app.add_option("--backbone", a.backbone, "ResNet1D depth")
+        ->check(CLI::IsMember({18, 34, 50, 101}))
+        ->capture_default_str();
+    app.add_option("--head", a.head, "pooling head: attention (AttentionPoolHead) or gap (GlobalAvgPoolHead)")
+        ->check(CLI::IsMember({"attention", "gap"}))
+        ->capture_default_str();
+    app.add_option("--leads", a.leads, "leads (input channels)")->check(cli::positive)->capture_default_str();
+    app.add_option("--length", a.length, "samples per lead")->check(cli::positive)->capture_default_str();
+    app.add_option("--batch", a.batch, "signals in the forward pass")->check(cli::positive)->capture_default_str();
+    app.add_option("--depth", a.depth, "module tree depth of the summary")
+        ->check(cli::non_negative)
+        ->capture_default_str();
+    app.add_option("--threads", a.threads, "CPU threads (0: all cores)")
+        ->check(cli::non_negative)
+        ->capture_default_str();
+    app.add_flag("--tensors", a.tensors, "also list every parameter and buffer");
+    app.add_flag("--check", a.check,
+                 "exit with status 1 unless the shapes (and, for 12 leads and 5000 samples, MERL's parameter counts "
+                 "of ResNet1D18 and ResNet1D50) are right");
+    cli::parse(app, argc, argv);
     try {
         switch (a.backbone) {
             case 18:
@@ -124,11 +121,8 @@ int main(int argc, char** argv) {
                 return with_head<ResNet1D34>(a);
             case 50:
                 return with_head<ResNet1D50>(a);
-            case 101:
+            default:  // 101, as --backbone is one of the four
                 return with_head<ResNet1D101>(a);
-            default:
-                fmt::print(stderr, "unknown backbone {} (18, 34, 50 or 101)\n", a.backbone);
-                return 2;
         }
     } catch (const Error& e) {
         fmt::print(stderr, "{}\n", e.what());

@@ -7,11 +7,12 @@
 //            --prompts benchmark/CKEPE_prompt.json --model full --weights model.safetensors
 //            [--probe 1,10,100] [--subsets benchmark/linear_probe_subsets.csv --dataset ptbxl_super_class]
 //
-// Options: --out DIR (runs/eval), --probe LIST of percentages or "none" (default 100), --probe-epochs N (30; MERL
-// uses 100), --probe-selection val|test (val: the epoch with the best validation AUC; test: MERL's best test AUC),
-// --no-ensemble, --max-records N (per split, for quick runs), --batch-size, --workers, --vocab, --seed, and the
-// device: --device cpu|cuda[:N] (CUDA in a build with FGCLEP_CUDA=ON), --threads, --precision fp32|bf16, --tf32.
-// Without --weights the model is freshly initialised (a smoke test: expect chance-level results).
+// The benchmark's rules (docs/evaluation.md): CPSC2018 (icbeb split files) keeps the first 5 s of each record,
+// zero-padded to 10 s (--no-cpsc-cut keeps 10 s); --split-rule merl (default: MERL's split files) or paper (the
+// paper's 70/10/20 of the pooled CPSC2018 / CSN records, seeded by --split-seed); --probe-protocol val (default:
+// the epoch chosen on validation) or merl (MERL's: 100 epochs, Adam 1e-3, wd 1e-4, batch 16, best test AUC).
+// `evaluate --help` lists every option. Without --weights the model is freshly initialised (a smoke test: expect
+// chance-level results).
 //
 // Files in OUT: results.json; test_embeddings.npy (N, P float32, L2-normalised), test_labels.npy (N, C),
 // test_scores.npy (N, C zero-shot cosines), test_scores_ensemble.npy (the ensemble's), test_features.npy (N, D
@@ -25,19 +26,34 @@
 #include <fgclep/eval/prompts.hpp>
 #include <fgclep/eval/results.hpp>
 #include <fgclep/eval/retrieval.hpp>
+#include <fgclep/eval/splits.hpp>
 #include <fgclep/eval/zero_shot.hpp>
 #include <fgclep/pipeline/evaluation.hpp>
 #include <fgclep/pipeline/model_config.hpp>
 #include <fgclep/pipeline/training_stages.hpp>
 
 #include <fstream>
-#include <optional>
 #include <set>
 #include <sstream>
 
 using namespace fgclep;
 
 namespace {
+// Everything on the command line besides the model and the device.
+struct Flags {
+    std::string corpus, split, task, root, prompts, weights;
+    std::string out = "runs/eval";
+    std::string probe = "100";
+    std::string probe_protocol = "val";
+    std::int64_t probe_epochs = 30;
+    std::string probe_selection = "val";
+    std::string subsets, dataset;
+    std::string split_rule = "merl";
+    std::int64_t split_seed = 42;
+    bool no_cpsc_cut = false, no_ensemble = false;
+    std::int64_t max_records = 0, batch_size = 32, workers = 2;
+};
+
 std::vector<double> parse_ratios(const std::string& text) {
     std::vector<double> out;
     if (text == "none" || text.empty()) return out;
@@ -66,75 +82,82 @@ eval::EncodedSplit keep_rows(const eval::EncodedSplit& s, const std::vector<std:
     return out;
 }
 
-// The task: a synthetic corpus's task, or any split files in the benchmark's layout; none (after the usage line)
-// when neither is given.
-std::optional<pipeline::EvalTask> parse_task(const cli::Args& args) {
-    std::string pattern = args.str("--split"), task = args.str("--task", "diagnosis");
-    std::filesystem::path root = args.str("--root");
+// The task: a synthetic corpus's task, or any split files in the benchmark's layout.
+pipeline::EvalTask make_task(const Flags& f) {
+    std::string pattern = f.split, task = f.task;
+    std::filesystem::path root = f.root;
     eval::PromptMap prompt_map;
-    if (args.has("--corpus")) {
-        const std::filesystem::path corpus = args.str("--corpus");
+    if (!f.corpus.empty()) {
+        const std::filesystem::path corpus = f.corpus;
+        if (task.empty()) task = "diagnosis";
         if (task != "diagnosis" && task != "feature") fail("--task must be diagnosis or feature, got '{}'", task);
         pattern = (corpus / fmt::format("eval/{0}/synthetic_{0}_{{}}.csv", task)).string();
         if (root.empty()) root = corpus;
         prompt_map = task == "diagnosis" ? eval::condition_prompts() : eval::feature_prompts();
-    } else if (pattern.empty() || pattern.find("{}") == std::string::npos) {
-        fmt::print(stderr,
-                   "usage: evaluate (--corpus DIR --task diagnosis|feature | --split PATTERN_WITH_{{}} --root DIR) "
-                   "[--prompts JSON] [--weights FILE] [--model tiny|full] [--probe 1,10,100] [--out DIR]\n");
-        return std::nullopt;
-    } else if (args.has("--task") == false) {
+    } else if (task.empty()) {
         task = std::filesystem::path(fmt::format(fmt::runtime(pattern), "test")).stem().string();
     }
-    if (args.has("--prompts"))
-        for (auto& [k, v] : eval::load_prompt_file(args.str("--prompts"))) prompt_map[k] = v;
+    if (!f.prompts.empty())
+        for (auto& [k, v] : eval::load_prompt_file(f.prompts)) prompt_map[k] = v;
     return pipeline::EvalTask{.name = task, .split_pattern = pattern, .root = root, .prompts = prompt_map};
 }
 
-// The options besides the task; the others are read where they are used.
+// The options besides the task, checked against each other.
 struct Options {
     pipeline::ModelSize size{};
     std::filesystem::path out;
-    std::vector<double> ratios;    // the linear probes' shares of the training split; empty: no probing
-    std::int64_t max_records = 0;  // per split; 0: all
-    std::string selection;         // the probe's epoch chosen on "val" or "test"
+    std::vector<double> ratios;  // the linear probes' shares of the training split; empty: no probing
+    eval::LinearProbeOptions probe{};
+    eval::ProbeProtocol protocol = eval::ProbeProtocol::validation;
+    eval::SplitRule split_rule = eval::SplitRule::merl;
+    eval::PaperSplitOptions paper_split{};
 };
 
-Options parse_options(const cli::Args& args) {
+Options make_options(const Flags& f, const cli::ModelFlags& m, const CLI::App& app) {
     Options o;
-    o.size = pipeline::model_size_from_string(args.str("--model", "tiny"));
-    o.out = args.str("--out", "runs/eval");
-    o.ratios = parse_ratios(args.str("--probe", "100"));
-    o.max_records = args.integer("--max-records", 0);
-    o.selection = args.str("--probe-selection", "val");
-    if (o.selection != "val" && o.selection != "test")
-        fail("--probe-selection must be val or test, got '{}'", o.selection);
+    o.size = m.size();
+    o.out = f.out;
+    o.ratios = parse_ratios(f.probe);
+    o.protocol = eval::probe_protocol_from_string(f.probe_protocol);
+    o.probe = eval::probe_protocol_options(o.protocol, static_cast<std::uint64_t>(m.seed));
+    if (o.protocol == eval::ProbeProtocol::merl) {
+        if (app.count("--probe-epochs") > 0 || app.count("--probe-selection") > 0)
+            fail(
+                "--probe-protocol merl sets all of MERL's values (100 epochs, the best test AUC over them): drop "
+                "--probe-epochs and --probe-selection, or use --probe-protocol val");
+    } else {
+        o.probe.epochs = f.probe_epochs;
+        o.probe.selection =
+            f.probe_selection == "val" ? eval::ProbeSelection::validation : eval::ProbeSelection::best_test;
+    }
+    o.split_rule = eval::split_rule_from_string(f.split_rule);
+    o.paper_split.seed = static_cast<std::uint64_t>(f.split_seed);
     return o;
 }
 
-// One split of the task ("train", "val", "test"), its labels in the order of `class_names` (empty: the split's own).
-data::EcgDataset load_split(const pipeline::EvalTask& task, const char* which,
-                            const std::vector<std::string>& class_names, std::int64_t max_records) {
-    data::EcgDataset d = data::load_benchmark_split(task.split(which), task.root, {.class_names = class_names});
+// The first `max_records` entries of a split (0: all).
+void truncate(data::EcgDataset& d, std::int64_t max_records) {
     if (max_records > 0 && max_records < d.size()) d.entries.resize(static_cast<std::size_t>(max_records));
-    return d;
 }
 
-// What the evaluation steps share: the command line, the task and its test split, and what the steps produce: the
+// What the evaluation steps share: the command line, the task and its splits, and what the steps produce: the
 // model's label, the test split encoded, the class prompts and the results' rows.
 struct Evaluation {
-    const cli::Args& args;
+    const Flags& flags;
     const Options& options;
     const pipeline::EvalTask& task;
-    const data::EcgDataset& test;
+    const eval::TaskSplits& splits;
+    const data::PreprocessOptions& preprocess;
     const ReportTokenizer& tokenizer;
-    std::uint64_t seed = 1;
     std::string model_label{};
     eval::EncodedSplit enc{};
     eval::ClassPrompts prompts{};
     eval::EvaluationResults results{};
 
+    const data::EcgDataset& test() const { return splits.test; }
     eval::EvaluationResult row(std::string method, std::string protocol) const {
+        if (splits.rule == eval::SplitRule::paper)
+            protocol += fmt::format("; paper split, seed {}", options.paper_split.seed);
         eval::EvaluationResult r{
             .task = task.name, .method = std::move(method), .protocol = std::move(protocol), .model = model_label};
         r.records = enc.size();
@@ -146,9 +169,9 @@ struct Evaluation {
 template <class Model, class B>
 void load_model(Model& model, Context<B>& ctx, Evaluation& e) {
     e.model_label = fmt::format("{} (untrained)", pipeline::to_string(e.options.size));
-    if (e.args.has("--weights")) {
-        pipeline::load_weights(e.args.str("--weights"), ctx, model);
-        e.model_label = fmt::format("{} {}", pipeline::to_string(e.options.size), e.args.str("--weights"));
+    if (!e.flags.weights.empty()) {
+        pipeline::load_weights(e.flags.weights, ctx, model);
+        e.model_label = fmt::format("{} {}", pipeline::to_string(e.options.size), e.flags.weights);
     } else {
         fmt::print("note: no --weights given; evaluating a freshly initialised model\n");
     }
@@ -157,10 +180,9 @@ void load_model(Model& model, Context<B>& ctx, Evaluation& e) {
 // A split's embeddings, and its pooled backbone features when `pooled` (for the linear probes).
 template <class Model, class B>
 eval::EncodedSplit encode(Model& model, Context<B>& ctx, const Evaluation& e, const data::EcgDataset& d, bool pooled) {
-    data::BatchStream stream(d, data::Preprocessor(pipeline::preprocess_options(e.options.size)),
-                             {.batch_size = e.args.integer("--batch-size", 32),
-                              .workers = static_cast<int>(e.args.integer("--workers", 2)),
-                              .shuffle = false});
+    data::BatchStream stream(
+        d, data::Preprocessor(e.preprocess),
+        {.batch_size = e.flags.batch_size, .workers = static_cast<int>(e.flags.workers), .shuffle = false});
     eval::EncodedSplit enc = eval::encode_ecgs(model, ctx, stream, {.embeddings = true, .pooled_features = pooled});
     if (stream.skipped() > 0) fmt::print("{}", stream.issues().summary());
     return enc;
@@ -172,7 +194,7 @@ eval::ZeroShotResult add_zero_shot(Model& model, Context<B>& ctx, Evaluation& e)
     eval::ZeroShotResult plain = eval::zero_shot(model, ctx, e.tokenizer, e.enc, e.prompts);
     e.results.add(e.row("zero-shot", "test split, cosine"), plain.auc);
     if (!plain.auc.warning.empty()) fmt::print("warning: {}\n", plain.auc.warning);
-    if (!e.args.has("--no-ensemble")) {
+    if (!e.flags.no_ensemble) {
         const eval::ZeroShotResult ens = eval::zero_shot(model, ctx, e.tokenizer, e.enc, e.prompts, {.ensemble = true});
         e.results.add(e.row("zero-shot ensemble", "test split, max cosine of 13 texts"), ens.auc);
         eval::write_npy(e.options.out / "test_scores_ensemble.npy", ens.scores);
@@ -195,24 +217,20 @@ void add_retrieval(Model& model, Context<B>& ctx, Evaluation& e) {
 template <class Model, class B>
 void add_linear_probes(Model& model, Context<B>& ctx, Evaluation& e) {
     const Options& o = e.options;
-    const data::EcgDataset train = load_split(e.task, "train", e.test.class_names, o.max_records),
-                           val = load_split(e.task, "val", e.test.class_names, o.max_records);
-    const eval::EncodedSplit tr = encode(model, ctx, e, train, true), va = encode(model, ctx, e, val, true);
-    eval::LinearProbeOptions po;
-    po.epochs = e.args.integer("--probe-epochs", 30);
-    po.selection = o.selection == "val" ? eval::ProbeSelection::validation : eval::ProbeSelection::best_test;
-    po.seed = e.seed;
+    const eval::EncodedSplit tr = encode(model, ctx, e, e.splits.train, true),
+                             va = encode(model, ctx, e, e.splits.val, true);
     for (double ratio : o.ratios) {
-        const eval::ProbeSubset subset = eval::probe_subset(
-            train.size(), ratio,
-            {.subsets_csv = e.args.str("--subsets"), .dataset = e.args.str("--dataset"), .seed = e.seed});
+        const eval::ProbeSubset subset =
+            eval::probe_subset(e.splits.train.size(), ratio,
+                               {.subsets_csv = e.flags.subsets, .dataset = e.flags.dataset, .seed = o.probe.seed});
         const eval::EncodedSplit part = keep_rows(tr, subset.rows);
-        const eval::LinearProbeResult p = eval::linear_probe(part.features, part.labels, va.features, va.labels,
-                                                             e.enc.features, e.enc.labels, e.test.class_names, po);
+        const eval::LinearProbeResult p =
+            eval::linear_probe(part.features, part.labels, va.features, va.labels, e.enc.features, e.enc.labels,
+                               e.test().class_names, o.probe);
         eval::EvaluationResult& pr = e.results.add(
             e.row(fmt::format("linear probe {}%", ratio), fmt::format("{}; {}", p.protocol(), subset.source)), p.test);
         pr.extra["train records"] = static_cast<double>(part.features.rows());
-        if (po.selection == eval::ProbeSelection::validation) pr.extra["val AUC"] = p.val.macro;
+        if (o.probe.selection == eval::ProbeSelection::validation) pr.extra["val AUC"] = p.val.macro;
     }
 }
 
@@ -226,45 +244,136 @@ void report(const Evaluation& e, const eval::ZeroShotResult& plain) {
     eval::write_npy(out / "test_scores.npy", plain.scores);
     if (e.enc.features.size() > 0) eval::write_npy(out / "test_features.npy", e.enc.features);
     std::ofstream names(out / "class_names.txt");
-    for (const auto& n : e.test.class_names) names << n << "\n";
+    for (const auto& n : e.test().class_names) names << n << "\n";
     fmt::print("wrote {}/results.json and test_*.npy\n", out.string());
+}
+
+void add_flags(CLI::App& app, Flags& f) {
+    auto* corpus = app.add_option("--corpus", f.corpus,
+                                  "a synthetic corpus (generate_corpus): evaluate its --task on eval/<task>/")
+                       ->check(CLI::ExistingDirectory);
+    app.add_option("--split", f.split,
+                   "split files in the benchmark's layout, a path with {} for train/val/test, e.g. "
+                   "ptbxl_super_class_{}.csv (ptbxl, icbeb or chapman layout)")
+        ->excludes(corpus)
+        ->check(CLI::Validator(
+            [](std::string& p) -> std::string {
+                return p.find("{}") == std::string::npos ? "'" + p + "' has no {} for train/val/test" : "";
+            },
+            "PATTERN_WITH_{}"));
+    app.add_option("--task", f.task,
+                   "with --corpus: diagnosis (default) or feature; with --split: the task's name in the results "
+                   "(default: the test file's stem)");
+    app.add_option("--root", f.root, "the dataset root the split files' record paths are relative to")
+        ->check(CLI::ExistingDirectory);
+    app.add_option("--prompts", f.prompts, "class prompts, CKEPE_prompt.json-style (label code -> text)")
+        ->check(CLI::ExistingFile);
+    app.add_option("--weights", f.weights,
+                   "the model's weights (a stage's model.safetensors); without it a freshly initialised model")
+        ->check(CLI::ExistingFile);
+    app.add_option("--out", f.out, "where results.json and the .npy files go")->capture_default_str();
+    app.add_option("--probe", f.probe,
+                   "linear probes: percentages of the training split, comma-separated (1,10,100), or none")
+        ->capture_default_str();
+    app.add_option("--probe-protocol", f.probe_protocol,
+                   "val: the test AUC at the epoch with the best validation AUC (--probe-epochs, --probe-selection "
+                   "refine it); merl: MERL's protocol, all its values: Adam lr 1e-3, weight decay 1e-4, batch 16, 100 "
+                   "epochs, the best test AUC over the epochs (it looks at the test set: only to compare with "
+                   "published numbers)")
+        ->check(CLI::IsMember({"val", "merl"}))
+        ->capture_default_str();
+    app.add_option("--probe-epochs", f.probe_epochs, "linear-probe epochs under --probe-protocol val (MERL: 100)")
+        ->check(cli::positive)
+        ->capture_default_str();
+    app.add_option("--probe-selection", f.probe_selection,
+                   "under --probe-protocol val: the epoch chosen on val, or on test (MERL's best test AUC)")
+        ->check(CLI::IsMember({"val", "test"}))
+        ->capture_default_str();
+    app.add_option("--subsets", f.subsets,
+                   "linear_probe_subsets.csv: the reference's 1%/10% training rows (MERL's split files only)")
+        ->check(CLI::ExistingFile);
+    app.add_option("--dataset", f.dataset, "the subsets file's dataset column: ptbxl_super_class, icbeb, chapman, ...");
+    app.add_option("--split-rule", f.split_rule,
+                   "merl: MERL's split files as they are (the published numbers' splits); paper: CPSC2018 and CSN "
+                   "records pooled from the three files and split 70/10/20 at random with --split-seed (the paper's "
+                   "sizes, not its unpublished assignment; PTB-XL keeps its official folds)")
+        ->check(CLI::IsMember({"merl", "paper"}))
+        ->capture_default_str();
+    app.add_option("--split-seed", f.split_seed, "seed of --split-rule paper")
+        ->check(cli::non_negative)
+        ->capture_default_str();
+    app.add_flag("--no-cpsc-cut", f.no_cpsc_cut,
+                 "CPSC2018 (icbeb split files): keep 10 s instead of the benchmark's first 5 s zero-padded to 10 s");
+    app.add_flag("--no-ensemble", f.no_ensemble, "skip the 12-lead zero-shot ensemble");
+    app.add_option("--max-records", f.max_records, "the first N records of each split (0: all), for quick runs")
+        ->check(cli::non_negative)
+        ->capture_default_str();
+    app.add_option("--batch-size", f.batch_size, "ECGs per encoder batch")->check(cli::positive)->capture_default_str();
+    app.add_option("--workers", f.workers, "threads reading and preprocessing records")
+        ->check(cli::positive)
+        ->capture_default_str();
 }
 }  // namespace
 
-int main(int argc, char** argv) try {
-    const cli::Args args(argc, argv, {"--no-ensemble", "--tf32"});
-    std::vector<std::string> known{
-        "--corpus",  "--task",    "--split",       "--root",       "--prompts",      "--weights",
-        "--model",   "--vocab",   "--out",         "--probe",      "--probe-epochs", "--probe-selection",
-        "--subsets", "--dataset", "--max-records", "--batch-size", "--workers",      "--seed"};
-    known.insert(known.end(), cli::device_flags.begin(), cli::device_flags.end());
-    args.check_known(known);
-    const std::optional<pipeline::EvalTask> task = parse_task(args);
-    if (!task) return 1;
-    const Options o = parse_options(args);
-    const data::EcgDataset test = load_split(*task, "test", {}, o.max_records);
-    fmt::print("task {}: {} test records, {} classes\n", task->name, test.size(), test.class_names.size());
+int main(int argc, char** argv) {
+    CLI::App app{
+        "Evaluates a trained CLEP / FG-CLEP model on one labelled task: zero-shot classification with and without the "
+        "12-lead ensemble, text -> ECG retrieval with the class prompts, linear probes of the frozen backbone; prints "
+        "a table and writes results.json and the test embeddings as .npy (docs/evaluation.md). The task is a "
+        "synthetic corpus's (--corpus) or split files in the MERL benchmark's layout (--split).",
+        "evaluate"};
+    cli::ModelFlags model_flags;
+    model_flags.add_to(app, /*training=*/false);
+    cli::DeviceFlags device_flags;
+    device_flags.add_to(app);
+    Flags flags;
+    add_flags(app, flags);
+    cli::parse(app, argc, argv);
+    if (flags.corpus.empty() && flags.split.empty()) {
+        fmt::print(stderr, "evaluate: give --corpus DIR or --split PATTERN_WITH_{{}} (see --help)\n");
+        return cli::usage_error;
+    }
+    try {
+        const pipeline::EvalTask task = make_task(flags);
+        const Options o = make_options(flags, model_flags, app);
+        if (o.split_rule == eval::SplitRule::paper && !flags.subsets.empty())
+            fail(
+                "--subsets lists rows of MERL's training files; with --split-rule paper the 1%/10% subsets are "
+                "drawn at random (drop --subsets)");
+        eval::TaskSplits splits = pipeline::load_task_splits(task, o.split_rule, o.paper_split, !o.ratios.empty());
+        for (auto* d : {&splits.train, &splits.val, &splits.test}) truncate(*d, flags.max_records);
+        const data::SplitLayout layout = task.layout();
+        const data::PreprocessOptions preprocess =
+            pipeline::task_preprocess(pipeline::preprocess_options(o.size), layout, !flags.no_cpsc_cut);
+        fmt::print("task {}: {} test records, {} classes\n{}\n{}\n", task.name, splits.test.size(),
+                   splits.test.class_names.size(), splits.description,
+                   pipeline::describe_task_preprocess(preprocess, layout));
 
-    const ReportTokenizer tokenizer = pipeline::make_tokenizer(o.size, args.str("--vocab"), FGCLEP_DEFAULT_VOCAB);
-    const auto seed = static_cast<std::uint64_t>(args.integer("--seed", 1));
-    const auto vocab_size = static_cast<std::int64_t>(tokenizer.vocabulary().size());
-
-    return cli::with_context(args, "evaluate", [&](auto& ctx) {
-        return cli::with_model<cli::backend_of<decltype(ctx)>>(o.size, vocab_size, seed, [&](auto& model) {
-            Evaluation e{.args = args, .options = o, .task = *task, .test = test, .tokenizer = tokenizer, .seed = seed};
-            load_model(model, ctx, e);
-            e.enc = encode(model, ctx, e, test, !o.ratios.empty());
-            e.prompts = eval::class_prompts(test.class_names, task->prompts);
-            if (!e.prompts.fallbacks.empty())
-                fmt::print("note: {} classes have no prompt and use their name as text\n", e.prompts.fallbacks.size());
-            const eval::ZeroShotResult plain = add_zero_shot(model, ctx, e);
-            add_retrieval(model, ctx, e);
-            if (!o.ratios.empty()) add_linear_probes(model, ctx, e);
-            report(e, plain);
-            return 0;
+        const cli::TextSetup text = cli::text_setup(model_flags);
+        fmt::print("{}\n", text.description);
+        return cli::with_context(device_flags, "evaluate", [&](auto& ctx) {
+            return cli::with_model(ctx, model_flags, text, cli::ModelUse{}, [&](auto& model) {
+                Evaluation e{.flags = flags,
+                             .options = o,
+                             .task = task,
+                             .splits = splits,
+                             .preprocess = preprocess,
+                             .tokenizer = text.tokenizer};
+                load_model(model, ctx, e);
+                e.enc = encode(model, ctx, e, splits.test, !o.ratios.empty());
+                e.prompts = eval::class_prompts(splits.test.class_names, task.prompts);
+                if (!e.prompts.fallbacks.empty())
+                    fmt::print("note: {} classes have no prompt and use their name as text\n",
+                               e.prompts.fallbacks.size());
+                const eval::ZeroShotResult plain = add_zero_shot(model, ctx, e);
+                add_retrieval(model, ctx, e);
+                if (!o.ratios.empty()) add_linear_probes(model, ctx, e);
+                report(e, plain);
+                return 0;
+            });
         });
-    });
-} catch (const std::exception& e) {
-    fmt::print(stderr, "evaluate: {}\n", e.what());
-    return 1;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "evaluate: {}\n", e.what());
+        return 1;
+    }
 }

@@ -2,9 +2,9 @@
 // (waveform features from the embedded knowledge base, validated by the stage-1 model), stage 3 (FG-CLEP) and the
 // zero-shot evaluation of CLEP against FG-CLEP.
 //
-//   fgclep_pipeline [--work runs/pipeline] [--corpus DIR] [--records 8000] [--eval-records 3000] [--model tiny|full]
-//                   [--vocab FILE] [--epochs 5] [--stage3-epochs 2] [--lr X] [--stage3-lr X] [--batch-size 64]
-//                   [--threshold 0.95 | --keep-share 0.3] [--threads T] [--precision fp32|bf16] [--workers W] [--seed S] [--no-control] [--max-records N]
+//   fgclep_pipeline [--work runs/pipeline] [--corpus DIR] [--records 8000] [--eval-records 3000]
+//                   [--model tiny|full|paper] [--text-weights HF_DIR] [--epochs 5] [--stage3-epochs 2] [--lr X]
+//                   [--stage3-lr X] [--threshold 0.95 | --keep-share 0.3] ...   (`fgclep_pipeline --help`: all)
 //
 // Without --corpus it writes a synthetic corpus into WORK/corpus (fgclep::synth::write_corpus; kept and reused on
 // the next run), so a fresh machine needs nothing else. With --corpus it takes a corpus in the MIMIC-IV-ECG layout
@@ -53,20 +53,58 @@ const eval::EvaluationResult* find_row(const eval::EvaluationResults& r, const s
     return nullptr;
 }
 
-// Refuses unknown flags; false (after the usage line) on positional arguments.
-bool check_options(const cli::Args& args) {
-    auto known = cli::training_flags;
-    known.insert(known.end(),
-                 {"--work", "--corpus", "--records", "--eval-records", "--model", "--vocab", "--stage3-epochs",
-                  "--stage3-lr", "--threshold", "--keep-share", "--threads", "--precision", "--max-records"});
-    args.check_known(known);
-    if (!args.positional.empty()) {
-        fmt::print(stderr,
-                   "usage: fgclep_pipeline [--work DIR] [--corpus DIR] [--records N] ... (no positional arguments)\n");
-        return false;
+// The command line.
+struct Flags {
+    std::string work = "runs/pipeline", corpus;
+    std::int64_t records = 8000, eval_records = 3000, max_records = 0;
+    std::optional<double> threshold, keep_share;
+    bool no_control = false;
+    cli::ModelFlags model;
+    cli::DataFlags data;
+    cli::ScheduleFlags stage1, stage3;
+    cli::TrainingFlags training;
+    cli::DeviceFlags device;
+
+    void add_to(CLI::App& app) {
+        app.add_option("--work", work,
+                       "working directory: corpus/, stage1/, stage2/, control/, stage3/, "
+                       "results.json")
+            ->capture_default_str();
+        app.add_option("--corpus", corpus,
+                       "an existing corpus in the MIMIC-IV-ECG layout (default: a synthetic one in WORK/corpus)")
+            ->check(CLI::ExistingDirectory);
+        app.add_option("--records", records, "pre-training pairs of the synthetic corpus")
+            ->check(cli::positive)
+            ->capture_default_str();
+        app.add_option("--eval-records", eval_records, "labelled evaluation ECGs of the synthetic corpus")
+            ->check(cli::positive)
+            ->capture_default_str();
+        app.add_option("--max-records", max_records, "train on the first N pairs only (0: all)")
+            ->check(cli::non_negative)
+            ->capture_default_str();
+        app.add_option("--threshold", threshold,
+                       "stage 2 keeps a candidate where the stage-1 probability exceeds this (default for "
+                       "full/paper: the paper's 0.95)")
+            ->check(cli::share);
+        app.add_option("--keep-share", keep_share,
+                       "stage 2 keeps this share of the most probable candidates instead (default for the tiny "
+                       "model: 0.3)")
+            ->check(CLI::Range(0.0, 1.0))
+            ->excludes("--threshold");
+        app.add_flag("--no-control", no_control, "skip CLEP+ (stage 1 continued on the original reports)");
+        model.add_to(app, /*training=*/true);
+        data.add_to(app);
+        stage1.add_to(app, 5, 10, "--", "stage 1: ");
+        stage3.add_to(app, 2, 3, "--stage3-", "stage 3: ");
+        training.add_to(app);
+        app.add_option("--threads", device.threads, "CPU threads (0: all)")
+            ->check(cli::non_negative)
+            ->capture_default_str();
+        app.add_option("--precision", device.precision, "matmul precision: fp32 or bf16")
+            ->check(CLI::IsMember({"fp32", "bf16"}))
+            ->capture_default_str();
     }
-    return true;
-}
+};
 
 // What the stages share: the run's settings, the corpus and its evaluation tasks, the tokenizer, the options of
 // training and evaluation, and the evaluation rows of every model so far.
@@ -81,6 +119,7 @@ struct Run {
     data::EcgDataset pairs;
     bool synthetic = false;
     std::vector<pipeline::EvalTask> tasks;
+    cli::TextSetup text;
     ReportTokenizer tokenizer;
     pipeline::TrainStageOptions stage1, stage3;
     pipeline::EvaluateOptions eo;
@@ -88,14 +127,14 @@ struct Run {
 };
 
 // --corpus, or WORK/corpus: a synthetic corpus written on the first run and reused on the next.
-std::filesystem::path prepare_corpus(const cli::Args& args, const Run& run) {
-    std::filesystem::path corpus = args.str("--corpus");
+std::filesystem::path prepare_corpus(const Flags& flags, const Run& run) {
+    std::filesystem::path corpus = flags.corpus;
     if (corpus.empty()) {
         corpus = run.work / "corpus";
         if (!std::filesystem::exists(corpus / "record_list.csv")) {
             synth::CorpusOptions co;
-            co.records = args.integer("--records", 8000);
-            co.eval_records = args.integer("--eval-records", 3000);
+            co.records = flags.records;
+            co.eval_records = flags.eval_records;
             co.seed = run.seed + 6;
             co.threads = run.threads;
             co.overwrite = true;
@@ -113,29 +152,30 @@ std::filesystem::path prepare_corpus(const cli::Args& args, const Run& run) {
 }
 
 // The settings, the corpus and its pairs, the tokenizer and the stages' options.
-Run setup(const cli::Args& args, std::chrono::steady_clock::time_point start) {
+Run setup(const Flags& flags, std::chrono::steady_clock::time_point start) {
     Run run;
     run.start = start;
-    run.size = pipeline::model_size_from_string(args.str("--model", "tiny"));
-    run.work = args.str("--work", "runs/pipeline");
-    run.seed = static_cast<std::uint64_t>(args.integer("--seed", 1));
-    run.threads = static_cast<int>(args.integer("--threads", 0));
-    run.control = !args.has("--no-control");
-    run.corpus = prepare_corpus(args, run);
-    run.pairs = data::load_mimic_iv_ecg(run.corpus);
-    if (const auto n = args.integer("--max-records", 0);
-        n > 0 && n < static_cast<std::int64_t>(run.pairs.entries.size()))
+    run.size = flags.model.size();
+    run.work = flags.work;
+    run.seed = static_cast<std::uint64_t>(flags.model.seed);
+    run.threads = static_cast<int>(flags.device.threads);
+    run.control = !flags.no_control;
+    run.text = cli::text_setup(flags.model);  // a wrong --text-weights fails before the corpus is made
+    run.corpus = prepare_corpus(flags, run);
+    run.pairs = flags.data.load_corpus(run.corpus.string(), flags.model);
+    if (const auto n = flags.max_records; n > 0 && n < static_cast<std::int64_t>(run.pairs.entries.size()))
         run.pairs.entries.resize(static_cast<std::size_t>(n));
     run.synthetic = std::filesystem::exists(run.corpus / "eval/diagnosis") &&
                     std::filesystem::exists(run.corpus / "ground_truth.csv");
     run.tasks = run.synthetic ? pipeline::synthetic_tasks(run.corpus) : std::vector<pipeline::EvalTask>{};
 
-    run.tokenizer = pipeline::make_tokenizer(run.size, args.str("--vocab"), FGCLEP_DEFAULT_VOCAB);
-    run.stage1 = cli::training_options(args, run.size, 5, 10);
-    run.stage3 = cli::training_options(args, run.size, 2, 3, "--stage3");
+    run.tokenizer = run.text.tokenizer;
+    run.stage1 = flags.training.options(run.size, flags.stage1, flags.model.seed);
+    run.stage3 = flags.training.options(run.size, flags.stage3, flags.model.seed);
     run.stage1.trainer.progress = run.stage3.trainer.progress = ProgressMode::lines;
     // One preprocessed copy of the records for every stage.
     run.stage1.cache_dir = run.stage3.cache_dir = run.work / "cache";
+    run.stage1.preprocess.nan.policy = run.stage3.preprocess.nan.policy = flags.data.nan_policy(flags.model);
     run.eo.preprocess = pipeline::preprocess_options(run.size);
     run.eo.workers = run.stage1.workers;
     return run;
@@ -173,14 +213,13 @@ struct FeatureStage {
 
 // Stage 2: the knowledge base's candidate features, validated by the stage-1 model.
 template <class Model>
-FeatureStage feature_stage(Model& model, Context<Cpu<float>>& ctx, const Run& run, const cli::Args& args) {
+FeatureStage feature_stage(Model& model, Context<Cpu<float>>& ctx, const Run& run, const Flags& flags) {
     pipeline::FeatureStageOptions fo;
-    fo.preprocess = pipeline::preprocess_options(run.size);
-    fo.threshold = args.real("--threshold", 0.95);
+    fo.preprocess = run.stage1.preprocess;
+    fo.threshold = flags.threshold.value_or(0.95);
     // The tiny model's probabilities stay far below the paper's 0.95 (its calibration needs a longer-trained
     // model): keep the most probable 30% of candidates instead, unless a threshold is given.
-    fo.keep_share =
-        args.real("--keep-share", run.size == pipeline::ModelSize::tiny && !args.has("--threshold") ? 0.3 : 0);
+    fo.keep_share = flags.keep_share.value_or(run.size == pipeline::ModelSize::tiny && !flags.threshold ? 0.3 : 0);
     fo.workers = run.stage1.workers;
     auto kb = features::KnowledgeBase::builtin();
     FeatureStage stage{
@@ -265,17 +304,24 @@ void print_recovery(const FeatureStage& stage2) {
 
 int main(int argc, char** argv) try {
     const auto start = std::chrono::steady_clock::now();
-    const cli::Args args(argc, argv, {"--no-cache", "--no-control"});
-    if (!check_options(args)) return 1;
-    Run run = setup(args, start);
-    Context<Cpu<float>> ctx(cli::cpu_state(args));
+    CLI::App app{
+        "The whole FG-CLEP pipeline in one command on the CPU: a synthetic corpus (or --corpus), stage 1 (CLEP), "
+        "stage 2 (waveform features from the embedded knowledge base, validated by the stage-1 model), the CLEP+ "
+        "control, stage 3 (FG-CLEP) and the zero-shot evaluation of CLEP, CLEP+ and FG-CLEP. Every stage resumes: "
+        "run the same command again after an interruption.",
+        "fgclep_pipeline"};
+    Flags flags;
+    flags.add_to(app);
+    cli::parse(app, argc, argv);
+    Run run = setup(flags, start);
+    Context<Cpu<float>> ctx(cli::cpu_state(flags.device));
+    status("[{:6.1f}s] {}\n", seconds_since(start), run.text.description);
 
-    const auto vocab_size = static_cast<std::int64_t>(run.tokenizer.vocabulary().size());
-    return cli::with_model(run.size, vocab_size, run.seed, [&](auto& model) {
-        status("[{:6.1f}s] model {} ({} parameters); {} ECG-report pairs\n", seconds_since(start),
-               pipeline::to_string(run.size), model.parameter_count(), run.pairs.entries.size());
+    return cli::with_model(ctx, flags.model, run.text, {.load_text_weights = true, .training = true}, [&](auto& model) {
+        status("[{:6.1f}s] model {} ({} parameters); {} ECG-report pairs\n", seconds_since(start), flags.model.model,
+               model.parameter_count(), run.pairs.entries.size());
         if (!clep_stage(model, ctx, run)) return 0;
-        const FeatureStage stage2 = feature_stage(model, ctx, run, args);
+        const FeatureStage stage2 = feature_stage(model, ctx, run, flags);
         if (run.control && !control_stage(model, ctx, run)) return 0;
         if (!fgclep_stage(model, ctx, run, stage2.result)) return 0;
         run.results.write_json(run.work / "results.json");

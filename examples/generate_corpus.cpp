@@ -5,83 +5,53 @@
 //
 // --noise scales all noise levels of the simulator (0: clean signals, 1: the defaults). Prints a summary: records,
 // subjects, condition prevalence, seconds and records per second.
+#include "cli.hpp"
 #include "fgclep/synth/corpus.hpp"
 
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <string>
-#include <string_view>
-
-namespace {
-
-void usage() {
-    std::fprintf(stderr,
-                 "usage: generate_corpus OUT_DIR [--records N] [--eval-records N] [--seed S] [--threads T]\n"
-                 "                       [--omit-features SHARE] [--noise SCALE] [--mains-hz HZ] [--overwrite]\n");
-}
-
-double number(std::string_view flag, const char* text) {
-    char* end = nullptr;
-    const double v = std::strtod(text, &end);
-    if (end == text || *end != '\0') fgclep::fail("generate_corpus: {} expects a number, got '{}'", flag, text);
-    return v;
-}
-
-std::int64_t integer(std::string_view flag, const char* text) {
-    char* end = nullptr;
-    const long long v = std::strtoll(text, &end, 10);
-    if (end == text || *end != '\0' || v < 0)
-        fgclep::fail("generate_corpus: {} expects a non-negative integer, got '{}'", flag, text);
-    return v;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
+    CLI::App app{
+        "Generates a synthetic ECG-report corpus laid out like MIMIC-IV-ECG in OUT_DIR (docs/synthetic-corpus.md): "
+        "simulated 12-lead WFDB records under files/, record_list.csv, machine_measurements.csv (the machine "
+        "reports), ground_truth.csv and, with --eval-records, labelled evaluation records and split files under "
+        "eval/. Prints a summary: records, subjects, condition prevalence, seconds and records per second.",
+        "generate_corpus"};
+    fgclep::synth::CorpusOptions o;
+    o.records = 10000;
+    std::string out;
+    double noise_scale = 1;
+    app.add_option("OUT_DIR", out, "the corpus directory (created if needed)")->required();
+    app.add_option("--records", o.records, "pre-training records")->check(cli::non_negative)->capture_default_str();
+    app.add_option("--eval-records", o.eval_records, "labelled evaluation records (folds 1-8 train, 9 val, 10 test)")
+        ->check(cli::non_negative)
+        ->capture_default_str();
+    app.add_option("--seed", o.seed, "seed of the whole corpus")->check(cli::non_negative)->capture_default_str();
+    app.add_option("--threads", o.threads, "threads (0: all cores)")->check(cli::non_negative)->capture_default_str();
+    app.add_option("--omit-features", o.report.omit_features, "share of reports without waveform-feature statements")
+        ->check(CLI::Validator(
+            [](std::string& text) -> std::string {
+                double v = 0;
+                if (CLI::detail::lexical_cast(text, v) && v >= 0 && v <= 1) return {};
+                return "must be in [0, 1], got " + text;
+            },
+            "SHARE"))
+        ->capture_default_str();
+    app.add_option("--noise", noise_scale,
+                   "scales all noise levels of the simulator (0: clean signals, 1: the defaults)")
+        ->check(cli::non_negative)
+        ->capture_default_str();
+    app.add_option("--mains-hz", o.simulator.noise.mains_hz,
+                   "mains frequency in Hz of the simulated hum and the notch filter")
+        ->check(cli::non_negative)
+        ->capture_default_str();
+    app.add_flag("--overwrite", o.overwrite,
+                 "replace the corpus files of a non-empty directory (others are left alone); without it such a "
+                 "directory is refused");
+    cli::parse(app, argc, argv);
     try {
-        fgclep::synth::CorpusOptions o;
-        o.records = 10000;
-        std::string out;
-        double noise_scale = 1;
-        for (int i = 1; i < argc; ++i) {
-            const std::string_view a = argv[i];
-            const auto value = [&]() -> const char* {
-                if (i + 1 >= argc) fgclep::fail("generate_corpus: {} needs a value", a);
-                return argv[++i];
-            };
-            if (a == "--records")
-                o.records = integer(a, value());
-            else if (a == "--eval-records")
-                o.eval_records = integer(a, value());
-            else if (a == "--seed")
-                o.seed = static_cast<std::uint64_t>(integer(a, value()));
-            else if (a == "--threads")
-                o.threads = static_cast<int>(integer(a, value()));
-            else if (a == "--omit-features")
-                o.report.omit_features = number(a, value());
-            else if (a == "--noise")
-                noise_scale = number(a, value());
-            else if (a == "--mains-hz")
-                o.simulator.noise.mains_hz = number(a, value());
-            else if (a == "--overwrite")
-                o.overwrite = true;
-            else if (a == "--help" || a == "-h") {
-                usage();
-                return 0;
-            } else if (!a.empty() && a.front() == '-') {
-                usage();
-                fgclep::fail("generate_corpus: unknown option '{}'", a);
-            } else if (out.empty())
-                out = a;
-            else
-                fgclep::fail("generate_corpus: a second output directory '{}'", a);
-        }
-        if (out.empty()) {
-            usage();
-            return 2;
-        }
-        if (!(noise_scale >= 0)) fgclep::fail("generate_corpus: --noise must not be negative");
         auto& n = o.simulator.noise;
         n.baseline_wander_mv *= noise_scale;
         n.mains_mv *= noise_scale;

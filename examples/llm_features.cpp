@@ -11,6 +11,7 @@
 // Exit status: 0 when every report has candidates, 3 when some failed, were malformed or were not asked, 1 on
 // errors (bad input, bad prompt file), 2 on bad usage.
 #include "fgclep/llm/llm_features.hpp"
+#include "cli.hpp"
 #include "fgclep/data/datasets/mimic_iv_ecg.hpp"
 #include "fgclep/train/progress.hpp"
 
@@ -21,7 +22,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -43,68 +43,48 @@ struct Args {
     std::int64_t limit = -1, max_requests = -1;
 };
 
-[[noreturn]] void usage(const std::string& problem) {
-    fmt::print(stderr,
-               "llm_features: {}\nusage: llm_features REPORTS (MIMIC-IV-ECG directory or text file, one report a "
-               "line) --out FILE.jsonl [--base-url URL] [--model NAME] [--api-key-env VAR] [--concurrency N] "
-               "[--cache FILE.jsonl] [--prompt-file FILE] [--limit N] [--max-requests N] [--timeout SECONDS] "
-               "[--retries N] [--max-tokens N]\n",
-               problem);
-    std::exit(2);
-}
-
-std::int64_t to_count(const std::string& flag, const std::string& value) {
-    char* end = nullptr;
-    const long long n = std::strtoll(value.c_str(), &end, 10);
-    if (value.empty() || *end != '\0' || n < 0) usage(flag + " expects a count, got '" + value + "'");
-    return n;
-}
-
 Args parse(int argc, char** argv) {
+    CLI::App app{
+        "Stage 2 with an LLM: asks an OpenAI-compatible server (vLLM, llama.cpp's llama-server, Ollama) for each "
+        "report's candidate waveform features and writes one JSON line per report to --out: {\"id\", \"report\", "
+        "\"status\", \"candidates\", \"error\"?}, status cached, answered, failed, malformed or \"not asked\". "
+        "Answers are kept in --cache, so a stopped run (Ctrl-C, --max-requests) resumes without asking twice. Exit "
+        "status: 0 when every report has candidates, 3 when some do not, 1 on errors, 2 on bad usage. See "
+        "docs/llm.md.",
+        "llm_features"};
     Args a;
     a.chat.model = "default";
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        const auto value = [&] {
-            if (i + 1 >= argc) usage(arg + " needs a value");
-            return std::string(argv[++i]);
-        };
-        if (arg == "--out")
-            a.out = value();
-        else if (arg == "--cache")
-            a.cache = value();
-        else if (arg == "--prompt-file")
-            a.prompt_file = value();
-        else if (arg == "--base-url")
-            a.chat.base_url = value();
-        else if (arg == "--model")
-            a.chat.model = value();
-        else if (arg == "--api-key-env")
-            a.chat.api_key_env = value();
-        else if (arg == "--concurrency")
-            a.concurrency = static_cast<int>(to_count(arg, value()));
-        else if (arg == "--limit")
-            a.limit = to_count(arg, value());
-        else if (arg == "--max-requests")
-            a.max_requests = to_count(arg, value());
-        else if (arg == "--timeout")
-            a.chat.read_timeout = std::chrono::seconds(to_count(arg, value()));
-        else if (arg == "--retries")
-            a.chat.max_retries = static_cast<int>(to_count(arg, value()));
-        else if (arg == "--max-tokens")
-            a.chat.max_tokens = static_cast<int>(to_count(arg, value()));
-        else if (arg == "-h" || arg == "--help")
-            usage("help");
-        else if (arg.starts_with("--"))
-            usage("unknown option " + arg);
-        else if (a.input.empty())
-            a.input = arg;
-        else
-            usage("more than one REPORTS input");
-    }
-    if (a.input.empty()) usage("no REPORTS input given");
-    if (a.out.empty()) usage("--out is required");
-    if (a.concurrency < 1) usage("--concurrency must be at least 1");
+    std::int64_t timeout_s = std::chrono::duration_cast<std::chrono::seconds>(a.chat.read_timeout).count();
+    app.add_option("REPORTS", a.input,
+                   "a MIMIC-IV-ECG directory (id: the study id) or a text file, one report a line (id: the line "
+                   "number)")
+        ->required();
+    app.add_option("--out", a.out, "the output, one JSON line per report (FILE.jsonl)")->required();
+    app.add_option("--cache", a.cache, "answers cached across runs (FILE.jsonl; default: none)");
+    app.add_option("--prompt-file", a.prompt_file,
+                   "the prompt template, with a {report} placeholder (default: built in)");
+    app.add_option("--base-url", a.chat.base_url, "the server's OpenAI-compatible API")->capture_default_str();
+    app.add_option("--model", a.chat.model, "the model name sent with each request")->capture_default_str();
+    app.add_option("--api-key-env", a.chat.api_key_env,
+                   "environment variable holding the API key (empty: never send a key)")
+        ->capture_default_str();
+    app.add_option("--concurrency", a.concurrency, "requests in flight at once")
+        ->check(cli::positive)
+        ->capture_default_str();
+    app.add_option("--limit", a.limit, "read at most N reports (default: all)")->check(cli::non_negative);
+    app.add_option("--max-requests", a.max_requests, "ask at most N requests, then stop (default: no limit)")
+        ->check(cli::non_negative);
+    app.add_option("--timeout", timeout_s, "seconds to wait for one answer")
+        ->check(cli::positive)
+        ->capture_default_str();
+    app.add_option("--retries", a.chat.max_retries, "retries of a failed request (connection, 429, 5xx)")
+        ->check(cli::non_negative)
+        ->capture_default_str();
+    app.add_option("--max-tokens", a.chat.max_tokens, "the longest answer, in tokens")
+        ->check(cli::positive)
+        ->capture_default_str();
+    cli::parse(app, argc, argv);
+    a.chat.read_timeout = std::chrono::seconds(timeout_s);
     return a;
 }
 

@@ -1,7 +1,11 @@
 #pragma once
-// Shared by the pipeline examples (stage1_clep, stage2_features, stage3_fgclep, fgclep_pipeline): flag parsing and
-// the choice of model size at run time (each size is its own C++ type, so a program that accepts both builds both).
+// Shared by the pipeline programs (stage1_clep, stage2_features, stage3_fgclep, fgclep_pipeline, evaluate): their
+// common flags (CLI11, cli.hpp), the model chosen at run time (each size is its own C++ type, so a program that
+// accepts both builds both), with its text encoder random or pretrained, the device and the communicator.
+#include "cli.hpp"
+
 #include <fgclep/fgclep.hpp>
+#include <fgclep/io/hf_checkpoint.hpp>
 #include <fgclep/pipeline/model_config.hpp>
 #include <fgclep/pipeline/training_stages.hpp>
 #if defined(FGCLEP_WITH_CUDA)  // a program linked with fgclep::cuda (CMake option FGCLEP_CUDA)
@@ -16,91 +20,198 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
-#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#ifndef FGCLEP_DEFAULT_VOCAB  // the source tree's copy, for a program run from its build tree (examples/CMakeLists)
+#define FGCLEP_DEFAULT_VOCAB ""
+#endif
+
 namespace cli {
 
-// --name value flags and positional arguments; flags without a value are listed in `switches`.
-struct Args {
-    std::vector<std::string> positional;
-    std::map<std::string, std::string> values;
-    std::vector<std::string> switches_set;
+// --model, --vocab, --text-weights, --freeze-text-layers, --seed: the model a stage builds.
+struct ModelFlags {
+    std::string model = "tiny";
+    std::string vocab;
+    std::string text_weights;
+    std::optional<std::int64_t> freeze_text_layers;
+    std::int64_t seed = 1;
 
-    Args(int argc, char** argv, std::vector<std::string> switches) {
-        for (int i = 1; i < argc; ++i) {
-            const std::string a = argv[i];
-            if (a.rfind("--", 0) == 0) {
-                if (std::find(switches.begin(), switches.end(), a) != switches.end()) {
-                    switches_set.push_back(a);
-                } else if (i + 1 < argc) {
-                    values[a] = argv[++i];
-                } else {
-                    fmt::print(stderr, "{} needs a value\n", a);
-                    std::exit(1);
-                }
-            } else {
-                positional.push_back(a);
-            }
+    // `training`: the program trains (stage 1, stage 3), so --freeze-text-layers means something.
+    void add_to(CLI::App& app, bool training) {
+        app.add_option("--model", model,
+                       "tiny: minutes on a CPU, trained from scratch (docs/user-guide.md#3-the-model-sizes); full: the "
+                       "paper's architecture (ResNet1D-50, BERT-base, 256-d); paper: full with the paper's run "
+                       "settings: the text encoder from --text-weights (Bio_ClinicalBERT), its embeddings and bottom "
+                       "9 layers frozen")
+            ->check(CLI::IsMember({"tiny", "full", "paper"}))
+            ->capture_default_str();
+        app.add_option("--vocab", vocab,
+                       "WordPiece vocab.txt of a text encoder trained from scratch (default: $FGCLEP_VOCAB, else "
+                       "the one installed in <prefix>/share/fgclep, else the source tree's)")
+            ->check(CLI::ExistingFile);
+        app.add_option("--text-weights", text_weights,
+                       "a Hugging Face BERT directory as published (config.json, vocab.txt, pytorch_model.bin or "
+                       "model.safetensors, optional tokenizer_config.json), e.g. Bio_ClinicalBERT: its config "
+                       "decides the text encoder's architecture, its vocabulary and tokenizer options the "
+                       "tokenizer; stage 1 starts from its weights. (The tiny model keeps its from-scratch training "
+                       "settings, lr 1e-3 and FNM 0.1 detached, unless --lr says otherwise)")
+            ->check(CLI::ExistingDirectory)
+            ->excludes("--vocab");
+        if (training)
+            app.add_option("--freeze-text-layers", freeze_text_layers,
+                           "freeze the text encoder's embeddings and its bottom K layers (the FG-CLEP reference: 9, "
+                           "MERL: 6); default: 9 with --model paper, else none")
+                ->check(cli::non_negative);
+        app.add_option("--seed", seed, "seed of the initial weights, the data order and dropout")
+            ->check(cli::non_negative)
+            ->capture_default_str();
+    }
+    fgclep::pipeline::ModelSize size() const {
+        return model == "tiny" ? fgclep::pipeline::ModelSize::tiny : fgclep::pipeline::ModelSize::full;
+    }
+    bool paper() const { return model == "paper"; }
+    std::int64_t frozen_text_layers() const { return freeze_text_layers.value_or(paper() ? 9 : 0); }
+};
+
+// The text side of a stage: the tokenizer and, with --text-weights, the pretrained encoder's directory.
+struct TextSetup {
+    fgclep::ReportTokenizer tokenizer;
+    std::optional<fgclep::io::HfBertDirectory> pretrained;
+    std::string description;  // one line: where the vocabulary comes from, its size, casing and token limit
+};
+
+inline TextSetup text_setup(const ModelFlags& flags) {
+    TextSetup t;
+    if (flags.paper() && flags.text_weights.empty())
+        fgclep::fail(
+            "--model paper starts the text encoder from a pretrained BERT, as the paper does: pass --text-weights "
+            "DIR, a Hugging Face directory such as emilyalsentzer/Bio_ClinicalBERT (docs/user-guide.md#the-papers-"
+            "run)");
+    std::string source;
+    if (!flags.text_weights.empty()) {
+        t.pretrained = fgclep::io::HfBertDirectory::open(flags.text_weights);
+        t.tokenizer = fgclep::pipeline::make_tokenizer(flags.size(), *t.pretrained);
+        source = t.pretrained->vocab.string();
+    } else {
+        const auto vocab = fgclep::pipeline::find_vocab(flags.vocab, FGCLEP_DEFAULT_VOCAB);
+        t.tokenizer = fgclep::pipeline::make_tokenizer(flags.size(), vocab);
+        source = vocab.string();
+    }
+    t.description =
+        fmt::format("tokenizer: {} ({} tokens, {}, reports cut at {} tokens)", source, t.tokenizer.vocabulary().size(),
+                    t.tokenizer.vocabulary().options().lower_case ? "lower-cased" : "cased", t.tokenizer.max_length());
+    return t;
+}
+
+// How a program uses the model it builds.
+struct ModelUse {
+    bool load_text_weights = false;  // stage 1: start the text encoder from --text-weights
+    bool training = false;           // stage 1 and 3: apply --freeze-text-layers
+};
+
+// Calls fn(model) with a freshly initialised model of the chosen size on ctx's backend; with --text-weights its
+// text encoder has that checkpoint's architecture and (use.load_text_weights) its weights, the pre-training heads
+// the model does not use reported by name; when training, the embeddings and bottom --freeze-text-layers layers
+// of the text encoder are frozen. Later stages load the whole model from the stage before (pipeline::load_weights).
+template <class B, class Fn>
+int with_model(fgclep::Context<B>& ctx, const ModelFlags& flags, const TextSetup& text, ModelUse use, Fn&& fn) {
+    using namespace fgclep::pipeline;
+    const auto vocab_size = static_cast<std::int64_t>(text.tokenizer.vocabulary().size());
+    const auto seed = static_cast<std::uint64_t>(flags.seed);
+    auto prepare = [&](auto& model) {
+        if (text.pretrained && use.load_text_weights) {
+            const fgclep::io::LoadResult r = load_pretrained_text(model, ctx, *text.pretrained);
+            std::size_t text_tensors = 0;
+            for (const auto& name : r.loaded) text_tensors += name.rfind("lm_model.", 0) == 0;
+            fmt::print("text encoder: {} tensors from {}\n{}", text_tensors, text.pretrained->weights.string(),
+                       fgclep::io::describe_unused(r));
         }
-    }
-    bool has(const std::string& name) const {
-        return values.count(name) || std::find(switches_set.begin(), switches_set.end(), name) != switches_set.end();
-    }
-    std::string str(const std::string& name, std::string fallback = {}) const {
-        auto it = values.find(name);
-        return it == values.end() ? fallback : it->second;
-    }
-    std::int64_t integer(const std::string& name, std::int64_t fallback) const {
-        auto it = values.find(name);
-        if (it == values.end()) return fallback;
-        char* end = nullptr;
-        const long long v = std::strtoll(it->second.c_str(), &end, 10);
-        if (it->second.empty() || *end != '\0' || v < 0) {
-            fmt::print(stderr, "{} needs a non-negative integer, got '{}'\n", name, it->second);
-            std::exit(1);
+        if (const std::int64_t k = flags.frozen_text_layers(); use.training && k > 0) {
+            const std::int64_t layers = model.options().text.bert.num_hidden_layers;
+            if (k > layers)
+                fgclep::fail("--freeze-text-layers {}{}: the text encoder has {} layers", k,
+                             flags.freeze_text_layers ? "" : " (--model paper's default)", layers);
+            if (!text.pretrained)
+                fmt::print(
+                    "note: freezing layers of a text encoder that starts from random weights (no --text-weights)\n");
+            model.text_encoder().freeze_bottom(k);
+            fmt::print("text encoder: embeddings and layers 0-{} frozen; {} of {} parameters train\n", k - 1,
+                       model.parameter_count(true), model.parameter_count());
         }
-        return v;
+        return fn(model);
+    };
+    if (flags.size() == ModelSize::tiny) {
+        auto options = tiny_options<B>(vocab_size);
+        if (text.pretrained) options = with_pretrained_text(options, *text.pretrained);
+        TinyModel<B> model(options, seed);
+        return prepare(model);
     }
-    double real(const std::string& name, double fallback) const {
-        auto it = values.find(name);
-        if (it == values.end()) return fallback;
-        char* end = nullptr;
-        const double v = std::strtod(it->second.c_str(), &end);
-        if (it->second.empty() || *end != '\0' || !(v >= 0)) {
-            fmt::print(stderr, "{} needs a non-negative number, got '{}'\n", name, it->second);
-            std::exit(1);
-        }
-        return v;
+    auto options = full_options<B>(vocab_size);
+    if (text.pretrained) options = with_pretrained_text(options, *text.pretrained);
+    FullModel<B> model(options, seed);
+    return prepare(model);
+}
+
+// --report-filter, --nan: the corpus's data rules. Unset, they follow --model: the paper's rules for --model paper
+// (reports: drop empty, < 3 words and uninformative ones; records with NaN/Inf discarded), else MERL's (reports of
+// >= 4 words; NaN interpolated per lead). docs/datasets.md#report-filters, docs/data-pipeline.md.
+struct DataFlags {
+    std::optional<std::string> report_filter, nan;
+
+    void add_to(CLI::App& app) {
+        app.add_option("--report-filter", report_filter,
+                       "which MIMIC-IV-ECG reports train: merl (>= 4 words, 771,693 pairs) or paper (drop empty, "
+                       "< 3 words and uninformative reports); default: paper with --model paper, else merl")
+            ->check(CLI::IsMember({"merl", "paper"}));
+        app.add_option("--nan", nan,
+                       "records with NaN/Inf samples: drop (the paper: discarded and counted), interpolate (per "
+                       "lead), zero, or error; default: drop with --model paper, else interpolate")
+            ->check(CLI::IsMember({"drop", "interpolate", "zero", "error"}));
     }
-    // Refuses flags no one asked about (a typo should not silently train with a default).
-    void check_known(const std::vector<std::string>& known) const {
-        for (const auto& [k, v] : values)
-            if (std::find(known.begin(), known.end(), k) == known.end()) {
-                fmt::print(stderr, "unknown option {}\n", k);
-                std::exit(1);
-            }
+    fgclep::data::MimicIvEcgOptions corpus_options(const ModelFlags& model) const {
+        fgclep::data::MimicIvEcgOptions o;
+        o.report_filter =
+            fgclep::data::report_filter_from_string(report_filter.value_or(model.paper() ? "paper" : "merl"));
+        return o;
+    }
+    fgclep::data::NanPolicy nan_policy(const ModelFlags& model) const {
+        return fgclep::data::nan_policy_from_string(nan.value_or(model.paper() ? "drop" : "interpolate"));
+    }
+    // The corpus under these rules, with a line saying which and what they dropped.
+    fgclep::data::EcgDataset load_corpus(const std::string& root, const ModelFlags& model) const {
+        const fgclep::data::MimicIvEcgOptions options = corpus_options(model);
+        fgclep::data::EcgDataset pairs = fgclep::data::load_mimic_iv_ecg(root, options);
+        fmt::print("{}; records with NaN/Inf: {}\n", fgclep::data::describe_report_filter(options),
+                   fgclep::data::to_string(nan_policy(model)));
+        return pairs;
     }
 };
 
-// Calls fn(model) with a freshly initialised model of the chosen size, on backend B (float).
-template <class B = fgclep::Cpu<float>, class Fn>
-int with_model(fgclep::pipeline::ModelSize size, std::int64_t vocab_size, std::uint64_t seed, Fn&& fn) {
-    using namespace fgclep::pipeline;
-    if (size == ModelSize::tiny) {
-        TinyModel<B> model(tiny_options<B>(vocab_size), seed);
-        return fn(model);
-    }
-    FullModel<B> model(full_options<B>(vocab_size), seed);
-    return fn(model);
-}
+// --device, --threads, --precision, --tf32: where a stage runs.
+struct DeviceFlags {
+    std::string device = "cpu";
+    std::int64_t threads = 0;
+    std::string precision = "fp32";
+    bool tf32 = false;
 
-// The CPU context of every stage program: --threads T (0: all) and --precision fp32|bf16 (the matmul precision,
-// docs/performance.md#bf16-mixed-precision; bf16 is the fast choice on CPUs with AVX512_BF16 or AMX).
-inline fgclep::Cpu<float>::State cpu_state(const Args& args) {
-    return {static_cast<int>(args.integer("--threads", 0)),
-            fgclep::parse_matmul_precision(args.str("--precision", "fp32"))};
+    void add_to(CLI::App& app) {
+        app.add_option("--device", device, "cpu, cuda (under mpirun: this rank's GPU on its host) or cuda:N")
+            ->capture_default_str();
+        app.add_option("--threads", threads, "CPU threads (0: all)")->check(cli::non_negative)->capture_default_str();
+        app.add_option("--precision", precision,
+                       "matmul precision: fp32, or bf16 (bf16 GEMMs with fp32 accumulation; the fast choice on CPUs "
+                       "with AVX512_BF16 or AMX, docs/performance.md#bf16-mixed-precision)")
+            ->check(CLI::IsMember({"fp32", "bf16"}))
+            ->capture_default_str();
+        app.add_flag("--tf32", tf32, "TF32 tensor-core GEMMs for float (--device cuda)");
+    }
+};
+
+// The CPU context of a stage program: --threads and --precision.
+inline fgclep::Cpu<float>::State cpu_state(const DeviceFlags& flags) {
+    return {static_cast<int>(flags.threads), fgclep::parse_matmul_precision(flags.precision)};
 }
 
 // --device cpu | cuda | cuda:N.
@@ -119,17 +230,16 @@ inline Device parse_device(const std::string& text) {
         return {true, std::atoi(text.c_str() + 5)};
     fgclep::fail("--device {}: expected cpu, cuda or cuda:N (N the device's index)", text);
 }
-inline const std::vector<std::string> device_flags = {"--device", "--threads", "--precision", "--tf32"};
 
 // Calls fn(ctx) with the context --device names: the CPU (--threads, --precision) or, in a program built with the
 // CUDA backend, CUDA device N on a stream of its own (--precision, --tf32 for TF32 tensor-core GEMMs). Stops with
 // an error naming the device when there is none, or when the program was built without the CUDA backend.
 template <class Fn>
-int with_context(const Args& args, const char* program, Fn&& fn) {
-    const Device device = parse_device(args.str("--device", "cpu"));
+int with_context(const DeviceFlags& flags, const char* program, Fn&& fn) {
+    const Device device = parse_device(flags.device);
     if (!device.cuda) {
-        if (args.has("--tf32")) fgclep::fail("--tf32 is a CUDA option (--device cuda)");
-        fgclep::Context<fgclep::Cpu<float>> ctx(cpu_state(args));
+        if (flags.tf32) fgclep::fail("--tf32 is a CUDA option (--device cuda)");
+        fgclep::Context<fgclep::Cpu<float>> ctx(cpu_state(flags));
         return fn(ctx);
     }
 #if defined(FGCLEP_WITH_CUDA)
@@ -144,8 +254,8 @@ int with_context(const Args& args, const char* program, Fn&& fn) {
         fgclep::fail("--device cuda:{}: this machine has {} CUDA device{}: cuda:0 to cuda:{}", device.index, count,
                      count == 1 ? "" : "s", count - 1);
     fgclep::Context<fgclep::Cuda<float>> ctx(fgclep::cuda::State::create(device.index, /*own_stream=*/true));
-    ctx.state.allow_tf32 = args.has("--tf32");
-    ctx.state.matmul_precision = fgclep::parse_matmul_precision(args.str("--precision", "fp32"));
+    ctx.state.allow_tf32 = flags.tf32;
+    ctx.state.matmul_precision = fgclep::parse_matmul_precision(flags.precision);
     const fgclep::cuda::StreamScope scope(ctx.state);  // this thread's tensors are cached under the context's stream
     return fn(ctx);
 #else
@@ -171,19 +281,29 @@ inline void silence_other_ranks() {
         }
 }
 
+// --collective-timeout S: how long a rank waits in one collective before naming the rank that is missing.
+struct DistributedFlags {
+    double collective_timeout = 600;
+    void add_to(CLI::App& app) {
+        app.add_option("--collective-timeout", collective_timeout,
+                       "under mpirun: seconds a rank waits in one collective before the job stops with an error "
+                       "naming the rank that is missing (docs/distributed.md)")
+            ->check(cli::positive)
+            ->capture_default_str();
+    }
+};
+
 // Calls fn(communicator): an MpiCommunicator when an MPI launcher started the program (the same command then
 // trains data-parallel under `mpirun -np K`), else SingleProcess. Ranks other than 0 print nothing on stdout.
-// --collective-timeout S: how long a rank waits in one collective before naming the rank that is missing.
 template <class Fn>
-int with_communicator(const Args& args, const char* program, Fn&& fn) {
+int with_communicator(const DistributedFlags& flags, const char* program, Fn&& fn) {
     if (!launched_by_mpi()) {
         fgclep::SingleProcess one;
         return fn(one);
     }
 #if defined(FGCLEP_WITH_MPI)
     fgclep::MpiOptions options;
-    options.timeout =
-        std::chrono::milliseconds(static_cast<std::int64_t>(1000 * args.real("--collective-timeout", 600)));
+    options.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(1000 * flags.collective_timeout));
     fgclep::MpiCommunicator comm(options);
     if (comm.rank() > 0 && !std::freopen("/dev/null", "w", stdout))
         fgclep::fail("rank {}: cannot silence stdout", comm.rank());
@@ -196,7 +316,7 @@ int with_communicator(const Args& args, const char* program, Fn&& fn) {
         comm.abort();
     }
 #else
-    (void)args;
+    (void)flags;
     fgclep::fail(
         "{} was started by an MPI launcher but built without fgclep::mpi; install MPI (Debian: libopenmpi-dev "
         "openmpi-bin) and build it again, or run it without mpirun",
@@ -234,30 +354,68 @@ struct BackendOf<fgclep::Context<B>> {
 template <class Ctx>
 using backend_of = typename BackendOf<std::decay_t<Ctx>>::type;
 
-// The training flags shared by stage 1 and stage 3. Defaults: the tiny model trains from scratch, so lr 1e-3 (the
-// paper's 2e-5 is for a pretrained BERT), batch 64, gradients clipped at norm 5; the full model the paper's recipe
-// (lr 2e-5, batch 100). Epochs: the paper's 10 (stage 1) and 3 (stage 3) for the full model; the caller gives the
-// tiny model's.
-inline const std::vector<std::string> training_flags = {"--epochs",    "--batch-size",        "--lr",
-                                                        "--max-steps", "--checkpoint-every",  "--workers",
-                                                        "--seed",      "--collective-timeout"};
-inline fgclep::pipeline::TrainStageOptions training_options(const Args& args, fgclep::pipeline::ModelSize size,
-                                                            std::int64_t tiny_epochs, std::int64_t full_epochs,
-                                                            const std::string& prefix = "") {
-    using namespace fgclep::pipeline;
-    const bool tiny = size == ModelSize::tiny;
-    TrainStageOptions o;
-    o.preprocess = preprocess_options(size);
-    o.trainer.optimizer.lr = args.real(prefix + "--lr", tiny ? 1e-3 : 2e-5);
-    o.trainer.batch_size = args.integer("--batch-size", tiny ? 64 : 100);
-    o.trainer.epochs = args.integer(prefix + "--epochs", tiny ? tiny_epochs : full_epochs);
-    o.trainer.max_steps = args.integer("--max-steps", 0);
-    o.trainer.checkpoint_every = args.integer("--checkpoint-every", 0);
-    o.trainer.max_grad_norm = tiny ? 5 : 0;
-    o.trainer.seed = static_cast<std::uint64_t>(args.integer("--seed", 1));
-    o.workers = static_cast<int>(args.integer("--workers", 2));
-    o.cache = !args.has("--no-cache");
-    return o;
-}
+// How long and how fast a stage trains: --epochs and --lr, or with a prefix (fgclep_pipeline's --stage3-epochs and
+// --stage3-lr). Unset, they take the size's defaults: the tiny model trains from scratch, so lr 1e-3 (the paper's
+// 2e-5 is for a pretrained BERT); the full model the paper's recipe, lr 2e-5 and the paper's epochs (10 in stage 1,
+// 3 in stage 3); the caller gives the tiny model's epochs.
+struct ScheduleFlags {
+    std::optional<double> lr;
+    std::optional<std::int64_t> epochs;
+    std::int64_t tiny_epochs = 4, full_epochs = 10;
+
+    void add_to(CLI::App& app, std::int64_t tiny, std::int64_t full, const std::string& prefix = "--",
+                const std::string& what = "") {
+        tiny_epochs = tiny;
+        full_epochs = full;
+        app.add_option(prefix + "epochs", epochs,
+                       fmt::format("{}epochs (default: {} for the tiny model, {} for full/paper)", what, tiny, full))
+            ->check(cli::non_negative);
+        app.add_option(prefix + "lr", lr, what + "peak learning rate (default: 1e-3 tiny, 2e-5 full/paper)")
+            ->check(cli::non_negative);
+    }
+};
+
+// The rest of the training flags shared by stage 1 and stage 3.
+struct TrainingFlags {
+    std::optional<std::int64_t> batch_size;
+    std::int64_t max_steps = 0, checkpoint_every = 0, workers = 2;
+    bool no_cache = false;
+
+    void add_to(CLI::App& app) {
+        app.add_option("--batch-size", batch_size,
+                       "global batch (over all ranks under mpirun; default: 64 tiny, the paper's 100 full/paper)")
+            ->check(cli::positive);
+        app.add_option("--max-steps", max_steps,
+                       "stop after this many steps in all (0: train to the end); run again "
+                       "to continue")
+            ->check(cli::non_negative)
+            ->capture_default_str();
+        app.add_option("--checkpoint-every", checkpoint_every, "steps between checkpoints (0: each epoch's end)")
+            ->check(cli::non_negative)
+            ->capture_default_str();
+        app.add_option("--workers", workers, "threads reading and preprocessing records")
+            ->check(cli::positive)
+            ->capture_default_str();
+        app.add_flag("--no-cache", no_cache, "read the records afresh instead of keeping a preprocessed cache");
+    }
+
+    fgclep::pipeline::TrainStageOptions options(fgclep::pipeline::ModelSize size, const ScheduleFlags& schedule,
+                                                std::int64_t seed) const {
+        using namespace fgclep::pipeline;
+        const bool tiny = size == ModelSize::tiny;
+        TrainStageOptions o;
+        o.preprocess = preprocess_options(size);
+        o.trainer.optimizer.lr = schedule.lr.value_or(tiny ? 1e-3 : 2e-5);
+        o.trainer.batch_size = batch_size.value_or(tiny ? 64 : 100);
+        o.trainer.epochs = schedule.epochs.value_or(tiny ? schedule.tiny_epochs : schedule.full_epochs);
+        o.trainer.max_steps = max_steps;
+        o.trainer.checkpoint_every = checkpoint_every;
+        o.trainer.max_grad_norm = tiny ? 5 : 0;
+        o.trainer.seed = static_cast<std::uint64_t>(seed);
+        o.workers = static_cast<int>(workers);
+        o.cache = !no_cache;
+        return o;
+    }
+};
 
 }  // namespace cli

@@ -8,6 +8,7 @@
 // the range is [FROM, TO)), -s SIGNAL... (numbers or names, in the order to print), -P (physical units), -H
 // (every signal at the highest sampling rate of the record), -v (column headings). Also --no-check (skip the
 // checksum checks).
+#include "cli.hpp"
 #include "fgclep/data/wfdb_reader.hpp"
 
 #include <fmt/format.h>
@@ -21,38 +22,40 @@
 
 namespace {
 
-int usage(const char* argv0, const std::string& problem) {
-    if (!problem.empty()) std::fprintf(stderr, "%s: %s\n", argv0, problem.c_str());
-    std::fprintf(stderr,
-                 "usage: %s -r RECORD [-f FROM] [-t TO] [-s SIGNAL...] [-P] [-H] [-v] [--no-check]\n"
-                 "  -r RECORD   WFDB record: path without extension (or the .hea file)\n"
-                 "  -f FROM     first sample: seconds (0.5) or a sample number (s180); default 0\n"
-                 "  -t TO       stop before this sample: seconds or s<N>; default the end of the record\n"
-                 "  -s SIG...   signals to print, by number or name, in this order; default all\n"
-                 "  -P          physical units ('-' for invalid samples); default digital ADC values\n"
-                 "  -H          expand frames: every signal at the record's highest samples per frame\n"
-                 "  -v          print column headings\n"
-                 "  --no-check  do not verify checksums\n",
-                 argv0);
-    return 2;
-}
+// A time as -f and -t give it: "s<N>" is sample N, anything else seconds.
+struct Time {
+    bool is_sample = false;
+    std::int64_t sample = 0;
+    double seconds = 0;
+};
 
-// "s<N>" is a sample number, anything else seconds (rounded to the nearest sample, as WFDB's strtim does).
-std::int64_t parse_time(const std::string& text, double fs, const std::string& option) {
+std::optional<Time> read_time(const std::string& text) {
     std::size_t used = 0;
     try {
         if (!text.empty() && text[0] == 's') {
             const long long n = std::stoll(text.substr(1), &used);
-            if (used + 1 == text.size() && n >= 0) return n;
+            if (used + 1 == text.size() && n >= 0) return Time{.is_sample = true, .sample = n};
         } else {
             const double seconds = std::stod(text, &used);
-            if (used == text.size() && seconds >= 0 && std::isfinite(seconds))
-                return static_cast<std::int64_t>(seconds * fs + 0.5);
+            if (used == text.size() && seconds >= 0 && std::isfinite(seconds)) return Time{.seconds = seconds};
         }
     } catch (const std::exception&) {
     }
-    fgclep::fail("{} '{}' is neither seconds (1.5) nor a sample number (s360)", option, text);
+    return std::nullopt;
 }
+
+// The sample number of a time checked by the command line; seconds are rounded to the nearest sample, as WFDB's
+// strtim does.
+std::int64_t parse_time(const std::string& text, double fs) {
+    const Time t = read_time(text).value();
+    return t.is_sample ? t.sample : static_cast<std::int64_t>(t.seconds * fs + 0.5);
+}
+
+const CLI::Validator time_format(
+    [](std::string& text) -> std::string {
+        return read_time(text) ? std::string() : "'" + text + "' is neither seconds (1.5) nor a sample number (s360)";
+    },
+    "");  // the option's type name says TIME
 
 // The command line: what to read and how to print it.
 struct Command {
@@ -62,42 +65,34 @@ struct Command {
     fgclep::data::WfdbReadOptions options;
 };
 
-// Fills `c` from argv; the exit code when the program should stop there (-h, or a usage error).
-std::optional<int> parse_args(int argc, char** argv, Command& c) {
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto value = [&](const char* what) -> std::string {
-            if (i + 1 >= argc) throw std::runtime_error(fmt::format("{} needs {}", a, what));
-            return argv[++i];
-        };
-        try {
-            if (a == "-r")
-                c.record = value("a record name");
-            else if (a == "-f")
-                c.from_text = value("a time");
-            else if (a == "-t")
-                c.to_text = value("a time");
-            else if (a == "-s") {
-                while (i + 1 < argc && argv[i + 1][0] != '-') c.signal_args.push_back(argv[++i]);
-                if (c.signal_args.empty()) return usage(argv[0], "-s needs at least one signal");
-            } else if (a == "-P")
-                c.physical = true;
-            else if (a == "-H")
-                c.options.expand_frames = true;
-            else if (a == "-v")
-                c.verbose = true;
-            else if (a == "--no-check")
-                c.options.verify_checksums = false;
-            else if (a == "-h" || a == "--help")
-                return usage(argv[0], "") == 2 ? 0 : 0;
-            else
-                return usage(argv[0], "unknown option '" + a + "'");
-        } catch (const std::exception& e) {
-            return usage(argv[0], e.what());
-        }
-    }
-    if (c.record.empty()) return usage(argv[0], "-r RECORD is required");
-    return std::nullopt;
+Command parse_args(int argc, char** argv) {
+    CLI::App app{
+        "Prints a WFDB record's samples like the WFDB Software Package's rdsamp, one line per sample: the sample "
+        "number, then one tab-separated column per selected signal (digital ADC values, or physical units with -P, "
+        "where '-' marks an invalid or absent sample). Reads single- and multi-segment records.",
+        "rdsamp"};
+    Command c;
+    bool no_check = false;
+    app.add_option("-r", c.record, "WFDB record: path without extension (or the .hea file)")
+        ->type_name("RECORD")
+        ->required();
+    app.add_option("-f", c.from_text, "first sample: seconds (0.5) or a sample number (s180); default 0")
+        ->type_name("TIME")
+        ->check(time_format);
+    app.add_option("-t", c.to_text, "stop before this sample: seconds or s<N>; default the end of the record")
+        ->type_name("TIME")
+        ->check(time_format);
+    app.add_option("-s", c.signal_args, "signals to print, by number or name, in this order; default all")
+        ->type_name("SIGNAL")
+        ->expected(1, -1);
+    app.add_flag("-P", c.physical, "physical units ('-' for invalid samples); default digital ADC values");
+    app.add_flag("-H", c.options.expand_frames,
+                 "expand frames: every signal at the record's highest samples per frame");
+    app.add_flag("-v", c.verbose, "print column headings");
+    app.add_flag("--no-check", no_check, "do not verify checksums");
+    cli::parse(app, argc, argv);
+    c.options.verify_checksums = !no_check;
+    return c;
 }
 
 // -s's signals by number or by name, as channels to read.
@@ -165,13 +160,12 @@ void print_samples(const Command& c, const fgclep::data::WfdbSignals& data) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    Command c;
-    if (const std::optional<int> exit_code = parse_args(argc, argv, c)) return *exit_code;
+    Command c = parse_args(argc, argv);
     try {
         const auto header = fgclep::data::read_wfdb_header(c.record);
         select_signals(c);
-        if (!c.from_text.empty()) c.options.from = parse_time(c.from_text, header.fs, "-f");
-        if (!c.to_text.empty()) c.options.to = parse_time(c.to_text, header.fs, "-t");
+        if (!c.from_text.empty()) c.options.from = parse_time(c.from_text, header.fs);
+        if (!c.to_text.empty()) c.options.to = parse_time(c.to_text, header.fs);
         print_samples(c, fgclep::data::read_wfdb(c.record, c.options));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "%s: %s\n", argv[0], e.what());

@@ -6,7 +6,9 @@
 //
 // Options: --speed MM_PER_S (25), --gain MM_PER_MV (10), --rhythm LEAD (II; "none" for no strip), --caption TEXT
 // (default: the conditions of a synthetic record, else none), --from S, --seconds S (10), --rows (one row per
-// channel even for 12 leads). Condition names are the snake_case names of fgclep/synth/conditions.hpp.
+// channel even for 12 leads). Condition names are the snake_case names of fgclep/synth/conditions.hpp; --help
+// lists them.
+#include "cli.hpp"
 #include "fgclep/data/wfdb_reader.hpp"
 #include "fgclep/synth/conditions.hpp"
 #include "fgclep/synth/corpus.hpp"
@@ -16,9 +18,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <array>
 #include <cstdint>
-#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <optional>
@@ -30,96 +30,64 @@ namespace {
 
 using fgclep::synth::Condition;
 
-// The command line spells a condition by its stable identifier (synth/corpus.hpp).
-constexpr const auto& condition_names = fgclep::synth::condition_identifiers;
-std::optional<Condition> parse_condition(std::string_view name) {
-    return fgclep::synth::condition_from_identifier(name);
-}
-
 struct Args {
     std::string record;
-    std::string synthetic;  // comma-separated condition names
+    std::vector<std::string> synthetic;  // condition names: the stable identifiers of synth/corpus.hpp
     std::uint64_t seed = 1;
     std::filesystem::path out;
     fgclep::synth::RenderOptions render;
     bool caption_given = false;
 };
 
-[[noreturn]] void usage(const std::string& problem) {
-    fmt::print(stderr,
-               "render_ecg: {}\nusage: render_ecg RECORD -o OUT.svg [--speed 25] [--gain 10] [--rhythm II|none] "
-               "[--caption TEXT] [--from S] [--seconds 10] [--rows]\n"
-               "       render_ecg --synthetic CONDITION[,CONDITION...] [--seed S] -o OUT.svg [same options]\n"
-               "conditions: {}\n",
-               problem, fmt::join(condition_names, ", "));
-    std::exit(2);
-}
-
-double to_number(const std::string& flag, const std::string& value) {
-    char* end = nullptr;
-    const double v = std::strtod(value.c_str(), &end);
-    if (value.empty() || *end != '\0') usage(flag + " expects a number, got '" + value + "'");
-    return v;
-}
-
 Args parse(int argc, char** argv) {
+    CLI::App app{
+        "Draws an ECG as a paper 12-lead ECG in SVG (25 mm/s, 10 mm/mV, millimetre grid; prints at true scale): a "
+        "WFDB record (.hea/.dat or .mat) or a record simulated with the given conditions. Writes OUT.svg and prints "
+        "a line: the record's leads, sampling rate and samples, the file and its size.",
+        "render_ecg"};
+    app.footer(
+        fmt::format("Forms:\n  render_ecg RECORD -o OUT.svg [OPTIONS]\n  render_ecg --synthetic "
+                    "CONDITION[,CONDITION...] [--seed S] -o OUT.svg [OPTIONS]\nConditions: {}",
+                    fmt::join(fgclep::synth::condition_identifiers, ", ")));
     Args a;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        const auto value = [&] {
-            if (i + 1 >= argc) usage(arg + " needs a value");
-            return std::string(argv[++i]);
-        };
-        if (arg == "-o" || arg == "--output")
-            a.out = value();
-        else if (arg == "--synthetic")
-            a.synthetic = value();
-        else if (arg == "--seed") {
-            const std::string v = value();
-            char* end = nullptr;
-            a.seed = std::strtoull(v.c_str(), &end, 10);
-            if (v.empty() || *end != '\0' || v[0] == '-')
-                usage("--seed expects a non-negative integer, got '" + v + "'");
-        } else if (arg == "--speed")
-            a.render.speed_mm_per_s = to_number(arg, value());
-        else if (arg == "--gain")
-            a.render.gain_mm_per_mv = to_number(arg, value());
-        else if (arg == "--from")
-            a.render.start_s = to_number(arg, value());
-        else if (arg == "--seconds")
-            a.render.duration_s = to_number(arg, value());
-        else if (arg == "--rhythm") {
-            a.render.rhythm_lead = value();
-            if (a.render.rhythm_lead == "none") a.render.rhythm_lead.clear();
-        } else if (arg == "--caption") {
-            a.render.caption = value();
-            a.caption_given = true;
-        } else if (arg == "--rows")
-            a.render.layout = fgclep::synth::Layout::rows;
-        else if (arg.starts_with("-"))
-            usage("unknown option " + arg);
-        else if (a.record.empty())
-            a.record = arg;
-        else
-            usage("more than one RECORD");
-    }
-    if (a.record.empty() == a.synthetic.empty()) usage("give either a RECORD or --synthetic CONDITIONS");
-    if (a.out.empty()) usage("no output file (-o OUT.svg)");
+    std::string rhythm = a.render.rhythm_lead;
+    auto* input = app.add_option_group("input", "the ECG drawn: a record or a simulated one");
+    input->add_option("RECORD", a.record, "a WFDB record: path without extension (any of .hea/.dat or .mat)");
+    input
+        ->add_option("--synthetic", a.synthetic,
+                     "simulate a record with these conditions (comma-separated; see Conditions below)")
+        ->delimiter(',')
+        ->check(CLI::Validator(
+            [](std::string& name) -> std::string {
+                if (fgclep::synth::condition_from_identifier(name)) return {};
+                return "unknown condition '" + name + "'";
+            },
+            "CONDITION"));
+    input->require_option(1);
+    app.add_option("-o,--output", a.out, "the SVG file written")->required();
+    app.add_option("--seed", a.seed, "--synthetic: the simulation's seed")
+        ->check(cli::non_negative)
+        ->capture_default_str();
+    app.add_option("--speed", a.render.speed_mm_per_s, "paper speed, mm/s")
+        ->check(cli::positive)
+        ->capture_default_str();
+    app.add_option("--gain", a.render.gain_mm_per_mv, "amplitude scale, mm/mV")
+        ->check(cli::positive)
+        ->capture_default_str();
+    app.add_option("--rhythm", rhythm, "the lead of the bottom rhythm strip; none: no strip")->capture_default_str();
+    app.add_option("--caption", a.render.caption,
+                   "a second header line (default: the conditions of a simulated record, else none)");
+    app.add_option("--from", a.render.start_s, "first second shown")->check(cli::non_negative)->capture_default_str();
+    app.add_option("--seconds", a.render.duration_s, "seconds shown (clipped to the record)")
+        ->check(cli::positive)
+        ->capture_default_str();
+    bool rows = false;
+    app.add_flag("--rows", rows, "one row per channel, even for 12 leads");
+    cli::parse(app, argc, argv);
+    a.render.rhythm_lead = rhythm == "none" ? std::string() : rhythm;
+    a.caption_given = app.count("--caption") > 0;
+    if (rows) a.render.layout = fgclep::synth::Layout::rows;
     return a;
-}
-
-std::vector<Condition> parse_conditions(const std::string& list) {
-    std::vector<Condition> out;
-    std::size_t start = 0;
-    while (start <= list.size()) {
-        const auto comma = std::min(list.find(',', start), list.size());
-        const std::string name = list.substr(start, comma - start);
-        const auto c = parse_condition(name);
-        if (!c) usage("unknown condition '" + name + "'");
-        out.push_back(*c);
-        start = comma + 1;
-    }
-    return out;
 }
 
 }  // namespace
@@ -129,7 +97,9 @@ int main(int argc, char** argv) {
     try {
         fgclep::data::EcgRecord record;
         if (!args.synthetic.empty()) {
-            const std::vector<Condition> conditions = parse_conditions(args.synthetic);
+            std::vector<Condition> conditions;  // each name checked by the command line
+            for (const std::string& name : args.synthetic)
+                conditions.push_back(*fgclep::synth::condition_from_identifier(name));
             auto simulated = fgclep::synth::simulate(conditions, args.seed);
             record = std::move(simulated.record);
             record.name = fmt::format("synthetic, seed {}", args.seed);

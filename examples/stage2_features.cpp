@@ -1,10 +1,10 @@
 // Stage 2 of FG-CLEP: candidate waveform features for every report, kept where the stage-1 model finds them in
 // the ECG (probability above --threshold), written with provenance for stage 3.
 //
-//   stage2_features CORPUS_DIR [--stage1 runs/stage1] [--out runs/stage2] [--model tiny|full] [--vocab FILE]
-//                   [--threshold 0.95 | --keep-share X] [--kb | --kb-file FILE [--kb-replace]] [--threads T] [--precision fp32|bf16] [--workers W]
-//                   [--max-records N] [--overwrite] [--collective-timeout S]
-//                   [--llm-base-url URL --llm-model NAME [--llm-cache FILE] [--llm-concurrency 8]]
+//   stage2_features CORPUS_DIR [--stage1 runs/stage1] [--out runs/stage2] [--model tiny|full|paper]
+//                   [--text-weights HF_DIR] [--threshold 0.95 | --keep-share X] [--kb | --kb-file FILE [--kb-replace]]
+//                   [--llm-base-url URL --llm-model NAME [--llm-cache FILE] [--llm-concurrency 8]] ...
+//                   (`stage2_features --help` lists every option)
 //
 // Candidates come from the embedded knowledge base by default (--kb; --kb-file adds a JSON table of your own, see
 // docs/user-guide.md), or from an OpenAI-compatible server (vLLM, llama.cpp, Ollama) with --llm-base-url, in a
@@ -30,56 +30,95 @@ using namespace fgclep;
 
 int main(int argc, char** argv) try {
     cli::silence_other_ranks();
-    const cli::Args args(argc, argv, {"--kb", "--kb-replace", "--overwrite", "--tf32"});
-    std::vector<std::string> known{"--stage1",          "--out",
-                                   "--model",           "--vocab",
-                                   "--threshold",       "--keep-share",
-                                   "--kb-file",         "--workers",
-                                   "--max-records",     "--llm-base-url",
-                                   "--llm-model",       "--llm-cache",
-                                   "--llm-concurrency", "--collective-timeout"};
-    known.insert(known.end(), cli::device_flags.begin(), cli::device_flags.end());
-    args.check_known(known);
-    if (args.positional.size() != 1) {
-        fmt::print(stderr,
-                   "usage: stage2_features CORPUS_DIR [--stage1 DIR] [--out DIR] [--kb | --llm-base-url URL ...]\n");
-        return 1;
-    }
-    const std::filesystem::path corpus = args.positional[0];
-    const auto size = pipeline::model_size_from_string(args.str("--model", "tiny"));
-    const std::filesystem::path stage1 = args.str("--stage1", "runs/stage1"), out = args.str("--out", "runs/stage2");
-
-    data::EcgDataset pairs = data::load_mimic_iv_ecg(corpus);
-    if (const auto n = args.integer("--max-records", 0); n > 0 && n < static_cast<std::int64_t>(pairs.entries.size()))
-        pairs.entries.resize(static_cast<std::size_t>(n));
-    const ReportTokenizer tokenizer = pipeline::make_tokenizer(size, args.str("--vocab"), FGCLEP_DEFAULT_VOCAB);
+    CLI::App app{
+        "Stage 2 of FG-CLEP: candidate waveform features for every report (from the embedded knowledge base or an "
+        "OpenAI-compatible LLM server), kept where the stage-1 model finds them in the ECG (match probability above "
+        "--threshold); writes OUT/features.jsonl with provenance and OUT/statistics.txt for stage 3.",
+        "stage2_features"};
+    std::string corpus_arg, stage1_arg = "runs/stage1", out_arg = "runs/stage2", kb_file, llm_base_url, llm_model,
+                            llm_cache;
+    std::int64_t max_records = 0, workers = 2, llm_concurrency = 8;
+    bool kb = false, kb_replace = false, overwrite = false;
     pipeline::FeatureStageOptions options;
-    options.preprocess = pipeline::preprocess_options(size);
-    options.threshold = args.real("--threshold", 0.95);
-    options.keep_share = args.real("--keep-share", 0);  // e.g. 0.3 for the tiny model (see fgclep_pipeline)
-    options.workers = static_cast<int>(args.integer("--workers", 2));
-    options.overwrite = args.has("--overwrite");
-    const auto vocab_size = static_cast<std::int64_t>(tokenizer.vocabulary().size());
+    cli::ModelFlags model_flags;
+    cli::DataFlags data_flags;
+    cli::DeviceFlags device;
+    cli::DistributedFlags distributed;
+    app.add_option("corpus", corpus_arg, "corpus directory (MIMIC-IV-ECG layout)")
+        ->required()
+        ->check(CLI::ExistingDirectory);
+    app.add_option("--stage1", stage1_arg, "stage 1's run directory")->capture_default_str();
+    app.add_option("--out", out_arg, "output directory")->capture_default_str();
+    app.add_option("--max-records", max_records, "validate the first N records only (0: all)")
+        ->check(cli::non_negative)
+        ->capture_default_str();
+    app.add_option("--threshold", options.threshold,
+                   "keep a candidate where the stage-1 match probability exceeds this (the paper's 0.95)")
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
+    app.add_option("--keep-share", options.keep_share,
+                   "instead keep this share of the most probable (record, candidate) pairs (e.g. 0.3 for the tiny "
+                   "model; 0: use --threshold)")
+        ->check(cli::share)
+        ->excludes("--threshold")
+        ->capture_default_str();
+    app.add_flag("--kb", kb, "candidates from the embedded knowledge base (the default without --llm-base-url)");
+    app.add_option("--kb-file", kb_file, "a JSON table of candidates of your own, added to the knowledge base")
+        ->check(CLI::ExistingFile);
+    app.add_flag("--kb-replace", kb_replace, "use only --kb-file's table");
+    app.add_option("--workers", workers, "threads reading and preprocessing records")
+        ->check(cli::positive)
+        ->capture_default_str();
+    app.add_flag("--overwrite", overwrite, "validate again even when OUT/features.jsonl exists");
+    app.add_option("--llm-base-url", llm_base_url,
+                   "ask an OpenAI-compatible server (vLLM, llama.cpp, Ollama), e.g. http://localhost:8000/v1; the "
+                   "API key is read from $OPENAI_API_KEY")
+        ->excludes("--kb");
+    app.add_option("--llm-model", llm_model, "the server's model name")->needs("--llm-base-url");
+    app.add_option("--llm-cache", llm_cache, "answers cached here (default OUT/llm_cache.jsonl)")
+        ->needs("--llm-base-url");
+    app.add_option("--llm-concurrency", llm_concurrency, "requests in flight")
+        ->check(cli::positive)
+        ->needs("--llm-base-url")
+        ->capture_default_str();
+    data_flags.add_to(app);
+    model_flags.add_to(app, /*training=*/false);
+    device.add_to(app);
+    distributed.add_to(app);
+    cli::parse(app, argc, argv);
+    const std::filesystem::path corpus = corpus_arg, stage1 = stage1_arg, out = out_arg;
 
-    return cli::with_communicator(args, "stage2_features", [&](auto& comm) {
-        return cli::with_context(args, "stage2_features", [&](auto& ctx) {
-            return cli::with_model<cli::backend_of<decltype(ctx)>>(size, vocab_size, 0, [&](auto& model) {
+    // The text encoder first: a wrong --text-weights fails before the corpus is read.
+    const cli::TextSetup text = cli::text_setup(model_flags);
+    fmt::print("{}\n", text.description);
+    data::EcgDataset pairs = data_flags.load_corpus(corpus.string(), model_flags);
+    if (max_records > 0 && max_records < static_cast<std::int64_t>(pairs.entries.size()))
+        pairs.entries.resize(static_cast<std::size_t>(max_records));
+    const ReportTokenizer& tokenizer = text.tokenizer;
+    options.preprocess = pipeline::preprocess_options(model_flags.size());
+    options.preprocess.nan.policy = data_flags.nan_policy(model_flags);
+    options.workers = static_cast<int>(workers);
+    options.overwrite = overwrite;
+
+    return cli::with_communicator(distributed, "stage2_features", [&](auto& comm) {
+        return cli::with_context(device, "stage2_features", [&](auto& ctx) {
+            return cli::with_model(ctx, model_flags, text, {}, [&](auto& model) {
                 // Under mpirun each rank scores a share of the records (host collectives: any device).
                 detail::CollectivesScope<cli::backend_of<decltype(ctx)>> distributed(
                     ctx, comm.size() > 1 ? comm.collectives() : nullptr);
                 pipeline::load_weights(pipeline::weights_path(stage1), ctx, model);
                 pipeline::FeatureStageResult r;
-                if (args.has("--llm-base-url")) {
+                if (!llm_base_url.empty()) {
                     if (comm.size() > 1)
                         fail(
                             "--llm-base-url under mpirun would ask the LLM server once per rank; run stage 2 with the "
                             "LLM in one process (its answers are cached in --llm-cache), or use --kb");
 #ifdef FGCLEP_WITH_LLM
                     llm::LlmFeatureOptions lo;
-                    lo.chat.base_url = args.str("--llm-base-url");
-                    lo.chat.model = args.str("--llm-model");
-                    lo.cache_file = args.str("--llm-cache", (out / "llm_cache.jsonl").string());
-                    lo.concurrency = static_cast<int>(args.integer("--llm-concurrency", 8));
+                    lo.chat.base_url = llm_base_url;
+                    lo.chat.model = llm_model;
+                    lo.cache_file = llm_cache.empty() ? (out / "llm_cache.jsonl").string() : llm_cache;
+                    lo.concurrency = static_cast<int>(llm_concurrency);
                     std::filesystem::create_directories(out);
                     llm::LlmFeatureSource source(lo);
                     r = pipeline::run_features(model, ctx, tokenizer, pairs, source, out, options);
@@ -93,8 +132,8 @@ int main(int argc, char** argv) try {
 #endif
                 } else {
                     features::KnowledgeBaseOptions ko;
-                    ko.user_file = args.str("--kb-file");
-                    ko.replace_builtin = args.has("--kb-replace");
+                    ko.user_file = kb_file;
+                    ko.replace_builtin = kb_replace;
                     auto kb = features::KnowledgeBase::load(ko);
                     r = pipeline::run_features(model, ctx, tokenizer, pairs, kb, out, options);
                 }

@@ -1,10 +1,12 @@
 // Stage 3 of FG-CLEP: training continues from the stage-1 weights (a new optimizer and schedule; the paper trains
 // 3 more epochs) on the reports augmented by stage 2; then, optionally, zero-shot evaluation.
 //
-//   stage3_fgclep CORPUS_DIR [--stage1 runs/stage1] [--stage2 runs/stage2] [--out runs/stage3] [--model tiny|full]
-//                 [--vocab FILE] [--epochs N] [--batch-size N] [--lr X] [--max-steps N] [--max-records N]
-//                 [--checkpoint-every N] [--device cpu|cuda[:N]] [--threads T] [--precision fp32|bf16] [--tf32]
-//                 [--workers W] [--seed S] [--no-cache] [--evaluate] [--collective-timeout S]
+//   stage3_fgclep CORPUS_DIR [--stage1 runs/stage1] [--stage2 runs/stage2] [--out runs/stage3]
+//                 [--model tiny|full|paper] [--text-weights HF_DIR] [--freeze-text-layers K] [--epochs N] ...
+//                 [--evaluate]        (`stage3_fgclep --help` lists every option)
+//
+// With --text-weights (as in stage 1) the text encoder has that checkpoint's architecture and tokenizer; its
+// weights come from stage 1.
 //
 // Data-parallel under MPI, unchanged: `mpirun -np K stage3_fgclep ...` (docs/distributed.md); rank 0 evaluates.
 //
@@ -23,38 +25,58 @@ using namespace fgclep;
 
 int main(int argc, char** argv) try {
     cli::silence_other_ranks();
-    const cli::Args args(argc, argv, {"--no-cache", "--evaluate", "--tf32"});
-    auto known = cli::training_flags;
-    known.insert(known.end(), {"--stage1", "--stage2", "--out", "--model", "--vocab", "--max-records"});
-    known.insert(known.end(), cli::device_flags.begin(), cli::device_flags.end());
-    args.check_known(known);
-    if (args.positional.size() != 1) {
-        fmt::print(stderr, "usage: stage3_fgclep CORPUS_DIR [--stage1 DIR] [--stage2 DIR] [--out DIR] ...\n");
-        return 1;
-    }
-    const std::filesystem::path corpus = args.positional[0];
-    const auto size = pipeline::model_size_from_string(args.str("--model", "tiny"));
-    const std::filesystem::path stage1 = args.str("--stage1", "runs/stage1"),
-                                stage2 = args.str("--stage2", "runs/stage2");
-    const std::filesystem::path out = args.str("--out", "runs/stage3");
+    CLI::App app{
+        "Stage 3 of FG-CLEP: training continues from the stage-1 weights (a new optimizer and schedule) on the "
+        "reports augmented by stage 2; then, with --evaluate, zero-shot evaluation on a synthetic corpus's test "
+        "splits. Reads STAGE1/model.safetensors and STAGE2/features.jsonl; writes OUT/checkpoints/, OUT/log.jsonl "
+        "and OUT/model.safetensors. Run again with the same --out to resume; data-parallel under mpirun -np K.",
+        "stage3_fgclep"};
+    std::string corpus_arg, stage1_arg = "runs/stage1", stage2_arg = "runs/stage2", out_arg = "runs/stage3";
+    std::int64_t max_records = 0;
+    bool evaluate = false;
+    cli::ModelFlags model_flags;
+    cli::DataFlags data_flags;
+    cli::ScheduleFlags schedule;
+    cli::TrainingFlags training;
+    cli::DeviceFlags device;
+    cli::DistributedFlags distributed;
+    app.add_option("corpus", corpus_arg, "corpus directory (MIMIC-IV-ECG layout)")
+        ->required()
+        ->check(CLI::ExistingDirectory);
+    app.add_option("--stage1", stage1_arg, "stage 1's run directory")->capture_default_str();
+    app.add_option("--stage2", stage2_arg, "stage 2's output directory")->capture_default_str();
+    app.add_option("--out", out_arg, "run directory")->capture_default_str();
+    app.add_option("--max-records", max_records, "train on the first N pairs only (0: all)")
+        ->check(cli::non_negative)
+        ->capture_default_str();
+    app.add_flag("--evaluate", evaluate, "then print zero-shot macro AUC on the corpus's eval/ splits");
+    data_flags.add_to(app);
+    model_flags.add_to(app, /*training=*/true);
+    schedule.add_to(app, 2, 3);
+    training.add_to(app);
+    device.add_to(app);
+    distributed.add_to(app);
+    cli::parse(app, argc, argv);
+    const std::filesystem::path corpus = corpus_arg, stage1 = stage1_arg, stage2 = stage2_arg, out = out_arg;
 
-    data::EcgDataset pairs = data::load_mimic_iv_ecg(corpus);
-    if (const auto n = args.integer("--max-records", 0); n > 0 && n < static_cast<std::int64_t>(pairs.entries.size()))
-        pairs.entries.resize(static_cast<std::size_t>(n));
+    // The text encoder first: a wrong --text-weights fails before the corpus is read.
+    const cli::TextSetup text = cli::text_setup(model_flags);
+    fmt::print("{}\n", text.description);
+    data::EcgDataset pairs = data_flags.load_corpus(corpus.string(), model_flags);
+    if (max_records > 0 && max_records < static_cast<std::int64_t>(pairs.entries.size()))
+        pairs.entries.resize(static_cast<std::size_t>(max_records));
     std::int64_t replaced = 0;
     const data::EcgDataset augmented =
         features::with_augmented_reports(pairs, pipeline::provenance_path(stage2), &replaced);
     fmt::print("stage 3 (FG-CLEP): {} pairs, {} with a stage-2 line\n", augmented.entries.size(), replaced);
 
-    const ReportTokenizer tokenizer = pipeline::make_tokenizer(size, args.str("--vocab"), FGCLEP_DEFAULT_VOCAB);
-    const pipeline::TrainStageOptions options = cli::training_options(args, size, 2, 3);
-    const auto seed = static_cast<std::uint64_t>(args.integer("--seed", 1));
+    const ReportTokenizer& tokenizer = text.tokenizer;
+    pipeline::TrainStageOptions options = training.options(model_flags.size(), schedule, model_flags.seed);
+    options.preprocess.nan.policy = data_flags.nan_policy(model_flags);
 
-    const auto vocab_size = static_cast<std::int64_t>(tokenizer.vocabulary().size());
-
-    return cli::with_communicator(args, "stage3_fgclep", [&](auto& comm) {
-        return cli::with_context(args, "stage3_fgclep", [&](auto& ctx) {
-            return cli::with_model<cli::backend_of<decltype(ctx)>>(size, vocab_size, seed, [&](auto& model) {
+    return cli::with_communicator(distributed, "stage3_fgclep", [&](auto& comm) {
+        return cli::with_context(device, "stage3_fgclep", [&](auto& ctx) {
+            return cli::with_model(ctx, model_flags, text, {.training = true}, [&](auto& model) {
                 return cli::on_communicator(comm, ctx, [&](auto& c) {
                     const TrainResult r = pipeline::run_fgclep(model, ctx, tokenizer, augmented,
                                                                pipeline::weights_path(stage1), out, options, c);
@@ -62,7 +84,7 @@ int main(int argc, char** argv) try {
                                r.steps, r.total_steps, r.resumed ? " (resumed)" : "", r.last.loss.total);
                     if (!r.finished || c.rank() > 0) return 0;  // rank 0 evaluates
                     fmt::print("weights: {}\n", pipeline::weights_path(out).string());
-                    if (args.has("--evaluate")) {
+                    if (evaluate) {
                         if (!std::filesystem::exists(corpus / "eval/diagnosis")) {
                             fmt::print(
                                 stderr,

@@ -11,12 +11,13 @@
 //   train_clep_tiny [--run-dir DIR] [--epochs N] [--pairs N] [--max-steps N] [--threads T] [--seed S] [--check]
 //
 // --check exits with status 2 unless zero-shot accuracy on held-out signals is at least 50% (chance: 25%).
+#include "cli.hpp"
+
 #include <fgclep/fgclep.hpp>
 
 #include <fmt/format.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -92,31 +93,34 @@ ReportTokenizer make_tokenizer() {
         for (auto& r : kind) add_words(r);
     return ReportTokenizer(text::WordPiece(vocab, {.lower_case = true}), 32);
 }
-
-std::int64_t flag(int argc, char** argv, const char* name, std::int64_t fallback) {
-    for (int i = 1; i + 1 < argc; ++i)
-        if (std::string(argv[i]) == name) {
-            char* end = nullptr;
-            const long long v = std::strtoll(argv[i + 1], &end, 10);
-            if (*end != '\0' || v < 0) {
-                fmt::print(stderr, "{} needs a non-negative integer, got '{}'\n", name, argv[i + 1]);
-                std::exit(1);
-            }
-            return v;
-        }
-    return fallback;
-}
 }  // namespace
 
 int main(int argc, char** argv) {
+    CLI::App app{
+        "Trains a tiny FgClep<ResNet1D18, Bert, SigmoidLoss, FnmLoss> with the Trainer on generated two-lead "
+        "signals (sine, square, sawtooth, bursts) paired with reports of their kind, then classifies held-out "
+        "signals zero-shot by their similarity to class prompts and prints the accuracy. Writes checkpoints to "
+        "RUN_DIR/checkpoints and a JSON-lines log to RUN_DIR/log.jsonl; run again with the same --run-dir, it "
+        "resumes where it stopped (or reports that training is complete).",
+        "train_clep_tiny"};
     std::string run_dir = "runs/clep_tiny";
+    std::int64_t epochs = 15, train_pairs = 512, max_steps = 0;
+    int threads = 0;
+    std::uint64_t seed = 1;
     bool check = false;
-    for (int i = 1; i < argc; ++i) {
-        if (std::string(argv[i]) == "--run-dir" && i + 1 < argc) run_dir = argv[i + 1];
-        if (std::string(argv[i]) == "--check") check = true;
-    }
-    const auto threads = static_cast<int>(flag(argc, argv, "--threads", 0));
-    const auto seed = static_cast<std::uint64_t>(flag(argc, argv, "--seed", 1));
+    app.add_option("--run-dir", run_dir, "checkpoints and log go here; a rerun resumes from them")
+        ->capture_default_str();
+    app.add_option("--epochs", epochs, "training epochs")->check(cli::positive)->capture_default_str();
+    app.add_option("--pairs", train_pairs, "generated training pairs")->check(cli::positive)->capture_default_str();
+    app.add_option("--max-steps", max_steps, "stop after this many steps in this run (0: no limit)")
+        ->check(cli::non_negative)
+        ->capture_default_str();
+    app.add_option("--threads", threads, "CPU threads (0: all cores)")->check(cli::non_negative)->capture_default_str();
+    app.add_option("--seed", seed, "seed of the weights and the generated data")
+        ->check(cli::non_negative)
+        ->capture_default_str();
+    app.add_flag("--check", check, "exit with status 2 unless zero-shot accuracy is at least 50% (chance: 25%)");
+    cli::parse(app, argc, argv);
 
     using Model = FgClep<ResNet1D18, Bert, SigmoidLoss, FnmLoss>;
     Model::Options o;
@@ -134,15 +138,15 @@ int main(int argc, char** argv) {
     fmt::print("FgClep<ResNet1D18, Bert, SigmoidLoss, FnmLoss>, tiny: {} parameters\n", model.parameter_count());
 
     const ReportTokenizer tokenizer = make_tokenizer();
-    auto train = make_pairs(flag(argc, argv, "--pairs", 512), seed * 7 + 1);
+    auto train = make_pairs(train_pairs, seed * 7 + 1);
     auto validation = make_pairs(64, seed * 7 + 2);
     TrainerOptions options;
     options.optimizer.lr = 1e-3;
-    options.epochs = flag(argc, argv, "--epochs", 15);
+    options.epochs = epochs;
     options.batch_size = 32;
     options.max_grad_norm = 5;
     options.seed = seed;
-    options.max_steps = flag(argc, argv, "--max-steps", 0);
+    options.max_steps = max_steps;
     options.checkpoint_dir = run_dir + "/checkpoints";
     options.log_path = run_dir + "/log.jsonl";
     Trainer trainer(model, tokenizer, options);

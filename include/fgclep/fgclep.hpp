@@ -67,12 +67,14 @@
 #include "fgclep/synth/simulator.hpp"
 
 // eval: macro AUC (sklearn-equal), zero-shot with the lead ensemble, linear probing, retrieval, .npy export, results
+#include "fgclep/eval/corpus_retrieval.hpp"
 #include "fgclep/eval/export.hpp"
 #include "fgclep/eval/linear_probe.hpp"
 #include "fgclep/eval/metrics.hpp"
 #include "fgclep/eval/prompts.hpp"
 #include "fgclep/eval/results.hpp"
 #include "fgclep/eval/retrieval.hpp"
+#include "fgclep/eval/splits.hpp"
 #include "fgclep/eval/zero_shot.hpp"
 
 // features: stage 2 without a server (the embedded knowledge base), validation by the stage-1 model, provenance

@@ -99,6 +99,7 @@
 #include "fgclep/io/crc32.hpp"
 #include "fgclep/io/hf_checkpoint.hpp"
 #include "fgclep/io/json.hpp"
+#include "fgclep/io/mapped_file.hpp"
 #include "fgclep/io/pickle.hpp"
 #include "fgclep/io/safetensors.hpp"
 #include "fgclep/io/state_dict.hpp"

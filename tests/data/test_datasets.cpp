@@ -149,6 +149,89 @@ TEST_CASE("mimic-iv-ecg: pairs by subject and study, cleans reports, counts ever
     CHECK(contains(error_text([&] { load_mimic_iv_ecg(t.root / "nowhere"); }), "record_list.csv"));
 }
 
+TEST_CASE("mimic-iv-ecg: the report filters, merl and paper, each dropped report counted by its rule") {
+    // The real row plus rows of MIMIC-IV-ECG machine statements as public code quotes them (docs/datasets.md).
+    TempTree t;
+    std::string records = slurp(fixtures / "mimic-iv-ecg/record_list.csv");  // header + the real row
+    std::string mm = slurp(fixtures / "mimic-iv-ecg/machine_measurements.csv");
+    const std::string warning = "--- Warning: Data quality may affect interpretation ---";
+    const std::vector<std::pair<std::string, std::vector<std::string>>> rows = {
+        {"40000011", {warning}},                                             // only a warning, 7 words
+        {"40000012", {warning, "", "Lead(s) unsuitable for analysis: V1"}},  // only warnings
+        {"40000013", {"Otherwise normal ECG"}},                              // 3 words
+        {"40000014", {"", "", ""}},                                          // empty
+        {"40000015", {"Normal ECG"}},                                        // 2 words
+        {"40000016", {"*** report made without knowing patient's sex ***", "Sinus rhythm", "Normal ECG"}},
+        {"40000017",
+         {"Age not entered, assumed to be 50 years old for purposes of ECG interpretation",
+          "--- Pediatric criteria used ---"}},  // only notes, 15 words
+        {"40000018", {"Analysis error"}},       // 2 words, and uninformative
+    };
+    for (const auto& [study, reports] : rows) {
+        records += "10000040," + study + "," + study + ",2180-07-24 08:44:00,files/p1000/p10000040/s" + study + "/" +
+                   study + "\n";
+        mm += mm_row("10000040", study, reports);
+    }
+    t.write("record_list.csv", records);
+    t.write("machine_measurements.csv", mm);
+    const auto ids = [](const EcgDataset& d) {
+        std::vector<std::string> out;
+        for (const auto& e : d.entries) out.push_back(e.id);
+        return out;
+    };
+
+    // MERL's rule (the default): >= 4 words; uninformative reports stay.
+    const EcgDataset merl = load_mimic_iv_ecg(t.root);
+    CHECK(ids(merl) == std::vector<std::string>{"40689238", "40000011", "40000012", "40000016", "40000017"});
+    CHECK(merl.issues.count("empty report") == 1);
+    CHECK(merl.issues.count("short report") == 3);
+    CHECK(merl.issues.count("uninformative report") == 0);
+    CHECK(merl.issues.count("waveform without report") == 0);  // a dropped report is counted once, by its rule
+    CHECK(merl.report(1) == " warning: data quality may affect interpretation .");
+    CHECK(contains(merl.issues.examples("short report")[0], "'otherwise normal ecg.' has 3 words, fewer than 4"));
+    CHECK(contains(merl.issues.examples("short report")[0], "(report filter merl)"));
+    CHECK(contains(merl.issues.examples("empty report")[0], "study 40000014"));
+
+    // The paper's rule: no empty report, >= 3 words, no report of uninformative statements only.
+    const EcgDataset paper = load_mimic_iv_ecg(t.root, {.report_filter = ReportFilter::paper});
+    CHECK(ids(paper) == std::vector<std::string>{"40689238", "40000013", "40000016"});
+    CHECK(paper.report(0) == "sinus rhythm. possible right atrial abnormality. borderline ecg.");
+    CHECK(paper.report(1) == "otherwise normal ecg.");
+    CHECK(paper.issues.count("empty report") == 1);
+    CHECK(paper.issues.count("short report") == 2);  // 40000015, 40000018 (short comes before uninformative)
+    CHECK(paper.issues.count("uninformative report") == 3);
+    CHECK(paper.issues.count("waveform without report") == 0);
+    const auto why = paper.issues.examples("uninformative report");
+    REQUIRE(why.size() == 3);
+    CHECK(contains(why[0], "study 40000011"));
+    CHECK(contains(why[0], "has only uninformative statements (report filter paper)"));
+    CHECK(contains(why[2], "study 40000017"));
+    CHECK(contains(paper.issues.summary(), "uninformative report: 3"));
+
+    // The parts of a rule can be set one by one.
+    CHECK(ids(load_mimic_iv_ecg(t.root, {.report_filter = ReportFilter::paper, .min_words = 4})) ==
+          std::vector<std::string>{"40689238", "40000016"});
+    CHECK(load_mimic_iv_ecg(t.root, {.report_filter = ReportFilter::paper, .drop_uninformative = false}).size() == 6);
+    const EcgDataset merl_plus = load_mimic_iv_ecg(t.root, {.drop_uninformative = true});
+    CHECK(ids(merl_plus) == std::vector<std::string>{"40689238", "40000016"});
+    CHECK(merl_plus.issues.count("uninformative report") == 3);
+    // A list of one's own: only the data-quality warning, so 40000012 (a lead note too) and 40000017 stay.
+    const EcgDataset own =
+        load_mimic_iv_ecg(t.root, {.report_filter = ReportFilter::paper, .uninformative_statements = {warning}});
+    CHECK(ids(own) == std::vector<std::string>{"40689238", "40000012", "40000013", "40000016", "40000017"});
+    CHECK(own.issues.count("uninformative report") == 1);
+    // An empty list drops nothing as uninformative.
+    CHECK(load_mimic_iv_ecg(t.root, {.report_filter = ReportFilter::paper, .uninformative_statements = {}}).size() ==
+          6);
+
+    // What a run prints about the filter.
+    CHECK(describe_report_filter({}) == "report filter merl: kept reports have >= 4 words");
+    CHECK(describe_report_filter({.report_filter = ReportFilter::paper}) ==
+          fmt::format("report filter paper: kept reports have >= 3 words and a statement not among {} uninformative "
+                      "ones",
+                      default_uninformative_statements().size()));
+}
+
 // ------------------------------------------------------------------------------------------------------ PTB-XL
 
 TEST_CASE("ptbxl: scp_codes dicts") {

@@ -1,12 +1,22 @@
 // Preprocessing: lead order by name, resampling (against scipy.signal.resample_poly and on sines), crop/pad, the
 // normalisations, the NaN/Inf policy with its counts, and the Preprocessor's order of steps.
 #include "error_text.hpp"
+#include "fgclep/data/batch_stream.hpp"
+#include "fgclep/data/datasets/mimic_iv_ecg.hpp"
 #include "fgclep/data/preprocess.hpp"
+#include "fgclep/data/wfdb_writer.hpp"
 
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <limits>
+#include <random>
+#include <string>
+#include <vector>
 
 using fgclep::test::error_text;
 
@@ -463,4 +473,300 @@ TEST_CASE("Preprocessor: CPSC (keep 2500, pad to 5000, then min-max), drop, and 
     CHECK(Preprocessor().options().fingerprint() == PreprocessOptions{}.fingerprint());
     CHECK(error_text([] { Preprocessor p(PreprocessOptions{.target_fs = -1}); }).find("target_fs") !=
           std::string::npos);
+}
+
+// ------------------------------------------------------------------------------- the NaN/Inf policy on real data
+// The real records here have no NaN sample, except the MIMIC-II segment's absent signal: the tests write copies of
+// the real PTB-XL record 00001_lr and Chapman-Shaoxing record JS00001 (tests/fixtures/wfdb, see its ATTRIBUTION.md)
+// with NaN samples written into them (write_wfdb stores NaN as format 16's invalid marker; read_ecg gives NaN).
+
+namespace {
+
+const std::filesystem::path wfdb_fixtures = std::filesystem::path(FGCLEP_FIXTURES) / "wfdb";
+
+struct ScratchDir {
+    std::filesystem::path root;
+    explicit ScratchDir(const std::string& name) {
+        root = std::filesystem::temp_directory_path() /
+               fmt::format("fgclep-test-nan-{}-{}-{}", name, ::getpid(), std::random_device{}());
+        std::filesystem::create_directories(root);
+    }
+    ~ScratchDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(root, ec);
+    }
+};
+
+// Where the copies get NaN: 5 samples of V3 and 1 of aVF (lead names as both records write them).
+struct NanPlace {
+    std::string lead;
+    std::int64_t from, to;  // [from, to)
+};
+const std::vector<NanPlace> nan_places = {{"V3", 10, 15}, {"aVF", 200, 201}};
+constexpr std::int64_t nan_count = 6;
+
+std::int64_t lead_index(const EcgRecord& r, const std::string& lead) {
+    for (std::size_t c = 0; c < r.leads.size(); ++c)
+        if (lead_key(r.leads[c]) == lead_key(lead)) return static_cast<std::int64_t>(c);
+    FAIL("no lead " << lead << " in " << r.name);
+    return -1;
+}
+
+EcgRecord with_nan(EcgRecord r) {
+    for (const auto& p : nan_places)
+        for (std::int64_t t = p.from; t < p.to; ++t)
+            r.channel(lead_index(r, p.lead))[static_cast<std::size_t>(t)] = nan_v;
+    return r;
+}
+
+// The real record as interpolate_nonfinite would repair the copy: linear between the neighbours of each run.
+EcgRecord interpolated(EcgRecord r) {
+    for (const auto& p : nan_places) {
+        auto x = r.channel(lead_index(r, p.lead));
+        const std::int64_t prev = p.from - 1, next = p.to;
+        for (std::int64_t k = p.from; k < p.to; ++k) {
+            const double w = static_cast<double>(k - prev) / static_cast<double>(next - prev);
+            x[static_cast<std::size_t>(k)] =
+                x[static_cast<std::size_t>(prev)] +
+                w * (x[static_cast<std::size_t>(next)] - x[static_cast<std::size_t>(prev)]);
+        }
+    }
+    return r;
+}
+
+// A dataset of 4 records in `dir`: each real record copied as it is and with NaN samples written in.
+EcgDataset real_records_with_nan(const std::filesystem::path& dir) {
+    EcgDataset d;
+    d.name = "real-with-nan";
+    d.root = dir;
+    for (const char* name : {"00001_lr", "JS00001"}) {
+        const EcgRecord real = read_ecg(wfdb_fixtures / name);
+        write_wfdb(dir / name, real);  // both are 1000 ADC units per mV: the copy is exact
+        write_wfdb(dir / (std::string(name) + "_nan"), with_nan(real));
+        for (const std::string& id : {std::string(name), std::string(name) + "_nan"}) {
+            DatasetEntry e;
+            e.id = id;
+            e.record = id;
+            d.entries.push_back(std::move(e));
+        }
+    }
+    return d;
+}
+
+std::vector<float> as_float(const std::vector<double>& x) { return {x.begin(), x.end()}; }
+
+}  // namespace
+
+TEST_CASE("NaN policy: names for command lines") {
+    for (NanPolicy p : {NanPolicy::error, NanPolicy::drop, NanPolicy::interpolate, NanPolicy::zero})
+        CHECK(nan_policy_from_string(to_string(p)) == p);
+    CHECK(to_string(NanPolicy::drop) == "drop");
+    CHECK(nan_policy_from_string("interpolate") == NanPolicy::interpolate);
+    const std::string e = error_text([] { nan_policy_from_string("discard"); });
+    CHECK(e.find("'discard'") != std::string::npos);
+    CHECK(e.find("'drop'") != std::string::npos);
+    for (AllInvalidLead a : {AllInvalidLead::zero_fill, AllInvalidLead::drop_record})
+        CHECK(all_invalid_lead_from_string(to_string(a)) == a);
+    CHECK(to_string(AllInvalidLead::drop_record) == "drop_record");
+    CHECK(error_text([] { all_invalid_lead_from_string("zero"); }).find("'zero_fill'") != std::string::npos);
+    // The default stays the benchmark's; the paper's choice is one option away.
+    CHECK(PreprocessOptions{}.nan.policy == NanPolicy::interpolate);
+}
+
+TEST_CASE("NaN policy on real records with NaN written in: the copies read back with NaN where it was written") {
+    ScratchDir dir("read");
+    const EcgDataset d = real_records_with_nan(dir.root);
+    for (std::int64_t i = 0; i < d.size(); i += 2) {
+        const EcgRecord clean = d.read(i), nan = d.read(i + 1);
+        const EcgRecord real = read_ecg(wfdb_fixtures / d.entry(i).id);
+        CHECK(clean.samples == real.samples);  // the copy is the real record
+        REQUIRE(nan.samples.size() == real.samples.size());
+        std::int64_t n = 0, differ = 0;
+        for (std::size_t k = 0; k < nan.samples.size(); ++k) {
+            if (std::isnan(nan.samples[k]))
+                ++n;
+            else if (nan.samples[k] != real.samples[k])
+                ++differ;
+        }
+        CHECK(n == nan_count);
+        CHECK(differ == 0);
+        CHECK(std::isnan(nan.channel(lead_index(nan, "V3"))[12]));
+    }
+}
+
+TEST_CASE("NaN policy drop (the paper's) on real records: skipped and counted by the stream and the cache") {
+    ScratchDir dir("drop");
+    const EcgDataset d = real_records_with_nan(dir.root);  // 0 00001_lr, 1 its NaN copy, 2 JS00001, 3 its NaN copy
+    PreprocessOptions o;                                   // the benchmark's: MIMIC order, 500 Hz, 5000, min-max
+    o.nan.policy = NanPolicy::drop;
+
+    // Directly: nullopt, counted.
+    const Preprocessor direct(o);
+    CHECK_FALSE(direct.apply(d.read(1)).has_value());
+    CHECK(direct.counts().dropped == 1);
+    CHECK(direct.counts().nonfinite_samples == nan_count);
+    const auto msg = direct.issues().examples("record dropped: non-finite samples");
+    REQUIRE(msg.size() == 1);
+    CHECK(msg[0].find("00001_lr_nan") != std::string::npos);
+    CHECK(msg[0].find("6 NaN/Inf samples in lead(s) aVF, V3") != std::string::npos);  // in MIMIC order
+
+    // Through the stream: the NaN records are skipped, the others are the real records preprocessed.
+    BatchStream stream(d, Preprocessor(o), {.batch_size = 4, .workers = 2, .shuffle = false});
+    std::vector<Batch> batches;
+    for (const Batch& b : stream.epoch(0)) batches.push_back(b);
+    REQUIRE(batches.size() == 1);
+    CHECK(batches[0].indices == std::vector<std::int64_t>{0, 2});
+    CHECK(batches[0].skipped == std::vector<std::int64_t>{1, 3});
+    CHECK(stream.skipped() == 2);
+    CHECK(stream.preprocessor().counts().dropped == 2);
+    CHECK(stream.preprocessor().counts().nonfinite_samples == 2 * nan_count);
+    const LoadIssues issues = stream.issues();
+    CHECK(issues.count("record dropped: non-finite samples") == 2);
+    CHECK(issues.count("record skipped: failed to read") == 0);
+    const std::size_t per = 12 * 5000;
+    for (std::size_t k = 0; k < 2; ++k) {
+        const auto want = Preprocessor(o).apply(read_ecg(wfdb_fixtures / d.entry(batches[0].indices[k]).id));
+        REQUIRE(want);
+        CHECK(std::equal(want->samples.begin(), want->samples.end(), batches[0].ecg.begin() + k * per,
+                         [](double a, float b) { return static_cast<float>(a) == b; }));
+    }
+    // The PairSource view (what the trainer calls): a smaller batch, no crash.
+    CHECK(stream.load(std::vector<std::int64_t>{0, 1, 2, 3}).size() == 2);
+    CHECK(error_text([&] {
+              stream.load(std::vector<std::int64_t>{1, 3});
+          }).find("none of the 2 records") != std::string::npos);
+
+    // Through the record cache: dropped at build time, kept as such, skipped and counted at every epoch.
+    BatchStream cached(d, Preprocessor(o),
+                       {.batch_size = 4, .workers = 2, .shuffle = false, .cache = dir.root / "drop.fgrc"});
+    REQUIRE(cached.cache());
+    CHECK(cached.cache()->status(1) == RecordCache::Status::dropped);
+    CHECK(cached.cache()->status(3) == RecordCache::Status::dropped);
+    CHECK(cached.cache()->count(RecordCache::Status::ok) == 2);
+    std::vector<Batch> from_cache;
+    for (const Batch& b : cached.epoch(0)) from_cache.push_back(b);
+    REQUIRE(from_cache.size() == 1);
+    CHECK(from_cache[0].indices == batches[0].indices);
+    CHECK(from_cache[0].ecg == batches[0].ecg);
+    CHECK(cached.skipped() == 2);
+    CHECK(cached.issues().count("record skipped: dropped by the NaN policy (cached)") == 2);
+    CHECK(cached.issues().examples("record skipped: dropped by the NaN policy (cached)")[0].find("00001_lr_nan") !=
+          std::string::npos);
+}
+
+TEST_CASE("NaN policy interpolate (the default) and error on real records with NaN written in") {
+    ScratchDir dir("interp");
+    const EcgDataset d = real_records_with_nan(dir.root);
+    // Interpolated copies equal the real records repaired by hand, through the whole preprocessing, bit for bit.
+    BatchStream stream(d, Preprocessor(), {.batch_size = 4, .workers = 2, .shuffle = false});
+    std::vector<Batch> batches;
+    for (const Batch& b : stream.epoch(0)) batches.push_back(b);
+    REQUIRE(batches.size() == 1);
+    CHECK(batches[0].indices == std::vector<std::int64_t>{0, 1, 2, 3});
+    CHECK(stream.skipped() == 0);
+    CHECK(stream.issues().count("non-finite samples interpolated") == 2);
+    const std::size_t per = 12 * 5000;
+    for (std::size_t k : {1u, 3u}) {
+        const EcgRecord real = read_ecg(wfdb_fixtures / d.entry(static_cast<std::int64_t>(k - 1)).id);
+        const auto want = Preprocessor().apply(interpolated(real));
+        REQUIRE(want);
+        const std::vector<float> got(batches[0].ecg.begin() + static_cast<std::ptrdiff_t>(k * per),
+                                     batches[0].ecg.begin() + static_cast<std::ptrdiff_t>((k + 1) * per));
+        CHECK(got == as_float(want->samples));
+        for (float v : got) REQUIRE(std::isfinite(v));
+    }
+    // error: the record, the lead and the first bad sample are named; in a stream it is a counted skip.
+    PreprocessOptions strict;
+    strict.nan.policy = NanPolicy::error;
+    const std::string e = error_text([&] { Preprocessor(strict).apply(d.read(3)); });
+    CHECK(e.find("JS00001_nan") != std::string::npos);
+    CHECK(e.find("lead 'aVF'") != std::string::npos);  // aVF comes before V3 in the MIMIC order
+    CHECK(e.find("sample 200") != std::string::npos);
+    BatchStream failing(d, Preprocessor(strict), {.batch_size = 4, .workers = 1, .shuffle = false});
+    for (const Batch& b : failing.epoch(0)) CHECK(b.indices == std::vector<std::int64_t>{0, 2});
+    CHECK(failing.issues().count("record skipped: failed to read") == 2);
+}
+
+TEST_CASE("NaN policy on a real NaN: the MIMIC-II segment whose MCL1 signal is absent") {
+    // s00001's variable layout has no MCL1 in segment 3975656_0012: the reader gives NaN for all of it.
+    const EcgRecord r = read_ecg(wfdb_fixtures / "multi-segment/s00001/s00001-2896-10-10-00-31",
+                                 {.from = 14428365, .to = 14428375, .channels = {}});
+    REQUIRE(r.leads == std::vector<std::string>{"II", "V", "MCL1", "ABP"});
+    for (double v : r.channel(2)) REQUIRE(std::isnan(v));
+    PreprocessOptions o;
+    o.leads.target = {"II", "V", "MCL1"};
+    o.target_fs = 0;
+    o.crop = {.keep = 10, .length = 10};
+    o.normalize.method = Normalization::none;
+
+    o.nan.policy = NanPolicy::drop;
+    const Preprocessor drop(o);
+    CHECK_FALSE(drop.apply(r).has_value());
+    CHECK(drop.counts().dropped == 1);
+    CHECK(drop.counts().nonfinite_samples == 10);
+    CHECK(drop.counts().invalid_leads == 1);
+    CHECK(drop.issues().examples("record dropped: non-finite samples")[0].find("(MCL1 with no finite sample)") !=
+          std::string::npos);
+
+    o.nan.policy = NanPolicy::interpolate;  // with the default zero_fill: the lead becomes zeros, counted
+    const Preprocessor fill(o);
+    const auto out = fill.apply(r);
+    REQUIRE(out);
+    for (double v : out->channel(2)) CHECK(v == 0.0);
+    CHECK(std::vector<double>(out->channel(0).begin(), out->channel(0).end()) ==
+          std::vector<double>(r.channel(0).begin(), r.channel(0).end()));
+    CHECK(fill.issues().count("lead without finite samples, zero-filled") == 1);
+
+    o.nan.all_invalid_lead = AllInvalidLead::drop_record;
+    const Preprocessor strict(o);
+    CHECK_FALSE(strict.apply(r).has_value());
+    CHECK(strict.counts().dropped == 1);
+}
+
+TEST_CASE("the paper's data rules end to end: report filter paper and NaN drop on a MIMIC-IV-ECG tree") {
+    // The real metadata row (tests/fixtures/datasets/mimic-iv-ecg) with the real JS00001 waveform as its record,
+    // and two more studies: one informative report over a NaN copy, one uninformative report over a clean copy.
+    ScratchDir dir("paper");
+    const std::filesystem::path fixtures = std::filesystem::path(FGCLEP_FIXTURES) / "datasets/mimic-iv-ecg";
+    const auto slurp = [](const std::filesystem::path& p) {
+        std::ifstream in(p, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    const auto row = [](const std::string& study, const std::string& r0, const std::string& r1) {
+        std::string s = "10000050," + study + ",6848296,2180-07-24 08:44:00," + r0 + "," + r1;
+        for (int i = 2; i < 18; ++i) s += ",";
+        return s + ",0.005-150 Hz,60 Hz notch  Baseline filter,659,40,128,170,258,518,81,77,79\n";
+    };
+    std::ofstream(dir.root / "record_list.csv", std::ios::binary)
+        << slurp(fixtures / "record_list.csv")
+        << "10000050,40000021,40000021,2180-07-24 08:44:00,files/p1000/p10000050/s40000021/40000021\n"
+        << "10000050,40000022,40000022,2180-07-24 08:44:00,files/p1000/p10000050/s40000022/40000022\n";
+    std::ofstream(dir.root / "machine_measurements.csv", std::ios::binary)
+        << slurp(fixtures / "machine_measurements.csv") << row("40000021", "Atrial fibrillation", "Abnormal ECG")
+        << row("40000022", "--- Warning: Data quality may affect interpretation ---", "");
+    const EcgRecord js = read_ecg(wfdb_fixtures / "JS00001");
+    write_wfdb(dir.root / "files/p1000/p10000032/s40689238/40689238", js);
+    write_wfdb(dir.root / "files/p1000/p10000050/s40000021/40000021", with_nan(js));
+    write_wfdb(dir.root / "files/p1000/p10000050/s40000022/40000022", js);
+
+    // The paper's run: one option for the reports, one for the records.
+    const EcgDataset paper = load_mimic_iv_ecg(dir.root, {.report_filter = ReportFilter::paper, .check_files = true});
+    REQUIRE(paper.size() == 2);
+    CHECK(paper.issues.count("uninformative report") == 1);
+    PreprocessOptions drop;
+    drop.nan.policy = NanPolicy::drop;
+    BatchStream stream(paper, Preprocessor(drop), {.batch_size = 8, .workers = 2, .shuffle = false});
+    const HostPairs pairs = stream.load(std::vector<std::int64_t>{0, 1});
+    REQUIRE(pairs.size() == 1);
+    CHECK(pairs.reports[0] == "sinus rhythm. possible right atrial abnormality. borderline ecg.");
+    CHECK(stream.skipped() == 1);
+    CHECK(stream.issues().examples("record dropped: non-finite samples")[0].find("40000021") != std::string::npos);
+
+    // The defaults (MERL's reports, NaN interpolated) keep all three.
+    const EcgDataset merl = load_mimic_iv_ecg(dir.root, {.check_files = true});
+    REQUIRE(merl.size() == 3);
+    BatchStream all(merl, Preprocessor(), {.batch_size = 8, .workers = 2, .shuffle = false});
+    CHECK(all.load(std::vector<std::int64_t>{0, 1, 2}).size() == 3);
+    CHECK(all.skipped() == 0);
+    CHECK(all.issues().count("non-finite samples interpolated") == 1);
 }

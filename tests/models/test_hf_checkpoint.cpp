@@ -1,13 +1,16 @@
 // Hugging Face checkpoint directories: the same tiny BERT loaded from pytorch_model.bin (written by torch.save)
-// and from model.safetensors gives PyTorch's outputs; TF-era names and the "bert." prefix map; saving back to
+// and from model.safetensors gives PyTorch's outputs; a Bio_ClinicalBERT-style directory (every key and dtype of a
+// real one: heads, tied decoder, position ids, fp16/bf16 files, tokenizer_config.json) loads alone and inside FgClep; TF-era names and the "bert." prefix map; saving back to
 // safetensors round-trips; a missing file, tensor or shape mismatch is an error that names it.
 #include "fixture.hpp"
 
 #include "fgclep/io/hf_checkpoint.hpp"
+#include "fgclep/pipeline/model_config.hpp"
 #include "fgclep/text/hf_vocab.hpp"
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 using namespace fgclep;
 namespace fs = std::filesystem;
@@ -53,9 +56,10 @@ TEST_CASE("a checkpoint directory with pytorch_model.bin loads and reproduces Py
     auto [hidden, pooled] = run(bert, ctx, f);
     test::check_close(ctx, hidden, f, "last_hidden_state");
     test::check_close(ctx, pooled, f, "pooler_output");
-    // The checkpoint's tokenizer comes from the same directory.
-    auto tokenizer = text::hf_wordpiece(dir, {.lower_case = false});
-    CHECK(tokenizer.encode("sinus rhythm").size() >= 2);
+    // This directory pairs the tiny model (vocab_size 50) with bert-base-cased's vocab.txt: its ids would run past
+    // the embedding table, so the tokenizer is refused (the Bio_ClinicalBERT-style fixture below has a matching one).
+    CHECK_THROWS_WITH_AS(text::hf_wordpiece(dir, {.lower_case = false}),
+                         doctest::Contains("vocab.txt has 28996 tokens but config.json's vocab_size is 50"), Error);
 }
 
 TEST_CASE("model.safetensors, TF-era LayerNorm names and no 'bert.' prefix load to the same weights") {
@@ -146,5 +150,154 @@ TEST_CASE("missing files, missing tensors and shape mismatches are errors that n
     // No vocab.txt: only asking for the tokenizer fails.
     CHECK_THROWS_WITH_AS(text::hf_wordpiece(io::HfBertDirectory::open(d)), doctest::Contains("has no vocab.txt"),
                          Error);
+    fs::remove_all(fs::temp_directory_path() / "fgclep_test_hf");
+}
+
+// --- A Bio_ClinicalBERT-style directory (tests/fixtures/make_hf_bert.py) ------------------------------------------
+namespace {
+// The fixture directory with one of its weight files as the directory's only weights, under the name Hugging Face
+// gives it.
+fs::path published_directory(const std::string& weights_file) {
+    const fs::path src = fixtures() / "hf_bert";
+    const fs::path d = make_dir("published_" + weights_file);
+    for (const char* f : {"config.json", "vocab.txt", "tokenizer_config.json"}) fs::copy_file(src / f, d / f);
+    fs::copy_file(src / weights_file,
+                  d / (weights_file == "pytorch_model.bin" ? "pytorch_model.bin" : "model.safetensors"));
+    return d;
+}
+}  // namespace
+
+TEST_CASE("a Bio_ClinicalBERT-style checkpoint in fp32 (bin, safetensors), fp16 and bf16 gives PyTorch's outputs") {
+    const auto expected = test::fixture("hf_bert/expected.safetensors");
+    struct Case {
+        std::string file, prefix;
+    };
+    for (const Case& c : {Case{"pytorch_model.bin", ""}, Case{"model.safetensors", ""},
+                          Case{"model.fp16.safetensors", "fp16."}, Case{"model.bf16.safetensors", "bf16."}}) {
+        CAPTURE(c.file);
+        const auto dir = io::HfBertDirectory::open(published_directory(c.file));
+        // config.json decides the architecture: 12 layers of width 8, dropout 0.1, the default layer-norm eps.
+        CHECK(dir.options.num_hidden_layers == 12);
+        CHECK(dir.options.hidden_size == 8);
+        CHECK(dir.options.hidden_dropout_prob == doctest::Approx(0.1));
+        CHECK(dir.options.layer_norm_eps == doctest::Approx(1e-12));
+        // In double precision the 16-bit files' values widen exactly: PyTorch's float64 outputs from the same
+        // rounded weights, to 1e-9.
+        using D = Cpu<double>;
+        Context<D> ctx;
+        Model<Bert, D> bert(dir.options, 5);
+        const io::LoadResult result = io::load_bert_weights(bert.arena(), ctx.state, dir);
+        CHECK(result.loaded.size() == bert.arena().params().size());
+        BertInput<D> in{test::tensor_from<D, std::int32_t>(ctx, expected, "input_ids"),
+                        test::tensor_from<D, std::int32_t>(ctx, expected, "attention_mask"),
+                        {}};
+        const Tensor<D> hidden = bert.forward(ctx, in);
+        test::check_close(ctx, hidden, expected, c.prefix + "last_hidden_state", 1e-9, 1e-9);
+        test::check_close(ctx, bert.module().pooler_output(), expected, c.prefix + "pooler_output", 1e-9, 1e-9);
+        // What the model does not use is reported under the file's own names, not fatal.
+        const std::set<std::string> unused(result.unexpected.begin(), result.unexpected.end());
+        CHECK(unused.count("cls.predictions.transform.dense.weight") == 1);
+        CHECK(unused.count("cls.seq_relationship.weight") == 1);
+        const std::string words = io::describe_unused(result);
+        CHECK(words.find("the next-sentence head cls.seq_relationship.* (2 tensors)") != std::string::npos);
+        if (c.file == "pytorch_model.bin") {
+            // The bin carries the tied decoder (one storage with the word embeddings) and the position ids.
+            CHECK(unused.count("cls.predictions.decoder.weight") == 1);
+            CHECK(unused.count("bert.embeddings.position_ids") == 1);
+            CHECK(words.find("the masked-LM head cls.predictions.* (7 tensors)") != std::string::npos);
+            CHECK(words.find("embeddings.position_ids (checked: 0, 1, 2, ...)") != std::string::npos);
+            // And in single precision, as a stage program loads it.
+            using F = Cpu<float>;
+            Context<F> fctx;
+            Model<Bert, F> fbert(dir.options, 5);
+            io::load_bert_weights(fbert.arena(), fctx.state, dir);
+            BertInput<F> fin{test::tensor_from<F, std::int32_t>(fctx, expected, "input_ids"),
+                             test::tensor_from<F, std::int32_t>(fctx, expected, "attention_mask"),
+                             {}};
+            test::check_close(fctx, fbert.forward(fctx, fin), expected, "last_hidden_state", 1e-4, 1e-5);
+        } else {
+            CHECK(words.find("the masked-LM head cls.predictions.* (5 tensors)") != std::string::npos);
+        }
+    }
+}
+
+TEST_CASE("tokenizer_config.json decides casing and length; without it, BertTokenizer's defaults") {
+    const fs::path d = published_directory("model.safetensors");
+    auto dir = io::HfBertDirectory::open(d);
+    CHECK(dir.tokenizer_config.filename() == "tokenizer_config.json");
+    auto settings = text::hf_tokenizer_settings(dir);
+    CHECK_FALSE(settings.options.lower_case);
+    CHECK(settings.max_length == 64);
+    auto cased = pipeline::make_tokenizer(pipeline::ModelSize::tiny, dir);
+    CHECK(cased.max_length() == 64);  // the checkpoint's limit is below the tiny model's 96
+    CHECK(cased.vocabulary().encode("Sinus")[0] != cased.vocabulary().encode("sinus")[0]);
+
+    // Bio_ClinicalBERT ships no tokenizer_config.json: HF's BertTokenizer then lower-cases.
+    fs::remove(d / "tokenizer_config.json");
+    dir = io::HfBertDirectory::open(d);
+    CHECK(dir.tokenizer_config.empty());
+    settings = text::hf_tokenizer_settings(dir);
+    CHECK(settings.options.lower_case);
+    CHECK(settings.max_length == 64);  // config.json's max_position_embeddings
+    CHECK(text::hf_wordpiece(dir).encode("Sinus") == text::hf_wordpiece(dir).encode("sinus"));
+
+    // A huge model_max_length (HF's "no limit") stays within the positions; a malformed value names its key.
+    std::ofstream(d / "tokenizer_config.json") << R"({"do_lower_case": false, "model_max_length": 1e30})";
+    CHECK(text::hf_tokenizer_settings(io::HfBertDirectory::open(d)).max_length == 64);
+    std::ofstream(d / "tokenizer_config.json") << R"({"do_lower_case": "no"})";
+    CHECK_THROWS_WITH_AS(text::hf_tokenizer_settings(io::HfBertDirectory::open(d)),
+                         doctest::Contains("key 'do_lower_case' must be true or false"), Error);
+}
+
+TEST_CASE("position ids other than 0, 1, 2, ... are refused by name") {
+    const fs::path d = published_directory("model.safetensors");
+    auto source = io::SafetensorsFile::read(fixtures() / "hf_bert" / "model.safetensors");
+    io::SafetensorsWriter w;
+    for (auto& name : source.names()) {
+        const auto values = source.get<float>(name);
+        w.add<float>(name, source.shape(name), values);
+    }
+    std::vector<std::int64_t> ids(64);
+    for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::int64_t>(i);
+    std::swap(ids[3], ids[4]);
+    w.add<std::int64_t>("bert.embeddings.position_ids", Shape{1, 64}, ids);
+    w.write(d / "model.safetensors");
+    using B = Cpu<float>;
+    Context<B> ctx;
+    const auto dir = io::HfBertDirectory::open(d);
+    Model<Bert, B> bert(dir.options);
+    CHECK_THROWS_WITH_AS(io::load_bert_weights(bert.arena(), ctx.state, dir),
+                         doctest::Contains("the buffer 'bert.embeddings.position_ids' holds position 4 at index 3"),
+                         Error);
+}
+
+TEST_CASE("a pretrained text encoder inside FgClep: the checkpoint's architecture and weights, the rest untouched") {
+    using B = Cpu<float>;
+    Context<B> ctx;
+    const auto dir = io::HfBertDirectory::open(published_directory("pytorch_model.bin"));
+    auto options = pipeline::with_pretrained_text(pipeline::tiny_options<B>(100), dir);
+    CHECK(options.text.bert.num_hidden_layers == 12);
+    CHECK(options.text.bert.vocab_size == 256);
+    pipeline::TinyModel<B> model(options, 3);
+    pipeline::TinyModel<B> reference(options, 3);
+    const io::LoadResult r = pipeline::load_pretrained_text(model, ctx, dir);
+    Model<Bert, B> bert(dir.options, 9);
+    io::load_bert_weights(bert.arena(), ctx.state, dir);
+    for (const auto& e : bert.arena().params()) {
+        CAPTURE(e.name);
+        CHECK(ctx.to_host(model.parameter("lm_model." + e.name).value) == ctx.to_host(e.param->value));
+    }
+    std::size_t text_loaded = 0;
+    for (const auto& name : r.loaded) text_loaded += name.rfind("lm_model.", 0) == 0;
+    CHECK(text_loaded == bert.arena().params().size());
+    // The projection head and the ECG encoder keep their initialisation.
+    for (const auto& e : model.arena().params())
+        if (e.name.rfind("lm_model.", 0) != 0) {
+            CAPTURE(e.name);
+            CHECK(ctx.to_host(e.param->value) == ctx.to_host(reference.parameter(e.name).value));
+        }
+    // A prefix under which the model has nothing is an error, not a silent no-op.
+    CHECK_THROWS_WITH_AS(io::load_bert_weights(model.arena(), ctx.state, dir, "text.lm_model"),
+                         doctest::Contains("the model has no parameter under 'text.lm_model.'"), Error);
     fs::remove_all(fs::temp_directory_path() / "fgclep_test_hf");
 }

@@ -13,6 +13,11 @@
 // the record (under `zero` it is zeros; under `error` and `drop` the policy itself decides).
 // LoadIssues gets one entry per affected record ("non-finite samples interpolated: record 'x': 17 samples in
 // lead(s) II, V3"); NanReport gives the sample counts.
+//
+// The default is `interpolate` (the benchmark's preprocessing, method.md section 5). The FG-CLEP paper "discarded
+// ECGs with unexpected situations" and MELP drops records with NaN: that is `drop` ({.policy = NanPolicy::drop}),
+// under which a record is skipped by Preprocessor/BatchStream/the record cache and counted ("record dropped:
+// non-finite samples"), never a crash. Names for command lines: to_string / nan_policy_from_string.
 #include "fgclep/data/ecg_record.hpp"
 #include "fgclep/data/load_issues.hpp"
 
@@ -42,9 +47,30 @@ inline std::string_view to_string(NanPolicy p) {
     return "?";
 }
 
+// "error", "drop", "interpolate" or "zero" (as to_string writes them); anything else is an error naming them.
+inline NanPolicy nan_policy_from_string(std::string_view name) {
+    for (NanPolicy p : {NanPolicy::error, NanPolicy::drop, NanPolicy::interpolate, NanPolicy::zero})
+        if (name == to_string(p)) return p;
+    fail(
+        "unknown NaN policy '{}': expected 'error', 'drop' (the paper's: discard the record), 'interpolate' (the "
+        "default) or 'zero'",
+        name);
+}
+
+inline std::string_view to_string(AllInvalidLead a) {
+    return a == AllInvalidLead::zero_fill ? "zero_fill" : "drop_record";
+}
+
+// "zero_fill" or "drop_record"; anything else is an error naming them.
+inline AllInvalidLead all_invalid_lead_from_string(std::string_view name) {
+    for (AllInvalidLead a : {AllInvalidLead::zero_fill, AllInvalidLead::drop_record})
+        if (name == to_string(a)) return a;
+    fail("unknown all-invalid-lead choice '{}': expected 'zero_fill' (the default) or 'drop_record'", name);
+}
+
 struct NanOptions {
-    NanPolicy policy = NanPolicy::interpolate;
-    AllInvalidLead all_invalid_lead = AllInvalidLead::zero_fill;
+    NanPolicy policy = NanPolicy::interpolate;                    // the benchmark's; the paper's is NanPolicy::drop
+    AllInvalidLead all_invalid_lead = AllInvalidLead::zero_fill;  // under interpolate only
 };
 
 // What the policy found and did to one record.

@@ -2,7 +2,8 @@
 // Preprocessor: the steps that turn a record as read into a model input of fixed shape (leads, length): lead order
 // by name, the NaN/Inf policy, resampling, crop/pad, normalisation, in that order (resampling needs finite samples).
 // The defaults are the benchmark's (method.md section 5): MIMIC-IV-ECG lead order, 500 Hz, 5000 samples, min-max per
-// record, NaN interpolated.
+// record, NaN interpolated. The FG-CLEP paper discards records with NaN/Inf instead: nan.policy = NanPolicy::drop
+// (apply() returns nullopt; BatchStream and the record cache skip the record and count it).
 //
 //   Preprocessor pre;                                        // benchmark defaults
 //   std::optional<EcgRecord> x = pre.apply(record);          // nullopt: dropped by the NaN policy (counted)
@@ -27,7 +28,7 @@ namespace fgclep::data {
 
 struct PreprocessOptions {
     LeadOrderOptions leads{};  // MIMIC-IV-ECG order, a missing lead is an error
-    NanOptions nan{};          // interpolate; a lead with no finite sample becomes zeros
+    NanOptions nan{};          // interpolate (the paper: drop); a lead with no finite sample becomes zeros
     double target_fs = 500;    // 0: keep each record's rate (then records must agree for batching)
     ResampleEdge resample_edge = ResampleEdge::zero;
     CropPadOptions crop{};         // keep 5000, length 5000

@@ -9,10 +9,8 @@
 #include "fgclep/core/error.hpp"
 #include "fgclep/core/workers.hpp"
 #include "fgclep/data/record_source.hpp"
+#include "fgclep/io/mapped_file.hpp"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -53,33 +51,14 @@ public:
     using Status = PreparedRecord::Status;
 
     // Opens and checks a cache file: its magic, version, size, and (unless expected_key is 0) its key.
-    explicit RecordCache(const std::filesystem::path& path, std::uint64_t expected_key = 0) : path_(path) {
+    explicit RecordCache(const std::filesystem::path& path, std::uint64_t expected_key = 0)
+        : path_(path), file_(path, "record cache") {
         static_assert(std::endian::native == std::endian::little, "the cache stores little-endian float32");
-        const int fd = ::open(path.c_str(), O_RDONLY);
-        if (fd < 0) fail("record cache '{}': cannot open it: {}", path.string(), std::strerror(errno));
-        struct stat st {};
-        if (::fstat(fd, &st) != 0) {
-            ::close(fd);
-            fail("record cache '{}': cannot stat it: {}", path.string(), std::strerror(errno));
-        }
-        size_ = static_cast<std::size_t>(st.st_size);
-        if (size_ < sizeof(detail::CacheHeader)) {
-            ::close(fd);
+        size_ = file_.size();
+        if (size_ < sizeof(detail::CacheHeader))
             fail("record cache '{}' is truncated: {} bytes, less than its 64-byte header", path.string(), size_);
-        }
-        void* map = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd, 0);
-        ::close(fd);
-        if (map == MAP_FAILED) fail("record cache '{}': mmap failed: {}", path.string(), std::strerror(errno));
-        map_ = static_cast<const unsigned char*>(map);
-        try {
-            check(expected_key);
-        } catch (...) {
-            ::munmap(const_cast<unsigned char*>(map_), size_);
-            throw;
-        }
-    }
-    ~RecordCache() {
-        if (map_) ::munmap(const_cast<unsigned char*>(map_), size_);
+        map_ = reinterpret_cast<const unsigned char*>(file_.data());  // page-aligned: the floats are aligned
+        check(expected_key);
     }
     RecordCache(const RecordCache&) = delete;
     RecordCache& operator=(const RecordCache&) = delete;
@@ -145,7 +124,8 @@ private:
     }
 
     std::filesystem::path path_;
-    const unsigned char* map_ = nullptr;
+    io::MappedFile file_;
+    const unsigned char* map_ = nullptr;  // file_'s bytes
     std::size_t size_ = 0;
     detail::CacheHeader header_{};
 };

@@ -5,7 +5,8 @@
 //
 // The recipe is MERL's (Adam, batch 16), but epochs default to 30, a CPU budget: set epochs = 100 for the reference.
 // The test AUC is reported at the epoch with the best validation AUC; ProbeSelection::best_test, MERL's protocol,
-// peeks at the test set and is only for comparing with published numbers. Details and subsets: docs/evaluation.md.
+// peeks at the test set and is only for comparing with published numbers. probe_protocol_options(ProbeProtocol::merl)
+// sets all of MERL's values at once. Details and subsets: docs/evaluation.md.
 #include "fgclep/core/error.hpp"
 #include "fgclep/core/rng.hpp"
 #include "fgclep/data/csv.hpp"
@@ -19,6 +20,7 @@
 #include <filesystem>
 #include <numeric>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fgclep::eval {
@@ -37,6 +39,36 @@ struct LinearProbeOptions {
     ProbeSelection selection = ProbeSelection::validation;
     std::uint64_t seed = 42;
 };
+
+// Named protocols: `validation` (the default: the options above, the epoch chosen on the validation split) and
+// `merl`, MERL's finetune recipe as its published numbers were made: Adam lr 1e-3, weight decay 1e-4, batch 16,
+// 100 epochs, and the best *test* AUC over the epochs reported (it looks at the test set; use it only to compare
+// with published numbers).
+enum class ProbeProtocol { validation, merl };
+
+inline std::string_view to_string(ProbeProtocol p) { return p == ProbeProtocol::validation ? "val" : "merl"; }
+inline ProbeProtocol probe_protocol_from_string(std::string_view s) {
+    if (s == "val" || s == "validation") return ProbeProtocol::validation;
+    if (s == "merl") return ProbeProtocol::merl;
+    fail("probe protocol must be 'val' or 'merl', got '{}'", s);
+}
+
+// Every option of a protocol (the seed is the caller's).
+inline LinearProbeOptions probe_protocol_options(ProbeProtocol p, std::uint64_t seed = 42) {
+    LinearProbeOptions o;
+    o.seed = seed;
+    if (p == ProbeProtocol::merl) {
+        o.epochs = 100;
+        o.batch_size = 16;
+        o.lr = 1e-3;
+        o.weight_decay = 1e-4;
+        o.beta1 = 0.9;
+        o.beta2 = 0.999;
+        o.eps = 1e-8;
+        o.selection = ProbeSelection::best_test;
+    }
+    return o;
+}
 
 struct LinearProbeResult {
     MacroAuc test;                    // at the selected epoch (macro in percent)

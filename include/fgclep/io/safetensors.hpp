@@ -3,11 +3,17 @@
 //   {"name": {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, ..., "__metadata__": {...}}
 // and the raw little-endian data. Checkpoints and test fixtures use it, so Python reads them without this
 // library. Every error names the file and, where there is one, the tensor.
+//
+// SafetensorsFile::read maps the file (io/mapped_file.hpp) rather than reading it: get<E> converts a tensor straight
+// from the mapped bytes into the vector it returns, and hands the pages it has read back to the kernel, so reading
+// a checkpoint into a model costs about the model's size in memory, not twice that (docs/checkpoints.md).
 #include "fgclep/core/error.hpp"
 #include "fgclep/core/shape.hpp"
 #include "fgclep/io/crc32.hpp"
 #include "fgclep/io/json.hpp"
+#include "fgclep/io/mapped_file.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -17,6 +23,8 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace fgclep::io {
@@ -56,6 +64,81 @@ inline void crc_entry(Crc32& crc, const std::string& name, const std::string& dt
     for (auto d : shape) crc.update(&d, sizeof(d));
     crc.update(data, size);
 }
+
+// float16 / bfloat16 bit patterns to float.
+inline float half_to_float(std::uint16_t h) {
+    const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000) << 16;
+    std::uint32_t exp = (h >> 10) & 0x1F, mant = h & 0x3FF, bits;
+    if (exp == 0x1F)
+        bits = sign | 0x7F800000u | (mant << 13);  // inf / nan
+    else if (exp != 0)
+        bits = sign | ((exp + 112) << 23) | (mant << 13);
+    else if (mant == 0)
+        bits = sign;
+    else {  // subnormal: normalise
+        int e = -1;
+        do {
+            ++e;
+            mant <<= 1;
+        } while (!(mant & 0x400));
+        bits = sign | (static_cast<std::uint32_t>(112 - e) << 23) | ((mant & 0x3FF) << 13);
+    }
+    return std::bit_cast<float>(bits);
+}
+inline float bfloat16_to_float(std::uint16_t b) { return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16); }
+
+// Converts n contiguous little-endian elements at src to E. src may have any alignment (a tensor in a mapped
+// file lies wherever the file puts it): every element is loaded with memcpy.
+template <class E>
+using ElementConverter = void (*)(const char* src, std::size_t n, E* out);
+
+template <class S, class E>
+void convert_elements(const char* src, std::size_t n, E* out) {
+    if constexpr (std::is_same_v<S, E>) {
+        if (n > 0) std::memcpy(out, src, n * sizeof(S));
+    } else {
+        for (std::size_t i = 0; i < n; ++i) {
+            S s;
+            std::memcpy(&s, src + i * sizeof(S), sizeof(S));
+            out[i] = static_cast<E>(s);
+        }
+    }
+}
+template <class E, float (*widen)(std::uint16_t)>
+void convert_16bit_floats(const char* src, std::size_t n, E* out) {
+    for (std::size_t i = 0; i < n; ++i) {
+        std::uint16_t s;
+        std::memcpy(&s, src + i * 2, 2);
+        out[i] = static_cast<E>(widen(s));
+    }
+}
+
+// The conversion from a safetensors dtype to E, or nullptr where there is none (I8, I16, U16, U32, U64).
+template <class E>
+ElementConverter<E> element_converter(std::string_view dtype) {
+    if (dtype == "F64") return convert_elements<double, E>;
+    if (dtype == "F32") return convert_elements<float, E>;
+    if (dtype == "F16") return convert_16bit_floats<E, half_to_float>;
+    if (dtype == "BF16") return convert_16bit_floats<E, bfloat16_to_float>;
+    if (dtype == "I64") return convert_elements<std::int64_t, E>;
+    if (dtype == "I32") return convert_elements<std::int32_t, E>;
+    if (dtype == "U8" || dtype == "BOOL") return convert_elements<std::uint8_t, E>;
+    return nullptr;
+}
+
+// Converts n contiguous elements at src into out in pieces of about 1 MiB, handing each piece's pages back to
+// `map` once converted (a no-op for bytes outside it): the resident set then holds the destination and one piece,
+// not the destination and the whole source.
+template <class E>
+void convert_and_release(ElementConverter<E> convert, std::size_t element_size, const char* src, std::size_t n, E* out,
+                         const MappedFile& map) {
+    const std::size_t piece = std::max<std::size_t>(1, (std::size_t{1} << 20) / element_size);
+    for (std::size_t i = 0; i < n; i += piece) {
+        const std::size_t m = std::min(piece, n - i);
+        convert(src + i * element_size, m, out + i);
+        map.release({src + i * element_size, m * element_size});
+    }
+}
 }  // namespace detail
 
 class SafetensorsFile {
@@ -66,79 +149,29 @@ public:
         std::size_t begin = 0, end = 0;  // within the data section
     };
 
+    // Maps the file: tensors are converted from it when asked for (get<E>), never copied whole.
     static SafetensorsFile read(const std::filesystem::path& path) {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) fail("cannot open safetensors file '{}'", path.string());
-        std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        return parse(std::move(bytes), path.string());
-    }
-
-    static SafetensorsFile parse(std::vector<char> bytes, std::string source) {
         SafetensorsFile f;
-        f.source_ = std::move(source);
-        if (bytes.size() < 8)
-            fail("'{}' is not a safetensors file: it has {} bytes, fewer than the 8-byte header length", f.source_,
-                 bytes.size());
-        std::uint64_t header_len = 0;
-        std::memcpy(&header_len, bytes.data(), 8);
-        if (header_len > bytes.size() - 8)
-            fail("'{}' is truncated or not a safetensors file: the header claims {} bytes but only {} follow",
-                 f.source_, header_len, bytes.size() - 8);
-        json::Value header;
-        try {
-            header = json::parse(std::string_view(bytes.data() + 8, static_cast<std::size_t>(header_len)));
-        } catch (const Error& e) {
-            fail("'{}' has a malformed safetensors header: {}", f.source_, reason(e));
-        }
-        if (!header.is_object()) fail("'{}' has a safetensors header that is not a JSON object", f.source_);
-        const std::size_t data_start = 8 + header_len, data_size = bytes.size() - data_start;
-        for (auto& [name, value] : header.as_object()) {
-            if (name == "__metadata__") {
-                if (!value.is_object()) fail("'{}': __metadata__ must be an object of strings", f.source_);
-                for (auto& [k, v] : value.as_object())
-                    if (v.is_string()) f.metadata_[k] = v.as_string();
-                continue;
-            }
-            auto malformed = [&](std::string_view why) {
-                fail("'{}': the header entry of tensor '{}' is malformed: {}", f.source_, name, why);
-            };
-            Entry e;
-            const json::Value* dtype = value.find("dtype");
-            const json::Value* shape = value.find("shape");
-            const json::Value* offsets = value.find("data_offsets");
-            if (!dtype || !dtype->is_string()) malformed("'dtype' must be a string");
-            if (!shape || !shape->is_array()) malformed("'shape' must be an array");
-            if (!offsets || !offsets->is_array() || offsets->as_array().size() != 2 ||
-                !offsets->as_array()[0].is_integer() || !offsets->as_array()[1].is_integer() ||
-                offsets->as_array()[0].as_integer() < 0 || offsets->as_array()[1].as_integer() < 0)
-                malformed("'data_offsets' must be two non-negative integers");
-            e.dtype = dtype->as_string();
-            try {
-                for (auto& d : shape->as_array()) {
-                    if (!d.is_integer()) fail("dimension {} is not an integer", d.dump());
-                    e.shape.push_back(d.as_integer());
-                }
-            } catch (const Error& bad) {  // negative, too many or overflowing dimensions
-                fail("'{}': tensor '{}' has an invalid shape: {}", f.source_, name, bad.what());
-            }
-            e.begin = static_cast<std::size_t>(offsets->as_array()[0].as_integer());
-            e.end = static_cast<std::size_t>(offsets->as_array()[1].as_integer());
-            const std::size_t esize = dtype_size(e.dtype);
-            if (esize == 0) fail("'{}': tensor '{}' has the unknown dtype '{}'", f.source_, name, e.dtype);
-            if (e.begin > e.end || e.end > data_size)
-                fail("'{}' is truncated or corrupt: tensor '{}' spans bytes [{}, {}) of a {}-byte data section",
-                     f.source_, name, e.begin, e.end, data_size);
-            std::size_t expected_bytes = 0;
-            if (__builtin_mul_overflow(static_cast<std::size_t>(e.shape.numel()), esize, &expected_bytes) ||
-                e.end - e.begin != expected_bytes)
-                fail("'{}': tensor '{}' of shape {} and dtype {} should take {} bytes, but its offsets give {}",
-                     f.source_, name, e.shape, e.dtype, e.shape.numel() * static_cast<std::int64_t>(esize),
-                     e.end - e.begin);
-            f.entries_[name] = e;
-        }
-        f.data_.assign(bytes.begin() + static_cast<std::ptrdiff_t>(data_start), bytes.end());
+        f.map_ = MappedFile(path, "safetensors file");
+        f.load(f.map_.bytes(), path.string());
         return f;
     }
+
+    // A file already in memory; `source` names it in errors.
+    static SafetensorsFile parse(std::vector<char> bytes, std::string source) {
+        SafetensorsFile f;
+        f.owned_ = std::move(bytes);
+        f.load(f.owned_, std::move(source));
+        return f;
+    }
+
+    SafetensorsFile() = default;  // no tensors
+    // Move-only: the tensors are views of the map (or of the bytes given to parse), which moves with the object.
+    SafetensorsFile(SafetensorsFile&&) noexcept = default;
+    SafetensorsFile& operator=(SafetensorsFile&&) noexcept = default;
+    SafetensorsFile(const SafetensorsFile&) = delete;
+    SafetensorsFile& operator=(const SafetensorsFile&) = delete;
+    ~SafetensorsFile() = default;
 
     const std::string& source() const { return source_; }
     bool contains(const std::string& name) const { return entries_.count(name) != 0; }
@@ -158,45 +191,32 @@ public:
     // CRC-32 over every tensor's name, dtype, shape and bytes, in name order: equal to the writer's
     // content_crc32() for the same tensors. Checkpoints record it to detect corruption on disk.
     std::uint32_t content_crc32() const {
+        map_.check_size();
         Crc32 crc;
-        for (const auto& [name, e] : entries_)
+        for (const auto& [name, e] : entries_) {
             detail::crc_entry(crc, name, e.dtype, e.shape, data_.data() + e.begin, e.end - e.begin);
+            map_.release(data_.subspan(e.begin, e.end - e.begin));
+        }
         return crc.value();
     }
 
-    // The raw bytes of a tensor.
+    // The raw bytes of a tensor: a view of the file, valid while this object lives.
     std::span<const char> bytes(const std::string& name) const {
         const Entry& e = entry(name);
-        return {data_.data() + e.begin, e.end - e.begin};
+        map_.check_size();
+        return data_.subspan(e.begin, e.end - e.begin);
     }
 
-    // A tensor's values converted to E (from any float or integer dtype of the file except F16/BF16).
+    // A tensor's values converted to E, from any float dtype of the file (F64, F32, F16, BF16) or I64, I32, U8,
+    // BOOL. The one copy made is the returned vector's: the values are converted straight from the file's bytes.
     template <class E>
     std::vector<E> get(const std::string& name) const {
         const Entry& e = entry(name);
-        const char* p = data_.data() + e.begin;
-        const std::size_t n = static_cast<std::size_t>(e.shape.numel());
-        std::vector<E> out(n);
-        auto convert = [&](auto tag) {
-            using S = decltype(tag);
-            for (std::size_t i = 0; i < n; ++i) {
-                S s;
-                std::memcpy(&s, p + i * sizeof(S), sizeof(S));
-                out[i] = static_cast<E>(s);
-            }
-        };
-        if (e.dtype == "F64")
-            convert(double{});
-        else if (e.dtype == "F32")
-            convert(float{});
-        else if (e.dtype == "I64")
-            convert(std::int64_t{});
-        else if (e.dtype == "I32")
-            convert(std::int32_t{});
-        else if (e.dtype == "U8" || e.dtype == "BOOL")
-            convert(std::uint8_t{});
-        else
-            fail("'{}': tensor '{}' has dtype {}, which fgclep cannot convert", source_, name, e.dtype);
+        const auto convert = detail::element_converter<E>(e.dtype);
+        if (!convert) fail("'{}': tensor '{}' has dtype {}, which fgclep cannot convert", source_, name, e.dtype);
+        map_.check_size();
+        std::vector<E> out(static_cast<std::size_t>(e.shape.numel()));
+        detail::convert_and_release(convert, dtype_size(e.dtype), data_.data() + e.begin, out.size(), out.data(), map_);
         return out;
     }
 
@@ -204,7 +224,74 @@ private:
     std::string source_;
     std::map<std::string, Entry> entries_;
     std::map<std::string, std::string> metadata_;
-    std::vector<char> data_;
+    MappedFile map_;              // read(): the file
+    std::vector<char> owned_;     // parse(): the bytes given
+    std::span<const char> data_;  // the data section, in one of the two
+
+    void load(std::span<const char> bytes, std::string source) {
+        source_ = std::move(source);
+        if (bytes.size() < 8)
+            fail("'{}' is not a safetensors file: it has {} bytes, fewer than the 8-byte header length", source_,
+                 bytes.size());
+        std::uint64_t header_len = 0;
+        std::memcpy(&header_len, bytes.data(), 8);
+        if (header_len > bytes.size() - 8)
+            fail("'{}' is truncated or not a safetensors file: the header claims {} bytes but only {} follow", source_,
+                 header_len, bytes.size() - 8);
+        json::Value header;
+        try {
+            header = json::parse(std::string_view(bytes.data() + 8, static_cast<std::size_t>(header_len)));
+        } catch (const Error& e) {
+            fail("'{}' has a malformed safetensors header: {}", source_, reason(e));
+        }
+        if (!header.is_object()) fail("'{}' has a safetensors header that is not a JSON object", source_);
+        const std::size_t data_start = 8 + header_len, data_size = bytes.size() - data_start;
+        for (auto& [name, value] : header.as_object()) {
+            if (name == "__metadata__") {
+                if (!value.is_object()) fail("'{}': __metadata__ must be an object of strings", source_);
+                for (auto& [k, v] : value.as_object())
+                    if (v.is_string()) metadata_[k] = v.as_string();
+                continue;
+            }
+            auto malformed = [&](std::string_view why) {
+                fail("'{}': the header entry of tensor '{}' is malformed: {}", source_, name, why);
+            };
+            Entry e;
+            const json::Value* dtype = value.find("dtype");
+            const json::Value* shape = value.find("shape");
+            const json::Value* offsets = value.find("data_offsets");
+            if (!dtype || !dtype->is_string()) malformed("'dtype' must be a string");
+            if (!shape || !shape->is_array()) malformed("'shape' must be an array");
+            if (!offsets || !offsets->is_array() || offsets->as_array().size() != 2 ||
+                !offsets->as_array()[0].is_integer() || !offsets->as_array()[1].is_integer() ||
+                offsets->as_array()[0].as_integer() < 0 || offsets->as_array()[1].as_integer() < 0)
+                malformed("'data_offsets' must be two non-negative integers");
+            e.dtype = dtype->as_string();
+            try {
+                for (auto& d : shape->as_array()) {
+                    if (!d.is_integer()) fail("dimension {} is not an integer", d.dump());
+                    e.shape.push_back(d.as_integer());
+                }
+            } catch (const Error& bad) {  // negative, too many or overflowing dimensions
+                fail("'{}': tensor '{}' has an invalid shape: {}", source_, name, bad.what());
+            }
+            e.begin = static_cast<std::size_t>(offsets->as_array()[0].as_integer());
+            e.end = static_cast<std::size_t>(offsets->as_array()[1].as_integer());
+            const std::size_t esize = dtype_size(e.dtype);
+            if (esize == 0) fail("'{}': tensor '{}' has the unknown dtype '{}'", source_, name, e.dtype);
+            if (e.begin > e.end || e.end > data_size)
+                fail("'{}' is truncated or corrupt: tensor '{}' spans bytes [{}, {}) of a {}-byte data section",
+                     source_, name, e.begin, e.end, data_size);
+            std::size_t expected_bytes = 0;
+            if (__builtin_mul_overflow(static_cast<std::size_t>(e.shape.numel()), esize, &expected_bytes) ||
+                e.end - e.begin != expected_bytes)
+                fail("'{}': tensor '{}' of shape {} and dtype {} should take {} bytes, but its offsets give {}",
+                     source_, name, e.shape, e.dtype, e.shape.numel() * static_cast<std::int64_t>(esize),
+                     e.end - e.begin);
+            entries_[name] = e;
+        }
+        data_ = bytes.subspan(data_start);
+    }
 };
 
 // Collects tensors and writes a safetensors file atomically: to a temporary file beside the target, flushed,

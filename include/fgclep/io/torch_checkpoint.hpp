@@ -9,21 +9,22 @@
 //   <archive>/version, <archive>/byteorder ("little"; older torch versions write none: little)
 // data.pkl is read by the small pickle machine of io/pickle.hpp, the records by the ZIP reader of
 // io/zip_archive.hpp; this header rebuilds the tensors (strided views of the storages) from what they return.
+//
+// TorchCheckpoint::read maps the file (io/mapped_file.hpp) rather than reading it: the storages are views of the
+// map (torch stores records uncompressed), and get<E> converts a tensor straight from them into the vector it
+// returns, so reading a checkpoint into a model costs about the model's size in memory, not twice that.
 #include "fgclep/core/error.hpp"
 #include "fgclep/core/shape.hpp"
+#include "fgclep/io/mapped_file.hpp"
 #include "fgclep/io/pickle.hpp"
 #include "fgclep/io/safetensors.hpp"
 #include "fgclep/io/zip_archive.hpp"
 
 #include <fmt/ranges.h>
 
-#include <bit>
 #include <cstdint>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -33,29 +34,8 @@
 namespace fgclep::io {
 
 namespace torch_detail {
-
-// float16 / bfloat16 bit patterns to float.
-inline float half_to_float(std::uint16_t h) {
-    const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000) << 16;
-    std::uint32_t exp = (h >> 10) & 0x1F, mant = h & 0x3FF, bits;
-    if (exp == 0x1F)
-        bits = sign | 0x7F800000u | (mant << 13);  // inf / nan
-    else if (exp != 0)
-        bits = sign | ((exp + 112) << 23) | (mant << 13);
-    else if (mant == 0)
-        bits = sign;
-    else {  // subnormal: normalise
-        int e = -1;
-        do {
-            ++e;
-            mant <<= 1;
-        } while (!(mant & 0x400));
-        bits = sign | (static_cast<std::uint32_t>(112 - e) << 23) | ((mant & 0x3FF) << 13);
-    }
-    return std::bit_cast<float>(bits);
-}
-inline float bfloat16_to_float(std::uint16_t b) { return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16); }
-
+using io::detail::bfloat16_to_float;  // float16 / bfloat16 bit patterns to float (io/safetensors.hpp)
+using io::detail::half_to_float;
 }  // namespace torch_detail
 
 // One tensor of a torch checkpoint: a strided view of a storage (PyTorch keeps views' layout when saving).
@@ -65,27 +45,38 @@ struct TorchTensor {
     std::vector<std::int64_t> strides;
     std::int64_t storage_offset = 0;  // in elements
     std::string storage_key;          // the record <archive>/data/<key>
-    std::span<const char> storage;    // the storage's raw little-endian bytes
+    std::span<const char> storage;    // the storage's raw little-endian bytes (a view of the checkpoint's file)
 };
 
 // A torch.save'd state_dict: name -> tensor. Same interface as SafetensorsFile (contains/names/shape/get<E>/source),
-// so io::load_state reads either.
+// so io::load_state reads either. Move-only: the storages are views of the map (or of the bytes given to parse),
+// which moves with the object.
 class TorchCheckpoint {
 public:
+    // Maps the file: tensors are converted from it when asked for (get<E>), never copied whole.
     static TorchCheckpoint read(const std::filesystem::path& path) {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) fail("cannot open torch checkpoint '{}'", path.string());
-        std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        return parse(std::move(bytes), path.string());
+        TorchCheckpoint c;
+        c.source_ = path.string();
+        c.map_ = MappedFile(path, "torch checkpoint");
+        c.load(c.map_.bytes());
+        return c;
     }
 
+    // A file already in memory; `source` names it in errors.
     static TorchCheckpoint parse(std::vector<char> bytes, std::string source) {
         TorchCheckpoint c;
         c.source_ = std::move(source);
-        c.bytes_ = std::make_shared<std::vector<char>>(std::move(bytes));
-        c.load();
+        c.owned_ = std::move(bytes);
+        c.load(c.owned_);
         return c;
     }
+
+    TorchCheckpoint() = default;  // no tensors
+    TorchCheckpoint(TorchCheckpoint&&) noexcept = default;
+    TorchCheckpoint& operator=(TorchCheckpoint&&) noexcept = default;
+    TorchCheckpoint(const TorchCheckpoint&) = delete;
+    TorchCheckpoint& operator=(const TorchCheckpoint&) = delete;
+    ~TorchCheckpoint() = default;
 
     const std::string& source() const { return source_; }
     bool contains(const std::string& name) const { return tensors_.count(name) != 0; }
@@ -101,57 +92,60 @@ public:
     }
     Shape shape(const std::string& name) const { return tensor(name).shape; }
 
-    // A tensor's values in row-major order (views gathered through their strides), converted to E.
+    // A tensor's values in row-major order (views gathered through their strides), converted to E from any of
+    // the dtypes a checkpoint holds (F64, F32, F16, BF16, I64, I32, U8, BOOL). The one copy made is the returned
+    // vector's: the values are converted straight from the file's bytes, whose pages are then handed back.
     template <class E>
     std::vector<E> get(const std::string& name) const {
         const TorchTensor& t = tensor(name);
-        std::vector<E> out;
-        out.reserve(static_cast<std::size_t>(t.shape.numel()));
-        auto convert = [&](auto tag, auto to_e) {
-            using S = decltype(tag);
-            for_each_element(t, [&](std::int64_t i) {
-                S s;
-                std::memcpy(&s, t.storage.data() + i * static_cast<std::int64_t>(sizeof(S)), sizeof(S));
-                out.push_back(to_e(s));
-            });
-        };
-        auto cast = [](auto s) { return static_cast<E>(s); };
-        if (t.dtype == "F64")
-            convert(double{}, cast);
-        else if (t.dtype == "F32")
-            convert(float{}, cast);
-        else if (t.dtype == "F16")
-            convert(std::uint16_t{}, [](std::uint16_t h) { return static_cast<E>(torch_detail::half_to_float(h)); });
-        else if (t.dtype == "BF16")
-            convert(std::uint16_t{},
-                    [](std::uint16_t h) { return static_cast<E>(torch_detail::bfloat16_to_float(h)); });
-        else if (t.dtype == "I64")
-            convert(std::int64_t{}, cast);
-        else if (t.dtype == "I32")
-            convert(std::int32_t{}, cast);
-        else if (t.dtype == "U8" || t.dtype == "BOOL")
-            convert(std::uint8_t{}, cast);
-        else
-            fail("'{}': tensor '{}' has dtype {}, which fgclep cannot convert", source_, name, t.dtype);
+        const auto convert = detail::element_converter<E>(t.dtype);
+        if (!convert) fail("'{}': tensor '{}' has dtype {}, which fgclep cannot convert", source_, name, t.dtype);
+        map_.check_size();
+        const std::size_t esize = dtype_size(t.dtype);
+        std::vector<E> out(static_cast<std::size_t>(t.shape.numel()));
+        if (out.empty()) return out;  // (its storage offset need not lie in the storage)
+        const char* storage = t.storage.data();
+        if (is_contiguous(t)) {
+            detail::convert_and_release(convert, esize, storage + static_cast<std::size_t>(t.storage_offset) * esize,
+                                        out.size(), out.data(), map_);
+        } else {
+            E* o = out.data();
+            for_each_element(t,
+                             [&](std::int64_t i) { convert(storage + static_cast<std::size_t>(i) * esize, 1, o++); });
+            map_.release(t.storage);
+        }
         return out;
     }
 
     // A tensor's elements, row-major and contiguous, as raw little-endian bytes of its own dtype.
     std::vector<char> contiguous_bytes(const std::string& name) const {
         const TorchTensor& t = tensor(name);
+        map_.check_size();
         const std::int64_t esize = static_cast<std::int64_t>(dtype_size(t.dtype));
         std::vector<char> out;
         out.reserve(static_cast<std::size_t>(t.shape.numel() * esize));
         for_each_element(t, [&](std::int64_t i) {
             out.insert(out.end(), t.storage.data() + i * esize, t.storage.data() + (i + 1) * esize);
         });
+        map_.release(t.storage);
         return out;
     }
 
 private:
     std::string source_;
-    std::shared_ptr<std::vector<char>> bytes_;  // shared so that copies keep the storages' spans valid
+    MappedFile map_;           // read(): the file
+    std::vector<char> owned_;  // parse(): the bytes given
     std::map<std::string, TorchTensor> tensors_;
+
+    // Whether t's elements, row-major, are consecutive in its storage (strides of dimensions of size 1 aside).
+    static bool is_contiguous(const TorchTensor& t) {
+        std::int64_t expected = 1;
+        for (int d = t.shape.rank(); d-- > 0;) {
+            if (t.shape[d] != 1 && t.strides[d] != expected) return false;
+            expected *= t.shape[d];
+        }
+        return true;
+    }
 
     // Calls f(storage element index) for each element of t in row-major order.
     template <class F>
@@ -172,8 +166,8 @@ private:
         }
     }
 
-    void load() {
-        const torch_detail::ZipArchive zip(*bytes_, source_);
+    void load(std::span<const char> bytes) {
+        const torch_detail::ZipArchive zip(bytes, source_);
         std::string archive;
         for (auto& [name, rec] : zip.records()) {
             const auto slash = name.find('/');
@@ -224,6 +218,7 @@ private:
                 if (!zip.contains(data_name))
                     fail("'{}': tensor '{}' needs record '{}', which the file lacks", source_, name, data_name);
                 storages[t.storage_key] = zip.record(data_name);
+                map_.release(storages[t.storage_key]);  // read once for its CRC; converted from the file later
             }
             t.storage = storages[t.storage_key];
             const std::uint64_t esize = dtype_size(t.dtype);
@@ -253,8 +248,8 @@ private:
 };
 
 // Writes a torch checkpoint's tensors to a safetensors file under the same names: views are made contiguous,
-// dtypes are kept except float16 and bfloat16, which become F32 (SafetensorsFile and the models read no 16-bit
-// floats). Returns the names converted to F32.
+// dtypes are kept except float16 and bfloat16, which become F32 (the models compute in float32 or float64).
+// Returns the names converted to F32.
 inline std::vector<std::string> convert_to_safetensors(const TorchCheckpoint& checkpoint,
                                                        const std::filesystem::path& path) {
     SafetensorsWriter writer;

@@ -33,7 +33,9 @@ struct Reader {
     }
 };
 
-// The records of a ZIP archive in memory, by name. Records are spans into that memory, which must outlive them.
+// The records of a ZIP archive in memory (a mapped file or a buffer), by name. Records are spans into that memory,
+// which must outlive them; every offset and size is checked against its length before it is used, so a truncated
+// or corrupt file is an error here, never a read past the end (of a map: SIGBUS).
 class ZipArchive {
 public:
     struct Record {

@@ -9,7 +9,7 @@
 //   TextEncoder          BertInput -> (N, output_dim); names are MERL's: lm_model.* (the BertModel) and proj_t.*
 //
 //   fgclep::Model<fgclep::TextEncoder, fgclep::Cpu<float>> text({}, seed, "text");
-//   io::load_state(...) with file_prefix "bert." puts a BertForPreTraining checkpoint under text.lm_model.
+//   io::load_bert_weights(arena, state, dir, "lm_model") puts a Hugging Face BERT checkpoint under lm_model (FgClep).
 //
 // Freezing: freeze_bottom(k) freezes BERT's embeddings and first k layers; BERT's backward then stops early.
 #include "fgclep/core/concepts.hpp"

@@ -11,15 +11,22 @@
 //
 // Both use Bio_ClinicalBERT's WordPiece vocabulary (28,996 cased tokens); the pipeline's reports are lower-cased
 // by the MIMIC-IV-ECG cleaning, as the references feed them. find_vocab() says where it is looked for.
+//
+// Either size can start its text encoder from a pretrained Hugging Face BERT (the paper starts from
+// Bio_ClinicalBERT): with_pretrained_text puts the directory's architecture (config.json) into the options,
+// load_pretrained_text its weights into the model, make_tokenizer(size, dir) its tokenizer.
 #include "fgclep/core/error.hpp"
 #include "fgclep/data/preprocess.hpp"
+#include "fgclep/io/hf_checkpoint.hpp"
 #include "fgclep/loss/fnm.hpp"
 #include "fgclep/loss/sigmoid.hpp"
 #include "fgclep/models/bert.hpp"
 #include "fgclep/models/fgclep.hpp"
 #include "fgclep/models/resnet1d.hpp"
+#include "fgclep/text/hf_vocab.hpp"
 #include "fgclep/text/report_tokenizer.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -90,9 +97,23 @@ typename FullModel<B>::Options full_options(std::int64_t vocab_size) {
     return o;
 }
 
-// Where the vocabulary file is: `given` if not empty, else $FGCLEP_VOCAB, else the program's `fallback` (the stage
-// programs pass the copy in the source tree they were built from). An installed program has no source tree: pass
-// --vocab or set FGCLEP_VOCAB to Bio_ClinicalBERT's vocab.txt (docs/user-guide.md).
+// Where an installed program finds the data installed with it: <prefix>/share/fgclep next to <prefix>/bin (the
+// running program's directory, from /proc/self/exe, then ../share/fgclep). Empty where that cannot be known.
+inline std::filesystem::path installed_data_dir() {
+    std::error_code ec;
+    const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec || exe.empty()) return {};
+    return exe.parent_path().parent_path() / "share" / "fgclep";
+}
+// The vocabulary `cmake --install` puts there: Bio_ClinicalBERT's (bert-base-cased's) vocab.txt.
+inline std::filesystem::path installed_vocab() {
+    const std::filesystem::path dir = installed_data_dir();
+    return dir.empty() ? dir : dir / "bert-base-cased-vocab.txt";
+}
+
+// Where the vocabulary file is: `given` if not empty, else $FGCLEP_VOCAB, else the copy installed with the program
+// (installed_vocab()), else the program's `fallback` (the example programs pass the copy in the source tree they
+// were built from, for a build that is not installed). docs/user-guide.md#the-tokenizers-vocabulary.
 inline std::filesystem::path find_vocab(const std::filesystem::path& given = {},
                                         const std::filesystem::path& fallback = {}) {
     if (!given.empty()) {
@@ -103,16 +124,44 @@ inline std::filesystem::path find_vocab(const std::filesystem::path& given = {},
         if (!std::filesystem::is_regular_file(env)) fail("FGCLEP_VOCAB names '{}', which does not exist", env);
         return env;
     }
+    if (const auto installed = installed_vocab(); !installed.empty() && std::filesystem::is_regular_file(installed))
+        return installed;
     if (!fallback.empty() && std::filesystem::is_regular_file(fallback)) return fallback;
     fail(
-        "no vocabulary file: pass --vocab <Bio_ClinicalBERT vocab.txt> or set FGCLEP_VOCAB (the source tree has "
-        "one at tests/fixtures/bert/bert-base-cased-vocab.txt)");
+        "no vocabulary file: pass --vocab <Bio_ClinicalBERT vocab.txt>, set FGCLEP_VOCAB, or install fgclep "
+        "(cmake --install puts one in <prefix>/share/fgclep; the source tree has one at "
+        "tests/fixtures/bert/bert-base-cased-vocab.txt)");
 }
 
-// Bio_ClinicalBERT's tokenizer: cased WordPiece (no lower-casing), reports cut at max_tokens(size).
+// Bio_ClinicalBERT's vocabulary as a cased WordPiece (the pipeline's reports are lower-cased by their cleaning),
+// reports cut at max_tokens(size). With a checkpoint directory, make_tokenizer(size, dir) below.
 inline ReportTokenizer make_tokenizer(ModelSize size, const std::filesystem::path& vocab = {},
                                       const std::filesystem::path& fallback = {}) {
     return ReportTokenizer::from_file(find_vocab(vocab, fallback).string(), {.lower_case = false}, max_tokens(size));
+}
+
+// The tokenizer of a pretrained text encoder's directory: its vocab.txt with the options of its
+// tokenizer_config.json, reports cut at max_tokens(size) or the checkpoint's own limit, whichever is shorter.
+inline ReportTokenizer make_tokenizer(ModelSize size, const io::HfBertDirectory& pretrained) {
+    const text::HfTokenizerSettings settings = text::hf_tokenizer_settings(pretrained);
+    return ReportTokenizer(text::hf_wordpiece(pretrained, settings.options),
+                           std::min(max_tokens(size), settings.max_length));
+}
+
+// Model options whose text encoder has the architecture of `pretrained` (its config.json): hidden size, layers,
+// heads, vocabulary, positions and dropout are the checkpoint's, whatever the model size says.
+template <class Options>
+Options with_pretrained_text(Options options, const io::HfBertDirectory& pretrained) {
+    options.text.bert = pretrained.options;
+    return options;
+}
+
+// Loads the weights of `pretrained` into the BERT of an FgClep model's text encoder (state_dict prefix "lm_model",
+// MERL's name); the projection head keeps its initialisation. What the file held that the model does not use
+// (the pre-training heads) is in the result: io::describe_unused says it in words.
+template <class FgClepModel, class B>
+io::LoadResult load_pretrained_text(FgClepModel& model, Context<B>& ctx, const io::HfBertDirectory& pretrained) {
+    return io::load_bert_weights(model.arena(), ctx.state, pretrained, "lm_model");
 }
 
 }  // namespace fgclep::pipeline

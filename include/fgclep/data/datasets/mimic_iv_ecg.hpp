@@ -5,11 +5,19 @@
 //   d.report(0);   // "sinus rhythm. possible right atrial abnormality. borderline ecg."
 //
 // An ECG and its report are paired by subject_id + study_id, in record_list.csv order; reports are cleaned by
-// clean_mimic_report (report_cleaning.hpp). Files read and the counted kinds of skipped rows: docs/datasets.md.
+// clean_mimic_report (report_cleaning.hpp) and kept by a named rule: report_filter merl (the default: >= 4 words,
+// MERL's 771,693 pairs) or paper (the FG-CLEP paper's: no empty report, >= 3 words, no uninformative report):
+//
+//   EcgDataset p = load_mimic_iv_ecg(root, {.report_filter = ReportFilter::paper});
+//   p.issues.count("uninformative report");   // every dropped report is counted by the rule that dropped it
+//
+// Files read, the counted kinds of skipped rows, the rules and the default: docs/datasets.md.
 #include "fgclep/data/csv.hpp"
 #include "fgclep/data/dataset.hpp"
 #include "fgclep/data/datasets/common.hpp"
 #include "fgclep/data/report_cleaning.hpp"
+
+#include <fmt/format.h>
 
 #include <array>
 #include <cstdint>
@@ -22,15 +30,42 @@
 namespace fgclep::data {
 
 struct MimicIvEcgOptions {
-    std::int64_t min_words = 4;  // reports with fewer words are skipped ("short report")
-    std::int64_t limit = -1;     // keep at most this many pairs (the first in record_list order); -1: all
-    bool check_files = false;    // stat each record's .hea (800,000 stats: seconds on a local disk)
+    // Which reports are kept: merl (>= 4 words) or paper (>= 3 words, not uninformative). The next two refine it.
+    ReportFilter report_filter = ReportFilter::merl;
+    std::optional<std::int64_t> min_words = std::nullopt;   // unset: the filter's (merl 4, paper 3)
+    std::optional<bool> drop_uninformative = std::nullopt;  // unset: the filter's (merl no, paper yes)
+    // The statements that make a report uninformative when it has no other (report_cleaning.hpp).
+    std::vector<std::string> uninformative_statements = default_uninformative_statements();
+    std::int64_t limit = -1;   // keep at most this many pairs (the first in record_list order); -1: all
+    bool check_files = false;  // stat each record's .hea (800,000 stats: seconds on a local disk)
     std::string record_list = "record_list.csv";  // relative to the root, or absolute
     std::string machine_measurements = "machine_measurements.csv";
 };
 
+// The rule the options resolve to.
+inline ReportRule report_rule(const MimicIvEcgOptions& options) {
+    ReportRule rule = report_rule(options.report_filter);
+    if (options.min_words) rule.min_words = *options.min_words;
+    if (options.drop_uninformative) rule.drop_uninformative = *options.drop_uninformative;
+    return rule;
+}
+
+// One line saying what the report filter keeps, for a run's log:
+// "report filter paper: kept reports have >= 3 words and a statement not among 14 uninformative ones".
+inline std::string describe_report_filter(const MimicIvEcgOptions& options) {
+    const ReportRule rule = report_rule(options);
+    return fmt::format(
+        "report filter {}: kept reports have >= {} words{}", to_string(options.report_filter), rule.min_words,
+        rule.drop_uninformative
+            ? fmt::format(" and a statement not among {} uninformative ones", options.uninformative_statements.size())
+            : std::string());
+}
+
 inline EcgDataset load_mimic_iv_ecg(const std::filesystem::path& root, const MimicIvEcgOptions& options = {}) {
     namespace fs = std::filesystem;
+    const ReportRule rule = report_rule(options);
+    const UninformativeStatements uninformative =
+        rule.drop_uninformative ? UninformativeStatements(options.uninformative_statements) : UninformativeStatements();
     EcgDataset out;
     out.name = "mimic-iv-ecg";
     out.root = root;
@@ -68,7 +103,7 @@ inline EcgDataset load_mimic_iv_ecg(const std::filesystem::path& root, const Mim
         }
     }
 
-    std::vector<char> has_report(out.entries.size(), 0), short_report(out.entries.size(), 0);
+    std::vector<char> has_report(out.entries.size(), 0), dropped_report(out.entries.size(), 0);
     {
         CsvReader csv(root / options.machine_measurements);
         const std::size_t subject_col = csv.column("subject_id"), study_col = csv.column("study_id");
@@ -86,10 +121,15 @@ inline EcgDataset load_mimic_iv_ecg(const std::filesystem::path& root, const Mim
             const auto it = entry_of.find(key_of(*subject, *study));
             for (std::size_t i = 0; i < fields.size(); ++i) fields[i] = csv.field(report_cols[i]);
             CleanedReport report = clean_mimic_report(fields);
-            if (report.words < options.min_words) {
-                out.issues.add("short report", fmt::format("{}: subject {} study {}: '{}' has {} words", csv.where(),
-                                                           *subject, *study, report.text, report.words));
-                if (it != entry_of.end()) short_report[it->second] = 1;
+            const ReportVerdict verdict = judge_report(fields, report, rule, uninformative);
+            if (verdict != ReportVerdict::kept) {
+                std::string why = verdict == ReportVerdict::uninformative
+                                      ? "has only uninformative statements"
+                                      : fmt::format("has {} words, fewer than {}", report.words, rule.min_words);
+                out.issues.add(std::string(to_string(verdict)),
+                               fmt::format("{}: subject {} study {}: '{}' {} (report filter {})", csv.where(), *subject,
+                                           *study, report.text, why, to_string(options.report_filter)));
+                if (it != entry_of.end()) dropped_report[it->second] = 1;
                 continue;
             }
             if (it == entry_of.end()) {
@@ -112,7 +152,7 @@ inline EcgDataset load_mimic_iv_ecg(const std::filesystem::path& root, const Mim
     for (std::size_t i = 0; i < out.entries.size(); ++i) {
         DatasetEntry& e = out.entries[i];
         if (!has_report[i]) {
-            if (!short_report[i])
+            if (!dropped_report[i])
                 out.issues.add("waveform without report",
                                fmt::format("{} (subject {} study {}) has no row in {}", e.record.string(), e.subject,
                                            e.id, options.machine_measurements));
