@@ -56,11 +56,11 @@ const eval::EvaluationResult* find_row(const eval::EvaluationResults& r, const s
 // The command line.
 struct Flags {
     std::string work = "runs/pipeline", corpus;
-    std::int64_t records = 8000, eval_records = 3000, max_records = 0;
+    std::int64_t records = 8000, eval_records = 3000;
     std::optional<double> threshold, keep_share;
     bool no_control = false;
     cli::ModelFlags model;
-    cli::DataFlags data;
+    cli::CorpusFlags data;  // the corpus directory is --corpus or WORK/corpus
     cli::ScheduleFlags stage1, stage3;
     cli::TrainingFlags training;
     cli::DeviceFlags device;
@@ -79,9 +79,6 @@ struct Flags {
         app.add_option("--eval-records", eval_records, "labelled evaluation ECGs of the synthetic corpus")
             ->check(cli::positive)
             ->capture_default_str();
-        app.add_option("--max-records", max_records, "train on the first N pairs only (0: all)")
-            ->check(cli::non_negative)
-            ->capture_default_str();
         app.add_option("--threshold", threshold,
                        "stage 2 keeps a candidate where the stage-1 probability exceeds this (default for "
                        "full/paper: the paper's 0.95)")
@@ -93,7 +90,7 @@ struct Flags {
             ->excludes("--threshold");
         app.add_flag("--no-control", no_control, "skip CLEP+ (stage 1 continued on the original reports)");
         model.add_to(app, /*training=*/true);
-        data.add_to(app);
+        data.add_to(app, /*positional=*/false);
         stage1.add_to(app, 5, 10, "--", "stage 1: ");
         stage3.add_to(app, 2, 3, "--stage3-", "stage 3: ");
         training.add_to(app);
@@ -162,9 +159,7 @@ Run setup(const Flags& flags, std::chrono::steady_clock::time_point start) {
     run.control = !flags.no_control;
     run.text = cli::text_setup(flags.model);  // a wrong --text-weights fails before the corpus is made
     run.corpus = prepare_corpus(flags, run);
-    run.pairs = flags.data.load_corpus(run.corpus.string(), flags.model);
-    if (const auto n = flags.max_records; n > 0 && n < static_cast<std::int64_t>(run.pairs.entries.size()))
-        run.pairs.entries.resize(static_cast<std::size_t>(n));
+    run.pairs = flags.data.load(flags.model, run.corpus.string());
     run.synthetic = std::filesystem::exists(run.corpus / "eval/diagnosis") &&
                     std::filesystem::exists(run.corpus / "ground_truth.csv");
     run.tasks = run.synthetic ? pipeline::synthetic_tasks(run.corpus) : std::vector<pipeline::EvalTask>{};

@@ -154,13 +154,26 @@ int with_model(fgclep::Context<B>& ctx, const ModelFlags& flags, const TextSetup
     return prepare(model);
 }
 
-// --report-filter, --nan: the corpus's data rules. Unset, they follow --model: the paper's rules for --model paper
-// (reports: drop empty, < 3 words and uninformative ones; records with NaN/Inf discarded), else MERL's (reports of
-// >= 4 words; NaN interpolated per lead). docs/datasets.md#report-filters, docs/data-pipeline.md.
-struct DataFlags {
+// The corpus a stage reads and its data rules: CORPUS_DIR (the stage programs' positional argument), --max-records,
+// --report-filter, --nan. Unset, the rules follow --model: the paper's for --model paper (reports: drop empty,
+// < 3 words and uninformative ones; records with NaN/Inf discarded), else MERL's (reports of >= 4 words; NaN
+// interpolated per lead). docs/datasets.md#report-filters, docs/data-pipeline.md.
+struct CorpusFlags {
+    std::string corpus;
+    std::int64_t max_records = 0;
     std::optional<std::string> report_filter, nan;
 
-    void add_to(CLI::App& app) {
+    // `positional`: the corpus directory is the program's positional argument (else the program finds it).
+    void add_to(CLI::App& app, bool positional = true) {
+        if (positional)
+            app.add_option("corpus", corpus,
+                           "corpus directory in the MIMIC-IV-ECG layout (record_list.csv, "
+                           "machine_measurements.csv, files/)")
+                ->required()
+                ->check(CLI::ExistingDirectory);
+        app.add_option("--max-records", max_records, "use the first N ECG-report pairs only (0: all)")
+            ->check(cli::non_negative)
+            ->capture_default_str();
         app.add_option("--report-filter", report_filter,
                        "which MIMIC-IV-ECG reports train: merl (>= 4 words, 771,693 pairs) or paper (drop empty, "
                        "< 3 words and uninformative reports); default: paper with --model paper, else merl")
@@ -179,10 +192,13 @@ struct DataFlags {
     fgclep::data::NanPolicy nan_policy(const ModelFlags& model) const {
         return fgclep::data::nan_policy_from_string(nan.value_or(model.paper() ? "drop" : "interpolate"));
     }
-    // The corpus under these rules, with a line saying which and what they dropped.
-    fgclep::data::EcgDataset load_corpus(const std::string& root, const ModelFlags& model) const {
+    // The pairs of `root` (default: the positional corpus) under these rules, the first --max-records of them, with a
+    // line saying which rules.
+    fgclep::data::EcgDataset load(const ModelFlags& model, const std::string& root = {}) const {
         const fgclep::data::MimicIvEcgOptions options = corpus_options(model);
-        fgclep::data::EcgDataset pairs = fgclep::data::load_mimic_iv_ecg(root, options);
+        fgclep::data::EcgDataset pairs = fgclep::data::load_mimic_iv_ecg(root.empty() ? corpus : root, options);
+        if (max_records > 0 && max_records < static_cast<std::int64_t>(pairs.entries.size()))
+            pairs.entries.resize(static_cast<std::size_t>(max_records));
         fmt::print("{}; records with NaN/Inf: {}\n", fgclep::data::describe_report_filter(options),
                    fgclep::data::to_string(nan_policy(model)));
         return pairs;

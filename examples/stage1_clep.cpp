@@ -28,22 +28,15 @@ int main(int argc, char** argv) try {
         "OUT/model.safetensors; run again with the same --out to resume. Under mpirun -np K it trains "
         "data-parallel.",
         "stage1_clep"};
-    std::string corpus, out = "runs/stage1";
-    std::int64_t max_records = 0;
+    std::string out = "runs/stage1";
     cli::ModelFlags model_flags;
-    cli::DataFlags data_flags;
+    cli::CorpusFlags corpus;
     cli::ScheduleFlags schedule;
     cli::TrainingFlags training;
     cli::DeviceFlags device;
     cli::DistributedFlags distributed;
-    app.add_option("corpus", corpus, "corpus directory (record_list.csv, machine_measurements.csv, files/)")
-        ->required()
-        ->check(CLI::ExistingDirectory);
+    corpus.add_to(app);
     app.add_option("--out", out, "run directory")->capture_default_str();
-    app.add_option("--max-records", max_records, "train on the first N pairs only (0: all)")
-        ->check(cli::non_negative)
-        ->capture_default_str();
-    data_flags.add_to(app);
     model_flags.add_to(app, /*training=*/true);
     schedule.add_to(app, 4, 10);
     training.add_to(app);
@@ -54,13 +47,11 @@ int main(int argc, char** argv) try {
     // The text encoder first: a wrong --text-weights fails before the corpus is read.
     const cli::TextSetup text = cli::text_setup(model_flags);
     fmt::print("{}\n", text.description);
-    data::EcgDataset pairs = data_flags.load_corpus(corpus, model_flags);
-    if (max_records > 0 && max_records < static_cast<std::int64_t>(pairs.entries.size()))
-        pairs.entries.resize(static_cast<std::size_t>(max_records));
+    data::EcgDataset pairs = corpus.load(model_flags);
     fmt::print("stage 1 (CLEP): {} ECG-report pairs from {}\n", pairs.entries.size(), pairs.root.string());
 
     pipeline::TrainStageOptions options = training.options(model_flags.size(), schedule, model_flags.seed);
-    options.preprocess.nan.policy = data_flags.nan_policy(model_flags);
+    options.preprocess.nan.policy = corpus.nan_policy(model_flags);
 
     return cli::with_communicator(distributed, "stage1_clep", [&](auto& comm) {
         return cli::with_context(device, "stage1_clep", [&](auto& ctx) {

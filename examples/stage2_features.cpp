@@ -35,23 +35,17 @@ int main(int argc, char** argv) try {
         "OpenAI-compatible LLM server), kept where the stage-1 model finds them in the ECG (match probability above "
         "--threshold); writes OUT/features.jsonl with provenance and OUT/statistics.txt for stage 3.",
         "stage2_features"};
-    std::string corpus_arg, stage1_arg = "runs/stage1", out_arg = "runs/stage2", kb_file, llm_base_url, llm_model,
-                            llm_cache;
-    std::int64_t max_records = 0, workers = 2, llm_concurrency = 8;
+    std::string stage1_arg = "runs/stage1", out_arg = "runs/stage2", kb_file, llm_base_url, llm_model, llm_cache;
+    std::int64_t workers = 2, llm_concurrency = 8;
     bool kb = false, kb_replace = false, overwrite = false;
     pipeline::FeatureStageOptions options;
     cli::ModelFlags model_flags;
-    cli::DataFlags data_flags;
+    cli::CorpusFlags corpus_flags;
     cli::DeviceFlags device;
     cli::DistributedFlags distributed;
-    app.add_option("corpus", corpus_arg, "corpus directory (MIMIC-IV-ECG layout)")
-        ->required()
-        ->check(CLI::ExistingDirectory);
+    corpus_flags.add_to(app);
     app.add_option("--stage1", stage1_arg, "stage 1's run directory")->capture_default_str();
     app.add_option("--out", out_arg, "output directory")->capture_default_str();
-    app.add_option("--max-records", max_records, "validate the first N records only (0: all)")
-        ->check(cli::non_negative)
-        ->capture_default_str();
     app.add_option("--threshold", options.threshold,
                    "keep a candidate where the stage-1 match probability exceeds this (the paper's 0.95)")
         ->check(CLI::Range(0.0, 1.0))
@@ -81,22 +75,19 @@ int main(int argc, char** argv) try {
         ->check(cli::positive)
         ->needs("--llm-base-url")
         ->capture_default_str();
-    data_flags.add_to(app);
     model_flags.add_to(app, /*training=*/false);
     device.add_to(app);
     distributed.add_to(app);
     cli::parse(app, argc, argv);
-    const std::filesystem::path corpus = corpus_arg, stage1 = stage1_arg, out = out_arg;
+    const std::filesystem::path corpus = corpus_flags.corpus, stage1 = stage1_arg, out = out_arg;
 
     // The text encoder first: a wrong --text-weights fails before the corpus is read.
     const cli::TextSetup text = cli::text_setup(model_flags);
     fmt::print("{}\n", text.description);
-    data::EcgDataset pairs = data_flags.load_corpus(corpus.string(), model_flags);
-    if (max_records > 0 && max_records < static_cast<std::int64_t>(pairs.entries.size()))
-        pairs.entries.resize(static_cast<std::size_t>(max_records));
+    data::EcgDataset pairs = corpus_flags.load(model_flags);
     const ReportTokenizer& tokenizer = text.tokenizer;
     options.preprocess = pipeline::preprocess_options(model_flags.size());
-    options.preprocess.nan.policy = data_flags.nan_policy(model_flags);
+    options.preprocess.nan.policy = corpus_flags.nan_policy(model_flags);
     options.workers = static_cast<int>(workers);
     options.overwrite = overwrite;
 

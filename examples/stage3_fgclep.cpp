@@ -31,40 +31,31 @@ int main(int argc, char** argv) try {
         "splits. Reads STAGE1/model.safetensors and STAGE2/features.jsonl; writes OUT/checkpoints/, OUT/log.jsonl "
         "and OUT/model.safetensors. Run again with the same --out to resume; data-parallel under mpirun -np K.",
         "stage3_fgclep"};
-    std::string corpus_arg, stage1_arg = "runs/stage1", stage2_arg = "runs/stage2", out_arg = "runs/stage3";
-    std::int64_t max_records = 0;
+    std::string stage1_arg = "runs/stage1", stage2_arg = "runs/stage2", out_arg = "runs/stage3";
     bool evaluate = false;
     cli::ModelFlags model_flags;
-    cli::DataFlags data_flags;
+    cli::CorpusFlags corpus_flags;
     cli::ScheduleFlags schedule;
     cli::TrainingFlags training;
     cli::DeviceFlags device;
     cli::DistributedFlags distributed;
-    app.add_option("corpus", corpus_arg, "corpus directory (MIMIC-IV-ECG layout)")
-        ->required()
-        ->check(CLI::ExistingDirectory);
+    corpus_flags.add_to(app);
     app.add_option("--stage1", stage1_arg, "stage 1's run directory")->capture_default_str();
     app.add_option("--stage2", stage2_arg, "stage 2's output directory")->capture_default_str();
     app.add_option("--out", out_arg, "run directory")->capture_default_str();
-    app.add_option("--max-records", max_records, "train on the first N pairs only (0: all)")
-        ->check(cli::non_negative)
-        ->capture_default_str();
     app.add_flag("--evaluate", evaluate, "then print zero-shot macro AUC on the corpus's eval/ splits");
-    data_flags.add_to(app);
     model_flags.add_to(app, /*training=*/true);
     schedule.add_to(app, 2, 3);
     training.add_to(app);
     device.add_to(app);
     distributed.add_to(app);
     cli::parse(app, argc, argv);
-    const std::filesystem::path corpus = corpus_arg, stage1 = stage1_arg, stage2 = stage2_arg, out = out_arg;
+    const std::filesystem::path corpus = corpus_flags.corpus, stage1 = stage1_arg, stage2 = stage2_arg, out = out_arg;
 
     // The text encoder first: a wrong --text-weights fails before the corpus is read.
     const cli::TextSetup text = cli::text_setup(model_flags);
     fmt::print("{}\n", text.description);
-    data::EcgDataset pairs = data_flags.load_corpus(corpus.string(), model_flags);
-    if (max_records > 0 && max_records < static_cast<std::int64_t>(pairs.entries.size()))
-        pairs.entries.resize(static_cast<std::size_t>(max_records));
+    data::EcgDataset pairs = corpus_flags.load(model_flags);
     std::int64_t replaced = 0;
     const data::EcgDataset augmented =
         features::with_augmented_reports(pairs, pipeline::provenance_path(stage2), &replaced);
@@ -72,7 +63,7 @@ int main(int argc, char** argv) try {
 
     const ReportTokenizer& tokenizer = text.tokenizer;
     pipeline::TrainStageOptions options = training.options(model_flags.size(), schedule, model_flags.seed);
-    options.preprocess.nan.policy = data_flags.nan_policy(model_flags);
+    options.preprocess.nan.policy = corpus_flags.nan_policy(model_flags);
 
     return cli::with_communicator(distributed, "stage3_fgclep", [&](auto& comm) {
         return cli::with_context(device, "stage3_fgclep", [&](auto& ctx) {

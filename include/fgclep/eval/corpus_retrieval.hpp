@@ -28,7 +28,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <numeric>
 #include <string>
 #include <vector>
 
@@ -166,16 +165,7 @@ CorpusRetrieval retrieve_top_k(Model& model, Context<B>& ctx, const ReportTokeni
         out.encoded += b.size();
         out.skipped += static_cast<std::int64_t>(b.skipped.size());
     };
-    if constexpr (requires {
-                      batches.over(std::vector<std::int64_t>{});
-                      batches.size();
-                  }) {
-        std::vector<std::int64_t> order(static_cast<std::size_t>(batches.size()));
-        std::iota(order.begin(), order.end(), std::int64_t{0});
-        for (const auto& b : batches.over(std::move(order))) one(b);
-    } else {
-        for (const auto& b : batches) one(b);
-    }
+    detail::for_each_batch(batches, one);
     for (auto& q : out.queries)
         for (auto& h : q.hits) h.probability = out.calibration.probability(h.cosine);
     return out;

@@ -60,6 +60,22 @@ inline void append_rows(HostMatrix& all, const HostMatrix& more) {
     joined << all, more;
     all.swap(joined);
 }
+
+// Calls fn(batch) for every batch of `batches`: a BatchStream (all its records, in index order), or any range of
+// batches.
+template <class Batches, class Fn>
+void for_each_batch(Batches&& batches, Fn&& fn) {
+    if constexpr (requires {
+                      batches.over(std::vector<std::int64_t>{});
+                      batches.size();
+                  }) {
+        std::vector<std::int64_t> order(static_cast<std::size_t>(batches.size()));
+        std::iota(order.begin(), order.end(), std::int64_t{0});
+        for (const auto& b : batches.over(std::move(order))) fn(b);
+    } else {
+        for (const auto& b : batches) fn(b);
+    }
+}
 }  // namespace detail
 
 // Encodes every ECG of `batches`: a BatchStream (all its records, in index order), or any range of batches with
@@ -88,16 +104,7 @@ EncodedSplit encode_ecgs(Model& model, Context<B>& ctx, Batches&& batches, const
         lab.push_back(std::move(y));
         out.indices.insert(out.indices.end(), b.indices.begin(), b.indices.end());
     };
-    if constexpr (requires {
-                      batches.over(std::vector<std::int64_t>{});
-                      batches.size();
-                  }) {
-        std::vector<std::int64_t> order(static_cast<std::size_t>(batches.size()));
-        std::iota(order.begin(), order.end(), std::int64_t{0});
-        for (const auto& b : batches.over(std::move(order))) one(b);
-    } else {
-        for (const auto& b : batches) one(b);
-    }
+    detail::for_each_batch(batches, one);
     auto join = [](std::vector<HostMatrix>& parts) {
         HostMatrix m;
         std::int64_t rows = 0;

@@ -4,8 +4,6 @@
 #include "fgclep/io/json.hpp"
 #include "fgclep/models/bert.hpp"
 
-#include <fstream>
-#include <iterator>
 #include <string>
 
 namespace fgclep {
@@ -14,16 +12,7 @@ namespace fgclep {
 // num_attention_heads and intermediate_size are required; the rest default as in HF's BertConfig. Errors name the
 // file and the key.
 inline Bert::Options read_bert_config(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail("{}: cannot open the BERT config", path);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    io::json::Value j;
-    try {
-        j = io::json::parse(text);
-    } catch (const Error& e) {
-        fail("{}: not valid JSON: {}", path, reason(e));
-    }
-    if (!j.is_object()) fail("{}: expected a JSON object at the top level", path);
+    const io::json::Value j = io::json::parse_object_file(path, "the BERT config");
     Bert::Options o;
     auto integer = [&](const char* key, std::int64_t& out, bool required) {
         const io::json::Value* v = j.find(key);

@@ -11,6 +11,8 @@
 #include <charconv>
 #include <concepts>
 #include <cstdint>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <string>
@@ -358,5 +360,20 @@ private:
 
 // Parses one JSON document; a malformed one is an fgclep::Error "<what> at byte <offset>".
 inline Value parse(std::string_view text) { return detail::Parser(text).document(); }
+
+// The JSON object a file holds; errors name the file and say it should be `what` ("the BERT config").
+inline Value parse_object_file(const std::string& path, std::string_view what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail("{}: cannot open {}", path, what);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    Value j;
+    try {
+        j = parse(text);
+    } catch (const Error& e) {
+        fail("{}: not valid JSON: {}", path, reason(e));
+    }
+    if (!j.is_object()) fail("{}: expected a JSON object at the top level", path);
+    return j;
+}
 
 }  // namespace fgclep::io::json

@@ -13,8 +13,6 @@
 
 #include <cstddef>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 
 namespace fgclep::text {
@@ -34,16 +32,7 @@ inline HfTokenizerSettings hf_tokenizer_settings(const io::HfBertDirectory& dir)
     s.max_length = static_cast<std::size_t>(dir.options.max_position_embeddings);
     if (dir.tokenizer_config.empty()) return s;
     const std::string path = dir.tokenizer_config.string();
-    std::ifstream in(dir.tokenizer_config, std::ios::binary);
-    if (!in) fail("{}: cannot open the tokenizer config", path);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    io::json::Value j;
-    try {
-        j = io::json::parse(text);
-    } catch (const Error& e) {
-        fail("{}: not valid JSON: {}", path, reason(e));
-    }
-    if (!j.is_object()) fail("{}: expected a JSON object at the top level", path);
+    const io::json::Value j = io::json::parse_object_file(path, "the tokenizer config");
     auto flag = [&](const char* key, bool& out) {
         if (const io::json::Value* v = j.find(key)) {
             if (!v->is_bool()) fail("{}: key '{}' must be true or false, got {}", path, key, v->dump());
