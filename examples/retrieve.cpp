@@ -36,11 +36,11 @@ int main(int argc, char** argv) {
     std::string corpus, weights, out = "runs/retrieve";
     std::vector<std::string> queries;
     std::int64_t top_k = 3, max_records = 0, batch_size = 32, workers = 2;
-    // CORPUS and --query are required, checked after parsing: CLI11 checks required options before unknown ones,
-    // and an unknown option should be named first.
-    app.add_option("CORPUS", corpus, "the corpus directory (MIMIC-IV-ECG's layout, e.g. generate_corpus's); required")
+    app.add_option("CORPUS", corpus, "the corpus directory (MIMIC-IV-ECG's layout, e.g. generate_corpus's)")
+        ->required()
         ->check(CLI::ExistingDirectory);
-    app.add_option("--query", queries, "a query text, e.g. \"inverted t-waves\"; repeat for more; at least one")
+    app.add_option("--query", queries, "a query text, e.g. \"inverted t-waves\"; repeat for more")
+        ->required()
         ->allow_extra_args(false);
     app.add_option("--top-k", top_k, "records listed per query")->check(cli::positive)->capture_default_str();
     app.add_option("--weights", weights,
@@ -55,10 +55,6 @@ int main(int argc, char** argv) {
         ->check(cli::positive)
         ->capture_default_str();
     cli::parse(app, argc, argv);
-    if (corpus.empty() || queries.empty()) {
-        fmt::print(stderr, "retrieve: {} required (see --help)\n", corpus.empty() ? "CORPUS is" : "--query is");
-        return cli::usage_error;
-    }
     try {
         data::EcgDataset dataset = data::load_mimic_iv_ecg(corpus);
         if (max_records > 0 && max_records < dataset.size())

@@ -1,11 +1,10 @@
 // Hugging Face checkpoint directories: the same tiny BERT loaded from pytorch_model.bin (written by torch.save)
 // and from model.safetensors gives PyTorch's outputs; a Bio_ClinicalBERT-style directory (every key and dtype of a
-// real one: heads, tied decoder, position ids, fp16/bf16 files, tokenizer_config.json) loads alone and inside FgClep; TF-era names and the "bert." prefix map; saving back to
+// real one: heads, tied decoder, position ids, fp16/bf16 files, tokenizer_config.json) loads and gives PyTorch's outputs (inside FgClep: tests/pipeline/test_pipeline.cpp); TF-era names and the "bert." prefix map; saving back to
 // safetensors round-trips; a missing file, tensor or shape mismatch is an error that names it.
 #include "fixture.hpp"
 
 #include "fgclep/io/hf_checkpoint.hpp"
-#include "fgclep/pipeline/model_config.hpp"
 #include "fgclep/text/hf_vocab.hpp"
 
 #include <filesystem>
@@ -228,9 +227,8 @@ TEST_CASE("tokenizer_config.json decides casing and length; without it, BertToke
     auto settings = text::hf_tokenizer_settings(dir);
     CHECK_FALSE(settings.options.lower_case);
     CHECK(settings.max_length == 64);
-    auto cased = pipeline::make_tokenizer(pipeline::ModelSize::tiny, dir);
-    CHECK(cased.max_length() == 64);  // the checkpoint's limit is below the tiny model's 96
-    CHECK(cased.vocabulary().encode("Sinus")[0] != cased.vocabulary().encode("sinus")[0]);
+    const text::WordPiece cased = text::hf_wordpiece(dir);
+    CHECK(cased.encode("Sinus")[0] != cased.encode("sinus")[0]);
 
     // Bio_ClinicalBERT ships no tokenizer_config.json: HF's BertTokenizer then lower-cases.
     fs::remove(d / "tokenizer_config.json");
@@ -269,35 +267,5 @@ TEST_CASE("position ids other than 0, 1, 2, ... are refused by name") {
     CHECK_THROWS_WITH_AS(io::load_bert_weights(bert.arena(), ctx.state, dir),
                          doctest::Contains("the buffer 'bert.embeddings.position_ids' holds position 4 at index 3"),
                          Error);
-}
-
-TEST_CASE("a pretrained text encoder inside FgClep: the checkpoint's architecture and weights, the rest untouched") {
-    using B = Cpu<float>;
-    Context<B> ctx;
-    const auto dir = io::HfBertDirectory::open(published_directory("pytorch_model.bin"));
-    auto options = pipeline::with_pretrained_text(pipeline::tiny_options<B>(100), dir);
-    CHECK(options.text.bert.num_hidden_layers == 12);
-    CHECK(options.text.bert.vocab_size == 256);
-    pipeline::TinyModel<B> model(options, 3);
-    pipeline::TinyModel<B> reference(options, 3);
-    const io::LoadResult r = pipeline::load_pretrained_text(model, ctx, dir);
-    Model<Bert, B> bert(dir.options, 9);
-    io::load_bert_weights(bert.arena(), ctx.state, dir);
-    for (const auto& e : bert.arena().params()) {
-        CAPTURE(e.name);
-        CHECK(ctx.to_host(model.parameter("lm_model." + e.name).value) == ctx.to_host(e.param->value));
-    }
-    std::size_t text_loaded = 0;
-    for (const auto& name : r.loaded) text_loaded += name.rfind("lm_model.", 0) == 0;
-    CHECK(text_loaded == bert.arena().params().size());
-    // The projection head and the ECG encoder keep their initialisation.
-    for (const auto& e : model.arena().params())
-        if (e.name.rfind("lm_model.", 0) != 0) {
-            CAPTURE(e.name);
-            CHECK(ctx.to_host(e.param->value) == ctx.to_host(reference.parameter(e.name).value));
-        }
-    // A prefix under which the model has nothing is an error, not a silent no-op.
-    CHECK_THROWS_WITH_AS(io::load_bert_weights(model.arena(), ctx.state, dir, "text.lm_model"),
-                         doctest::Contains("the model has no parameter under 'text.lm_model.'"), Error);
     fs::remove_all(fs::temp_directory_path() / "fgclep_test_hf");
 }

@@ -3,13 +3,15 @@
 // without the library's reader) and reuses it, stage 3 starts from the stage-1 weights, and the evaluation's macro
 // AUCs equal an AUC computed here from the model's own embeddings (a tiny FgClep, and a stand-in whose scores are
 // known). Each test case stands alone (the corpus is made by whichever case runs first; every case writes under its
-// own directory), so any one runs with -tc.
+// own directory), so any one runs with -tc. Also: a Hugging Face text encoder (tests/fixtures/hf_bert) inside the
+// pipeline's model.
 #include <doctest/doctest.h>
 
 #include "fgclep/core/hash.hpp"
 #include "fgclep/data/datasets/benchmark_split.hpp"
 #include "fgclep/data/datasets/mimic_iv_ecg.hpp"
 #include "fgclep/features/knowledge_base.hpp"
+#include "fgclep/io/hf_checkpoint.hpp"
 #include "fgclep/pipeline/evaluation.hpp"
 #include "fgclep/pipeline/feature_stage.hpp"
 #include "fgclep/pipeline/model_config.hpp"
@@ -484,4 +486,40 @@ TEST_CASE("pipeline: the evaluation of a model whose scores are known gives the 
         }
         CHECK(plain_sum != ensemble_sum);  // the ensemble does make a difference here
     }
+}
+
+TEST_CASE("pipeline: a pretrained text encoder inside FgClep: the checkpoint's architecture, weights and tokenizer") {
+    using B = Cpu<float>;
+    Context<B> ctx;
+    const auto dir = io::HfBertDirectory::open(fs::path(FGCLEP_FIXTURES) / "hf_bert");  // model.safetensors
+    auto options = pipeline::with_pretrained_text(pipeline::tiny_options<B>(100), dir);
+    CHECK(options.text.bert.num_hidden_layers == 12);
+    CHECK(options.text.bert.vocab_size == 256);
+    pipeline::TinyModel<B> model(options, 3);
+    pipeline::TinyModel<B> reference(options, 3);
+    const io::LoadResult r = pipeline::load_pretrained_text(model, ctx, dir);
+    Model<Bert, B> bert(dir.options, 9);
+    io::load_bert_weights(bert.arena(), ctx.state, dir);
+    for (const auto& e : bert.arena().params()) {
+        CAPTURE(e.name);
+        CHECK(ctx.to_host(model.parameter("lm_model." + e.name).value) == ctx.to_host(e.param->value));
+    }
+    std::size_t text_loaded = 0;
+    for (const auto& name : r.loaded) text_loaded += name.rfind("lm_model.", 0) == 0;
+    CHECK(text_loaded == bert.arena().params().size());
+    // The projection head and the ECG encoder keep their initialisation.
+    for (const auto& e : model.arena().params())
+        if (e.name.rfind("lm_model.", 0) != 0) {
+            CAPTURE(e.name);
+            CHECK(ctx.to_host(e.param->value) == ctx.to_host(reference.parameter(e.name).value));
+        }
+    // The tokenizer: the directory's vocabulary, cased (its tokenizer_config.json), cut at the checkpoint's 64 tokens
+    // (below the tiny model's 96).
+    const ReportTokenizer tokenizer = pipeline::make_tokenizer(pipeline::ModelSize::tiny, dir);
+    CHECK(tokenizer.max_length() == 64);
+    CHECK(tokenizer.vocabulary().size() == 256);
+    CHECK(tokenizer.vocabulary().encode("Sinus")[0] != tokenizer.vocabulary().encode("sinus")[0]);
+    // A prefix under which the model has nothing is an error, not a silent no-op.
+    CHECK_THROWS_WITH_AS(io::load_bert_weights(model.arena(), ctx.state, dir, "text.lm_model"),
+                         doctest::Contains("the model has no parameter under 'text.lm_model.'"), Error);
 }
